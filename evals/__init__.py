@@ -1,0 +1,1 @@
+"""Benchmarks (TraceEval, DevEval), each a plugin."""

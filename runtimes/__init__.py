@@ -1,0 +1,1 @@
+"""Execution runtimes: one folder per language (runtime.toml, Dockerfile)."""

@@ -1,0 +1,1 @@
+"""Generation strategies, each a plugin."""

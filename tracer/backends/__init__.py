@@ -1,0 +1,94 @@
+"""Execution backends: where and how an instrumented program is compiled and run.
+
+A backend takes a `RunRequest` (files, compile and run argv, environment, limits) and
+returns a `RunResult`; it never raises for anything the program does. Backends register
+through the `register_backends` hook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..limits import Limits
+
+#: The fd number the trace channel has inside the sandbox (see wire.py).
+TRACE_FD = 3
+
+#: Words in stderr that mean the program ran out of memory under the data-size limit.
+MEMORY_ERROR_MARKERS = (
+    "MemoryError", "std::bad_alloc", "heap out of memory", "Cannot allocate memory",
+    "OutOfMemoryError", "memory allocation of", "out of memory",
+)
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself cannot run (missing bubblewrap, no permission): not the program's fault."""
+
+
+@dataclass
+class RunRequest:
+    files: dict[str, bytes]
+    run: list[str]
+    compile: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    trace: bool = True          # open the trace channel on TRACE_FD for the run phase
+    language: str = ""          # lets a backend pick per-language tools (a py-spy dump on timeout)
+
+
+@dataclass
+class PhaseResult:
+    status: str                 # one of records.RUN_STATUSES
+    exit_code: int | None = None
+    signal: int | None = None
+    wall: float = 0.0
+    cpu: float = 0.0
+    stdout: bytes = b""
+    stderr: bytes = b""
+    reason: str | None = None
+    stack: str | None = None    # where a timed-out program was stuck, where the backend can tell
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class RunResult:
+    compile: PhaseResult | None
+    run: PhaseResult | None
+    trace: bytes = b""
+    trace_truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def final(self) -> PhaseResult:
+        return self.run if self.run is not None else self.compile
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, request: RunRequest) -> RunResult: ...
+
+
+def classify(exit_code: int | None, sig: int | None, stderr: bytes, *, timed_out: bool,
+             output_over: bool, oom_killed: bool = False) -> tuple[str, str | None]:
+    """(status, reason) of a finished phase; shared by every backend."""
+    if output_over:
+        return "output_limit", "output exceeded --max-output"
+    if timed_out:
+        return "timeout", "wall-clock limit reached"
+    failed = sig is not None or bool(exit_code)
+    if oom_killed or (failed and any(m.encode() in stderr for m in MEMORY_ERROR_MARKERS)):
+        return "memory_limit", "memory limit reached"
+    if sig == 24:  # SIGXCPU
+        return "timeout", "CPU-time limit reached"
+    if sig == 25:  # SIGXFSZ
+        return "output_limit", "file-size limit reached"
+    if sig is not None:
+        return "runtime_error", f"killed by signal {sig}"
+    if exit_code:
+        return "runtime_error", f"exit code {exit_code}"
+    return "ok", None

@@ -1,0 +1,133 @@
+"""The instrumentation engine.
+
+A language's rewriter (instrumenters/<id>/rewrite.py, function `rewrite(rw: Rewrite)`) looks at
+the syntax tree and asks for byte-range edits and probes; the engine checks that the edits do
+not overlap, applies them, re-parses the result and rejects it if it no longer parses. The
+probe map ties every probe id the prelude will report to its original line and function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import treesitter
+from .languages import Language
+
+
+@dataclass(frozen=True)
+class Probe:
+    id: int
+    kind: str
+    line: int
+    func: str
+
+
+@dataclass
+class Instrumented:
+    code: str
+    probes: list[Probe]
+    files: dict[str, bytes]
+    source_name: str
+    notes: list[str] = field(default_factory=list)
+
+    def probe_map(self) -> dict[int, Probe]:
+        return {p.id: p for p in self.probes}
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    error: str
+
+
+class SkipProgram(Exception):
+    """Raised by a rewriter for an input it will not trace (not a bug of ours)."""
+
+
+@dataclass(frozen=True)
+class _Edit:
+    start: int
+    end: int
+    text: str
+    order: tuple[int, int]
+
+
+class Rewrite:
+    """What a language rewriter sees and may do."""
+
+    def __init__(self, lang: Language, source: bytes, tree: treesitter.Tree, options: dict):
+        self.lang = lang
+        self.source = source
+        self.tree = tree
+        self.root = tree.root_node
+        self.options = options
+        self.probes: list[Probe] = []
+        self.notes: list[str] = []
+        self.source_name = lang.runtime.source
+        self._edits: list[_Edit] = []
+
+    def text(self, node: treesitter.Node) -> str:
+        return self.source[node.start_byte:node.end_byte].decode("utf-8")
+
+    def captures(self, query_name: str, node: treesitter.Node | None = None) -> list[tuple[str, treesitter.Node]]:
+        return treesitter.captures(self.lang.grammar, self.lang.query(query_name), node or self.root)
+
+    def probe(self, kind: str, line: int, func: str) -> int:
+        """Register a probe; `line` is 1-based in the original source."""
+        pid = len(self.probes)
+        self.probes.append(Probe(pid, kind, line, func))
+        return pid
+
+    def insert(self, at: int, text: str, priority: int = 0) -> None:
+        """Insert at byte `at`; at one position, lower priority first, then in call order."""
+        self._edits.append(_Edit(at, at, text, (priority, len(self._edits))))
+
+    def replace(self, start: int, end: int, text: str) -> None:
+        self._edits.append(_Edit(start, end, text, (0, len(self._edits))))
+
+    def apply(self) -> str:
+        edits = sorted(self._edits, key=lambda e: (e.start, e.end > e.start, e.order))
+        out: list[bytes] = []
+        pos = 0
+        for e in edits:
+            if e.start < pos:
+                raise ValueError(f"overlapping edits at byte {e.start}")
+            out.append(self.source[pos:e.start])
+            out.append(e.text.encode("utf-8"))
+            pos = e.end
+        out.append(self.source[pos:])
+        return b"".join(out).decode("utf-8")
+
+
+def instrument(source: str | bytes, lang: Language, options: dict | None = None) -> Instrumented | Skip | Failure:
+    """Rewrite `source` so that it reports its own execution; never raises on bad input."""
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Skip(f"not UTF-8 text (byte {e.start})")
+    if b"\0" in data:
+        return Skip("binary file (contains NUL bytes)")
+    tree = treesitter.parse(lang.grammar, data)
+    error = treesitter.first_error(tree.root_node)
+    if error is not None:
+        row, col = error.start_point
+        return Skip(f"syntax error at line {row + 1}, column {col + 1}")
+    rw = Rewrite(lang, data, tree, dict(options or {}))
+    try:
+        lang.rewriter.rewrite(rw)
+        code = rw.apply()
+    except SkipProgram as e:
+        return Skip(str(e))
+    except Exception as e:  # a rewriter bug must become a record, not a crashed batch
+        return Failure(f"{type(e).__name__}: {e}")
+    error = treesitter.first_error(treesitter.parse(lang.grammar, code.encode("utf-8")).root_node)
+    if error is not None:
+        row, col = error.start_point
+        return Failure(f"instrumented code does not parse (line {row + 1}, column {col + 1})")
+    return Instrumented(code=code, probes=rw.probes, files=lang.prelude_files(),
+                        source_name=rw.source_name, notes=rw.notes)

@@ -1,0 +1,183 @@
+"""Trace records, schema 1: the one definition of what a trace holds.
+
+A trace is a header, events in program order, and a footer. Records are plain dicts whose
+keys are exactly the public JSON contract of `trace run --json`, so the msgpack stream, the
+JSON lines and the Python objects never need a translation layer. Readers keep unknown keys
+(newer writers may add fields) and reject only what they cannot interpret: an unknown
+schema version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import msgpack
+
+SCHEMA = 1
+
+#: kind -> the fields every record of that kind carries (besides "kind").
+FIELDS: dict[str, tuple[str, ...]] = {
+    "header": ("schema", "tool", "language", "source", "sha256", "instrumenter", "limits"),
+    "call": ("func", "line", "frame", "depth", "args"),
+    "line": ("func", "line", "frame", "depth", "vars"),
+    "return": ("func", "line", "frame", "depth", "value"),
+    "exception": ("func", "line", "frame", "depth", "type", "message"),
+    "output": ("stream", "text"),
+    "footer": ("status", "exit_code", "events", "truncated"),
+}
+EVENT_KINDS = ("call", "line", "return", "exception", "output")
+
+#: The closed set of statuses a footer (or a run phase) can have.
+RUN_STATUSES = (
+    "ok", "compile_error", "runtime_error", "timeout", "memory_limit", "output_limit", "sandbox_error",
+)
+#: Statuses for inputs that never reached a run.
+INPUT_STATUSES = ("input_error", "skipped", "instrument_error")
+STATUSES = RUN_STATUSES + INPUT_STATUSES
+
+#: Appended to a value or text that was cut at a limit.
+TRUNCATION_MARKER = "…"
+
+
+class RecordError(ValueError):
+    """A record stream that cannot be read as schema 1."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def header(*, language: str, source: str, sha256: str, instrumenter: dict, limits: dict,
+           tool: str, **extra: Any) -> dict:
+    return {"kind": "header", "schema": SCHEMA, "tool": tool, "language": language, "source": source,
+            "sha256": sha256, "instrumenter": instrumenter, "limits": limits, **extra}
+
+
+def footer(*, status: str, exit_code: int | None = None, events: int = 0, truncated: bool = False,
+           **extra: Any) -> dict:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    return {"kind": "footer", "status": status, "exit_code": exit_code, "events": events,
+            "truncated": truncated, **extra}
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, the marker included."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - len(TRUNCATION_MARKER), 0)] + TRUNCATION_MARKER
+
+
+def validate(record: dict) -> dict:
+    """Check that a record has its kind's fields; extra fields are kept."""
+    kind = record.get("kind")
+    fields = FIELDS.get(kind)
+    if fields is None:
+        raise RecordError(f"unknown record kind {kind!r}")
+    missing = [f for f in fields if f not in record]
+    if missing:
+        raise RecordError(f"{kind} record lacks {', '.join(missing)}")
+    if kind == "header" and record["schema"] != SCHEMA:
+        raise RecordError(f"schema {record['schema']} is not supported (this tool reads {SCHEMA})")
+    return record
+
+
+# --- streams ---------------------------------------------------------------------------------
+
+def write(records: Iterable[dict], fh: IO[bytes]) -> int:
+    """Write records as a msgpack sequence; returns bytes written."""
+    packer = msgpack.Packer(use_bin_type=True)
+    n = 0
+    for record in records:
+        data = packer.pack(record)
+        fh.write(data)
+        n += len(data)
+    return n
+
+
+def read(fh: IO[bytes], *, strict: bool = True) -> Iterator[dict]:
+    """Read a msgpack sequence of records, validating each unless `strict` is false."""
+    for record in msgpack.Unpacker(fh, raw=False, max_buffer_size=1 << 30):
+        yield validate(record) if strict else record
+
+
+def to_json_lines(records: Iterable[dict]) -> Iterator[str]:
+    for record in records:
+        yield json.dumps(record, ensure_ascii=False)
+
+
+def split_traces(records: Iterable[dict]) -> Iterator[list[dict]]:
+    """Group a record stream into traces (header .. footer)."""
+    current: list[dict] = []
+    for record in records:
+        if record["kind"] == "header" and current:
+            raise RecordError("header inside an unfinished trace")
+        current.append(record)
+        if record["kind"] == "footer":
+            yield current
+            current = []
+    if current:
+        raise RecordError("trace without footer (stream cut short)")
+
+
+# --- dumps -----------------------------------------------------------------------------------
+
+class DumpWriter:
+    """A dump: shard files of msgpack traces plus an index (one JSON line per trace).
+
+    A shard is written to a temporary name and renamed when complete, and the index line of
+    a trace is appended only after its shard exists, so a reader never sees half a shard.
+    """
+
+    INDEX = "index.jsonl"
+
+    def __init__(self, root: str | Path, shard: str = "shard-00000"):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.shard = shard
+        self._tmp = self.root / f".{shard}.msgpack.tmp"
+        self._fh = self._tmp.open("wb")
+        self._entries: list[dict] = []
+
+    def add(self, trace: list[dict]) -> dict:
+        head, foot = trace[0], trace[-1]
+        offset = self._fh.tell()
+        length = write(trace, self._fh)
+        entry = {"source": head.get("source"), "language": head.get("language"),
+                 "sha256": head.get("sha256"), "status": foot.get("status"),
+                 "reason": foot.get("reason"), "events": foot.get("events", 0),
+                 "shard": f"{self.shard}.msgpack", "offset": offset, "length": length}
+        self._entries.append(entry)
+        return entry
+
+    def close(self) -> None:
+        self._fh.close()
+        self._tmp.rename(self.root / f"{self.shard}.msgpack")
+        with (self.root / self.INDEX).open("a", encoding="utf-8") as index:
+            for entry in self._entries:
+                index.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+    def __enter__(self) -> DumpWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def dump_index(root: str | Path) -> list[dict]:
+    path = Path(root) / DumpWriter.INDEX
+    if not path.exists():
+        raise RecordError(f"{root} is not a dump (no {DumpWriter.INDEX})")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def dump_trace(root: str | Path, entry: dict) -> list[dict]:
+    with (Path(root) / entry["shard"]).open("rb") as fh:
+        fh.seek(entry["offset"])
+        data = fh.read(entry["length"])
+    return list(read(io.BytesIO(data)))

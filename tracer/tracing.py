@@ -1,0 +1,128 @@
+"""The run engine: source file -> instrumented program -> sandboxed run -> trace records.
+
+`trace_source` never raises for anything about the input or the program: every outcome is a
+trace whose footer says what happened, so a batch goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import __version__, plugins
+from .backends import Backend, RunRequest, RunResult, SandboxError
+from .instrument import Failure, Instrumented, Skip, instrument
+from .languages import Language, UnknownLanguage
+from .limits import Limits
+from .records import footer, header, sha256, truncate
+from .wire import Decoder
+
+TOOL = f"codealchemy {__version__}"
+STDERR_TAIL = 2000
+
+
+def argv(template: list[str], source_name: str) -> list[str]:
+    stem = Path(source_name).stem
+    return [a.replace("{source}", source_name).replace("{stem}", stem) for a in template]
+
+
+def request_for(lang: Language, code: str, source_name: str, files: dict[str, bytes], limits: Limits,
+                *, trace: bool = True) -> RunRequest:
+    rt = lang.runtime
+    env = dict(rt.env)
+    if trace:
+        env.update(CODEALCHEMY_MAX_EVENTS=str(limits.max_events), CODEALCHEMY_MAX_VALUE=str(limits.max_value))
+    return RunRequest(files={**files, source_name: code.encode("utf-8")},
+                      compile=argv(rt.compile, source_name) if rt.compile else None,
+                      run=argv(rt.run, source_name), env=env, limits=limits, trace=trace, language=lang.id)
+
+
+def run_untraced(source: str, lang: Language, backend: Backend, limits: Limits) -> RunResult:
+    """The program as it is, through the same runtime and sandbox (for comparisons)."""
+    return backend.run(request_for(lang, source, lang.runtime.source, {}, limits, trace=False))
+
+
+class InputError(Exception):
+    """The input cannot be traced at all (missing, unreadable, too large, unknown language)."""
+
+
+def read_source(path: Path, limits: Limits) -> bytes:
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise InputError(f"{path} is a directory")
+        if size > limits.max_source_bytes:
+            raise InputError(f"{path} is {size} bytes, over the {limits.max_source_bytes}-byte limit")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+
+
+def detect(path: Path, data: bytes, language: str | None) -> Language:
+    registry = plugins.languages()
+    return registry.get(language) if language else registry.for_path(path, data[:256])
+
+
+def trace_file(path: str | Path, *, language: str | None = None, backend: Backend,
+               limits: Limits, header_extra: dict | None = None) -> Iterator[dict]:
+    """Trace one file; yields header, events, footer. Input problems become a footer."""
+    path = Path(path)
+    extra = dict(header_extra or {})
+    try:
+        data = read_source(path, limits)
+        lang = detect(path, data, language)
+    except (InputError, UnknownLanguage) as e:
+        yield header(language=language or "", source=str(path), sha256="", instrumenter={},
+                     limits=limits.as_dict(), tool=TOOL, **extra)
+        yield footer(status="input_error", reason=str(e))
+        return
+    yield from trace_source(data, lang, source=str(path), backend=backend, limits=limits,
+                            header_extra=extra)
+
+
+def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, limits: Limits,
+                 header_extra: dict | None = None) -> Iterator[dict]:
+    t0 = time.monotonic()
+    result = instrument(data, lang)
+    t_instrument = time.monotonic() - t0
+    yield header(language=lang.id, source=source, sha256=sha256(data),
+                 instrumenter={"id": lang.id, "version": lang.version}, limits=limits.as_dict(),
+                 tool=TOOL, **(header_extra or {}))
+    if isinstance(result, Skip):
+        yield footer(status="skipped", reason=result.reason)
+        return
+    if isinstance(result, Failure):
+        yield footer(status="instrument_error", reason=result.error)
+        return
+    yield from _run(result, lang, backend, limits, t_instrument)
+
+
+def _run(inst: Instrumented, lang: Language, backend: Backend, limits: Limits, t_instrument: float):
+    request = request_for(lang, inst.code, inst.source_name, inst.files, limits)
+    try:
+        result = backend.run(request)
+    except SandboxError as e:
+        yield footer(status="sandbox_error", reason=str(e))
+        return
+    decoder = Decoder(inst.probe_map(), max_events=limits.max_events, max_value=limits.max_value)
+    yield from decoder.feed(result.trace)
+    phase = result.final
+    timings = {"instrument": round(t_instrument, 6)}
+    if result.compile is not None:
+        timings["compile"] = round(result.compile.wall, 6)
+    if result.run is not None:
+        timings["run"] = round(result.run.wall, 6)
+    extra = {}
+    if phase.status != "ok":
+        text = (phase.stderr or phase.stdout).decode("utf-8", "replace")
+        extra["stderr"] = truncate(text[-STDERR_TAIL:], STDERR_TAIL)
+    if phase.stack:
+        extra["stack"] = phase.stack
+    truncation = decoder.truncated or ("max_trace_bytes" if result.trace_truncated else None)
+    yield footer(status=phase.status, exit_code=phase.exit_code, events=decoder.events,
+                 truncated=truncation is not None, truncation=truncation, reason=phase.reason,
+                 signal=phase.signal, dropped=decoder.dropped, timings=timings,
+                 cpu=round(phase.cpu, 6), notes=inst.notes, **extra)
