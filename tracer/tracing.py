@@ -14,7 +14,7 @@ from . import __version__, plugins
 from .backends import Backend, RunRequest, RunResult, SandboxError
 from .instrument import Failure, Instrumented, Skip, instrument
 from .languages import Language, UnknownLanguage
-from .limits import Limits
+from .limits import Limits, resolve
 from .records import footer, header, sha256, truncate
 from .wire import Decoder
 
@@ -67,10 +67,14 @@ def detect(path: Path, data: bytes, language: str | None) -> Language:
 
 
 def trace_file(path: str | Path, *, language: str | None = None, backend: Backend,
-               limits: Limits, header_extra: dict | None = None) -> Iterator[dict]:
-    """Trace one file; yields header, events, footer. Input problems become a footer."""
+               overrides: dict | None = None, header_extra: dict | None = None) -> Iterator[dict]:
+    """Trace one file; yields header, events, footer. Input problems become a footer.
+
+    Limits resolve as defaults < the language's runtime.toml < `overrides`.
+    """
     path = Path(path)
     extra = dict(header_extra or {})
+    limits = resolve(overrides)
     try:
         data = read_source(path, limits)
         lang = detect(path, data, language)
@@ -79,8 +83,8 @@ def trace_file(path: str | Path, *, language: str | None = None, backend: Backen
                      limits=limits.as_dict(), tool=TOOL, **extra)
         yield footer(status="input_error", reason=str(e))
         return
-    yield from trace_source(data, lang, source=str(path), backend=backend, limits=limits,
-                            header_extra=extra)
+    yield from trace_source(data, lang, source=str(path), backend=backend,
+                            limits=resolve(lang.runtime.limits, overrides), header_extra=extra)
 
 
 def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, limits: Limits,
@@ -90,7 +94,8 @@ def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, 
     t_instrument = time.monotonic() - t0
     yield header(language=lang.id, source=source, sha256=sha256(data),
                  instrumenter={"id": lang.id, "version": lang.version}, limits=limits.as_dict(),
-                 tool=TOOL, **(header_extra or {}))
+                 tool=TOOL, backend=backend.name, sandbox=getattr(backend, "sandbox", None),
+                 **(header_extra or {}))
     if isinstance(result, Skip):
         yield footer(status="skipped", reason=result.reason)
         return

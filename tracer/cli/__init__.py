@@ -1,0 +1,34 @@
+"""The `trace` command line. Errors are one clear line; CODEALCHEMY_DEBUG=1 shows the traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from . import dump, langs, plugins_cmd, run
+
+app = typer.Typer(name="trace", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="CodeAlchemy: trace programs in 14 languages and turn traces into training data.")
+run.register(app)
+langs.register(app)
+app.add_typer(plugins_cmd.app, name="plugins")
+app.add_typer(dump.app, name="dump")
+
+
+def build_app() -> typer.Typer:
+    from .. import plugins
+
+    plugins.manager().hook.register_commands(app=app)
+    return app
+
+
+def main() -> None:
+    try:
+        build_app()(standalone_mode=True)
+    except Exception as e:  # the last line of defence: one line, not a traceback
+        if os.environ.get("CODEALCHEMY_DEBUG"):
+            raise
+        print(f"trace: error: {type(e).__name__}: {e} (set CODEALCHEMY_DEBUG=1 for the traceback)", file=sys.stderr)
+        sys.exit(70)

@@ -1,0 +1,78 @@
+"""`trace dump list|show|stats`: read what `trace run --out` and `trace batch` wrote."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import records
+from . import options
+from .render import render
+
+app = typer.Typer(no_args_is_help=True, help="Inspect trace dumps.")
+Dump = Annotated[Path, typer.Argument(help="A dump directory.")]
+
+
+def _index(dump: Path) -> list[dict]:
+    try:
+        return records.dump_index(dump)
+    except records.RecordError as e:
+        print(f"trace: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+@app.command("list")
+def list_cmd(dump: Dump, json_out: options.Json = False) -> None:
+    """One row per input: source, language, status, reason, events."""
+    rows = _index(dump)
+    if json_out:
+        for e in rows:
+            print(json.dumps({k: e.get(k) for k in ("source", "language", "status", "reason", "events")}))
+        return
+    table = Table("source", "language", "status", "events", "reason")
+    for e in rows:
+        table.add_row(str(e["source"]), e["language"] or "", e["status"], str(e["events"]), e.get("reason") or "")
+    Console().print(table)
+
+
+@app.command("show")
+def show_cmd(dump: Dump, source: Annotated[str, typer.Argument(help="The source path as listed.")],
+             json_out: options.Json = False) -> None:
+    """One trace, as `trace run` shows it."""
+    matches = [e for e in _index(dump) if e["source"] == source]
+    if not matches:
+        print(f"trace: {source} is not in {dump}", file=sys.stderr)
+        raise typer.Exit(2)
+    trace = records.dump_trace(dump, matches[-1])
+    if json_out:
+        for line in records.to_json_lines(trace):
+            print(line)
+    else:
+        lines = Path(source).read_text(encoding="utf-8", errors="replace").splitlines() if Path(source).is_file() else []
+        render(trace, lines, Console(highlight=False))
+
+
+@app.command("stats")
+def stats_cmd(dump: Dump, json_out: options.Json = False) -> None:
+    """Per language: inputs, statuses, events."""
+    per: dict[str, Counter] = defaultdict(Counter)
+    for e in _index(dump):
+        c = per[e["language"] or "?"]
+        c["files"] += 1
+        c[e["status"]] += 1
+        c["events"] += e["events"] or 0
+    if json_out:
+        print(json.dumps({k: dict(v) for k, v in sorted(per.items())}))
+        return
+    statuses = sorted({s for c in per.values() for s in c} - {"files", "events"})
+    table = Table("language", "files", *statuses, "events")
+    for lang, c in sorted(per.items()):
+        table.add_row(lang, str(c["files"]), *(str(c[s]) for s in statuses), str(c["events"]))
+    Console().print(table)
