@@ -112,6 +112,8 @@ def instrument(source: str | bytes, lang: Language, options: dict | None = None)
         return Skip(f"not UTF-8 text (byte {e.start})")
     if b"\0" in data:
         return Skip("binary file (contains NUL bytes)")
+    if not data.strip():
+        return Skip("empty file")
     tree = treesitter.parse(lang.grammar, data)
     error = treesitter.first_error(tree.root_node)
     if error is not None:

@@ -55,7 +55,8 @@ def show_cmd(dump: Dump, source: Annotated[str, typer.Argument(help="The source 
         for line in records.to_json_lines(trace):
             print(line)
     else:
-        lines = Path(source).read_text(encoding="utf-8", errors="replace").splitlines() if Path(source).is_file() else []
+        path = Path(source)
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []
         render(trace, lines, Console(highlight=False))
 
 

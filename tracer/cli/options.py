@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-Language = Annotated[str | None, typer.Option("--language", "-l", help="Language id or alias (default: by extension or shebang).")]
+Language = Annotated[str | None, typer.Option(
+    "--language", "-l", help="Language id or alias (default: by extension or shebang).")]
 Timeout = Annotated[float | None, typer.Option(help="Wall-clock seconds per phase (compile, run).")]
 Memory = Annotated[str | None, typer.Option(help="Memory limit, e.g. 512M, 2G.")]
 MaxEvents = Annotated[int | None, typer.Option("--max-events", help="Stop recording after this many events.")]
-MaxOutput = Annotated[str | None, typer.Option("--max-output", help="Stop the program past this much stdout or stderr, e.g. 1M.")]
+MaxOutput = Annotated[str | None, typer.Option(
+    "--max-output", help="Stop the program past this much stdout or stderr, e.g. 1M.")]
 Backend = Annotated[str, typer.Option(help="Execution backend (see `trace plugins list`).")]
 Sandbox = Annotated[str, typer.Option(help="bwrap (default) or none: no sandbox, for trusted code only.")]
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per line: header, events, footer.")]

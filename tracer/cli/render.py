@@ -36,7 +36,8 @@ def render(records: Iterable[dict], source_lines: list[str], console: Console) -
             console.print(Text(f"{r['line']:>5} │ {pad}✗ {r['type']}: {r['message']}", style="red"))
         elif kind == "output":
             for chunk in r["text"].splitlines() or [""]:
-                console.print(Text(f"{r['stream']:>6}│ {chunk}", style="yellow" if r["stream"] == "stdout" else "magenta"))
+                style = "yellow" if r["stream"] == "stdout" else "magenta"
+                console.print(Text(f"{r['stream']:>6}│ {chunk}", style=style))
         elif kind == "footer":
             style = "bold green" if r["status"] == "ok" else "bold red"
             extra = f", truncated ({r.get('truncation')})" if r.get("truncated") else ""

@@ -43,7 +43,8 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="Program to trace.")],
         language: options.Language = None,
         json_out: options.Json = False,
-        show_instrumented: Annotated[bool, typer.Option("--show-instrumented", help="Print the rewritten program first.")] = False,
+        show_instrumented: Annotated[bool, typer.Option(
+            "--show-instrumented", help="Print the rewritten program first.")] = False,
         out: options.Out = None,
         timeout: options.Timeout = None,
         memory: options.Memory = None,
