@@ -1,6 +1,7 @@
 """Trace records, schema 1: the one definition of what a trace holds.
 
-A trace is a header, events in program order, and a footer. Records are plain dicts whose
+A trace is a header (which also keeps the program text as "code", so a dump is
+self-contained), events in program order, and a footer. Records are plain dicts whose
 keys are exactly the public JSON contract of `trace run --json`, so the msgpack stream, the
 JSON lines and the Python objects never need a translation layer. Readers keep unknown keys
 (newer writers may add fields) and reject only what they cannot interpret: an unknown

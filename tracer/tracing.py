@@ -95,7 +95,7 @@ def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, 
     yield header(language=lang.id, source=source, sha256=sha256(data),
                  instrumenter={"id": lang.id, "version": lang.version}, limits=limits.as_dict(),
                  tool=TOOL, backend=backend.name, sandbox=getattr(backend, "sandbox", None),
-                 **(header_extra or {}))
+                 code=data.decode("utf-8", "replace"), **(header_extra or {}))
     if isinstance(result, Skip):
         yield footer(status="skipped", reason=result.reason)
         return
