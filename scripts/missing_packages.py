@@ -16,4 +16,5 @@ for toml in sorted(runtimes.glob("*/runtime.toml")):
     toolchain = tomllib.loads(toml.read_text(encoding="utf-8")).get("toolchain", {})
     if any(shutil.which(cmd) is None for cmd in toolchain.get("commands", [])):
         wanted += [p for p in toolchain.get(kind, []) if p not in wanted]
-print("\n".join(wanted))
+if wanted:
+    print("\n".join(wanted))
