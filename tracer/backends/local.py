@@ -1,180 +1,546 @@
 """The `local` backend: each phase runs inside bubblewrap on this machine.
 
-The program sees a read-only root, a private writable /work and /tmp, no network, a new PID
-namespace (so killing the sandbox kills every process it started, even ones that called
-setsid), and runs as an unprivileged uid: as root, bubblewrap sets up the mounts and
-`setpriv` drops to that uid; as a normal user, a user namespace maps it. rlimits bound CPU
-time, data size (RLIMIT_DATA: the JVM and WebAssembly reserve address space, so RLIMIT_AS
-would break them), file size, open files and processes.
+The program sees a read-only root, a private writable /work (its files), private /tmp and
+/var/tmp, empty /root and /home, no network, and a new PID namespace: killing the namespace's
+init kills every process the program started, even ones that called setsid.
+
+It runs as an unprivileged uid. As root, bubblewrap sets up the mounts and `setpriv` drops to a
+uid taken from a range, one per concurrent run (a lock file per uid, held for the run, so
+processes of a pool never share a uid): RLIMIT_NPROC counts per uid and is ignored for root,
+so a per-run uid is what makes the process limit hold and keeps runs from starving each other.
+As a normal user, a user namespace maps the uid instead (then RLIMIT_NPROC counts the user's
+own processes too; the notes say so).
+
+bubblewrap is started with posix_spawn (no Python fork) and holds the sandbox before it runs
+anything of the program (--block-fd); meanwhile the host sets the rlimits on the sandbox's init
+(CPU time, data size: RLIMIT_DATA, not RLIMIT_AS, as the JVM and WebAssembly reserve address
+space; file size, which also caps the trace channel; open files; processes) and moves it into
+per-run memory and pids cgroups where the cgroup tree is writable (see cgroups.py). With a
+memory cgroup, RLIMIT_DATA is twice the limit (the cgroup bounds what is resident and its OOM
+kill is reported as memory_limit); without one it is the limit itself.
+
+Toolchains under /root or /home (rustup, pyenv, a user's Go) are hidden by the sandbox; a run
+gets them bound read-only at the same path: every absolute path under /root or /home named in
+the run's environment (PATH entries, RUSTUP_HOME, ...) binds its top folder (/root/.cargo/bin
+binds /root/.cargo), and CODEALCHEMY_BINDS (a runtime.toml [env] entry, colon-separated) or a
+`binds` attribute of the request names further paths.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import json
 import os
+import random
 import resource
 import select
-import selectors
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify
+from .cgroups import RunCgroups
 
-SANDBOX_UID = 65534
+#: First uid of the range the sandboxed programs run as (one uid per concurrent run).
+SANDBOX_UID = 1_700_000
+UID_SLOTS = 256
 BWRAP_HINT = "bubblewrap is not installed: run `apt-get install bubblewrap` (or pass --sandbox none for trusted code)"
 PATH = "/usr/local/bin:/usr/local/go/bin:/usr/bin:/bin"
+HIDDEN = ("/root", "/home")          # tmpfs in the sandbox; toolchains there are bound back
+BINDS_ENV = "CODEALCHEMY_BINDS"
+INFO_FD, BLOCK_FD = 4, 5             # bwrap's --info-fd / --block-fd inside the spawned bwrap
+SETUP_TIMEOUT = 10.0                 # seconds bwrap may take to set the sandbox up
+PY_SPY_TIMEOUT = 3.0
 
 
 class LocalBackend:
     name = "local"
 
-    def __init__(self, sandbox: str = "bwrap", uid: int = SANDBOX_UID):
+    def __init__(self, sandbox: str = "bwrap", uid: int = SANDBOX_UID, uids: int = UID_SLOTS,
+                 cgroups: bool = True):
         if sandbox not in ("bwrap", "none"):
             raise ValueError(f"unknown sandbox {sandbox!r} (bwrap or none)")
-        if sandbox == "bwrap" and shutil.which("bwrap") is None:
+        self.bwrap = shutil.which("bwrap")
+        if sandbox == "bwrap" and self.bwrap is None:
             raise SandboxError(BWRAP_HINT)
         self.sandbox = sandbox
-        self.uid = uid
+        self.uid, self.uids = uid, uids
         self.as_root = os.geteuid() == 0
+        self.cgroups = cgroups and self.as_root and sandbox == "bwrap"
+        self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+        if sandbox == "bwrap" and self.as_root and not os.path.exists(self.setpriv):
+            raise SandboxError("setpriv is not installed: run `apt-get install util-linux`")
+        self.py_spy = shutil.which("py-spy") or _beside_python("py-spy")
 
-    # --- the sandbox wrapper ---------------------------------------------------------------
+    # --- the sandbox command line ----------------------------------------------------------
 
-    def _wrap(self, argv: list[str], work: Path) -> list[str]:
-        if self.sandbox == "none":
-            return argv
-        box = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+    def _box(self, argv: list[str], work: Path, uid: int, limits, binds: list[str]) -> list[str]:
+        tmp = str(max(limits.memory, 1 << 20))
+        box = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
                "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-               "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/root", "--tmpfs", "/home",
-               "--bind", str(work), "/work", "--chdir", "/work"]
+               "--perms", "1777", "--size", tmp, "--tmpfs", "/tmp",
+               "--perms", "1777", "--size", tmp, "--tmpfs", "/var/tmp",
+               "--size", "1048576", "--tmpfs", "/root", "--size", "1048576", "--tmpfs", "/home"]
+        for path in binds:
+            box += ["--ro-bind-try", path, path]
+        box += ["--bind", str(work), "/work", "--chdir", "/work",
+                "--info-fd", str(INFO_FD), "--block-fd", str(BLOCK_FD)]
         if self.as_root:
-            return box + ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", "setpriv",
-                          f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+            return box + ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", self.setpriv,
+                          f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                           "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", *argv]
-        return box[:1] + ["--unshare-user", "--uid", str(self.uid), "--gid", str(self.uid)] + box[1:] + ["--", *argv]
-
-    def _limits(self, limits, trace_fd: int | None):
-        timeout = limits.timeout
-
-        def child() -> None:
-            if trace_fd is not None:
-                os.dup2(trace_fd, TRACE_FD)
-                os.set_inheritable(TRACE_FD, True)
-            cpu = int(timeout) + 1
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-            resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_trace_bytes, limits.max_trace_bytes))
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-        return child
+        return box[:1] + ["--unshare-user", "--uid", str(uid), "--gid", str(uid)] + box[1:] + ["--", *argv]
 
     # --- one phase -------------------------------------------------------------------------
 
-    def _phase(self, argv: list[str], work: Path, env: dict[str, str], limits,
-               trace_fd: int | None = None) -> PhaseResult:
+    def _phase(self, argv: list[str], work: Path, env: dict[str, str], limits, uid: int,
+               binds: list[str], notes: list[str], trace_fd: int | None = None,
+               language: str = "") -> PhaseResult:
         started = time.monotonic()
+        cg = RunCgroups.create(limits.memory, limits.processes + 2) if self.cgroups else None
         try:
-            proc = subprocess.Popen(
-                self._wrap(argv, work), cwd=work, env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                pass_fds=(trace_fd,) if trace_fd is not None else (),
-                preexec_fn=self._limits(limits, trace_fd))
-        except OSError as e:
-            return PhaseResult("sandbox_error", reason=f"cannot start {argv[0]}: {e.strerror}")
+            if self.sandbox == "none":
+                spawned = _spawn_plain(argv, work, env, limits, trace_fd)
+            else:
+                box = self._box(argv, work, uid, limits, binds)
+                data = limits.memory * 2 if cg is not None and cg.limits_memory else limits.memory
+                spawned = _spawn_bwrap(box, env, limits, data, trace_fd, cg)
+            if isinstance(spawned, PhaseResult):
+                return spawned
+            return self._watch(spawned, started, limits, cg, language)
+        finally:
+            if cg is not None:
+                cg.close()
+                notes.extend(n for n in cg.notes if n not in notes)
+
+    def _watch(self, sp: _Spawned, started: float, limits, cg: RunCgroups | None,
+               language: str) -> PhaseResult:
         stdout, stderr = bytearray(), bytearray()
-        out = {proc.stdout.fileno(): stdout, proc.stderr.fileno(): stderr}
-        sel = selectors.DefaultSelector()
-        for f in (proc.stdout, proc.stderr):
-            os.set_blocking(f.fileno(), False)
-            sel.register(f, selectors.EVENT_READ)
+        bufs = {sp.out: stdout, sp.err: stderr}
+        ep = select.epoll()
+        pidfd = os.pidfd_open(sp.pid)
+        for fd in (sp.out, sp.err, pidfd):
+            ep.register(fd, select.EPOLLIN)
+        live, exited = {sp.out, sp.err}, False
         deadline = started + limits.timeout
+        linger = None   # after the exit: how long to wait for output still in the pipes
         timed_out = output_over = False
-        while sel.get_map():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            for key, _ in sel.select(min(left, 0.5)):
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    continue
-                buf = out[key.fd]
-                room = limits.max_output - len(buf)
-                buf += chunk[:room]
-                if len(chunk) > room:
-                    output_over = True
-            if output_over:
-                break
-        sel.close()
-        if not (timed_out or output_over):
-            timed_out = not _wait_until(proc, deadline)
-        if timed_out or output_over:
-            _kill(proc)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = status
-        proc.stdout.close()
-        proc.stderr.close()
+        cap = limits.max_output
+        try:
+            while live or not exited:
+                now = time.monotonic()
+                if linger is not None and now >= linger:
+                    break       # exited; whatever still holds the pipes is killed below
+                left = deadline - now
+                if left <= 0:
+                    timed_out = True
+                    break
+                for fd, _ in ep.poll(left if linger is None else min(left, linger - now)):
+                    if fd == pidfd:
+                        exited = True
+                        linger = time.monotonic() + 0.5
+                        ep.unregister(pidfd)
+                        continue
+                    buf = bufs[fd]
+                    room = cap - len(buf)
+                    try:
+                        chunk = os.read(fd, min(65536, room + 1))
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        ep.unregister(fd)
+                        live.discard(fd)
+                    elif len(chunk) > room:
+                        buf += chunk[:room]
+                        output_over = True
+                    else:
+                        buf += chunk
+                if output_over:
+                    break
+            stack = None
+            if timed_out and language == "python" and sp.inner is not None:
+                stack = self._stack(sp.inner)
+            sp.kill()
+            if cg is not None:
+                cg.kill()
+            _, status, usage = os.wait4(sp.pid, 0)
+        finally:
+            ep.close()
+            os.close(pidfd)
+            sp.close()
+        oom = cg is not None and cg.oom_killed()
         exit_code, sig = _decode(status, self.sandbox != "none")
-        state, reason = classify(exit_code, sig, stderr, timed_out=timed_out, output_over=output_over)
+        if timed_out and exit_code is not None and sig is None:
+            exit_code = None
+        state, reason = classify(exit_code, sig, stderr, timed_out=timed_out,
+                                 output_over=output_over, oom_killed=oom)
         return PhaseResult(state, exit_code=exit_code, signal=sig, wall=time.monotonic() - started,
-                           cpu=usage.ru_utime + usage.ru_stime, stdout=bytes(stdout), stderr=bytes(stderr), reason=reason)
+                           cpu=usage.ru_utime + usage.ru_stime, stdout=bytes(stdout),
+                           stderr=bytes(stderr), reason=reason, stack=stack)
+
+    def _stack(self, init_pid: int) -> str | None:
+        """A py-spy dump of the (stuck) Python processes below the sandbox's init, before the kill."""
+        if not self.py_spy:
+            return None
+        dumps = []
+        for pid in _descendants(init_pid):
+            try:
+                exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+            except OSError:
+                continue
+            if not exe.startswith("python"):
+                continue
+            try:
+                done = subprocess.run([self.py_spy, "dump", "--pid", str(pid)], capture_output=True,
+                                      timeout=PY_SPY_TIMEOUT, stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            text = (done.stdout or done.stderr).decode("utf-8", "replace").strip()
+            if text:
+                dumps.append(text)
+            if len(dumps) >= 4:
+                break
+        return "\n\n".join(dumps) or None
 
     # --- a request -------------------------------------------------------------------------
 
     def run(self, request: RunRequest) -> RunResult:
+        notes: list[str] = []
+        if self.sandbox == "bwrap" and not self.as_root:
+            notes.append("not root: the process limit counts the invoking user's processes too")
+        slot = _Slot.acquire(self.uid, self.uids) if self.sandbox == "bwrap" and self.as_root else None
+        uid = slot.uid if slot else self.uid
+        try:
+            return self._run(request, uid, notes)
+        finally:
+            if slot:
+                slot.release()
+
+    def _run(self, request: RunRequest, uid: int, notes: list[str]) -> RunResult:
+        limits = request.limits
         with tempfile.TemporaryDirectory(prefix="codealchemy-") as tmp:
             root = Path(tmp)
             os.chmod(root, 0o711)
             work = root / "work"
             work.mkdir()
             for name, data in request.files.items():
-                (work / name).write_bytes(data)
+                path = work / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
             if self.as_root and self.sandbox == "bwrap":
-                for p in [work, *work.iterdir()]:
-                    os.chown(p, self.uid, self.uid)
+                for dirpath, _dirs, filenames in os.walk(work):
+                    os.chown(dirpath, uid, uid)
+                    for f in filenames:
+                        os.chown(os.path.join(dirpath, f), uid, uid)
             env = {"PATH": PATH, "HOME": "/work" if self.sandbox == "bwrap" else str(work),
                    "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp", **request.env}
+            binds = _binds(env, getattr(request, "binds", None) or (), notes)
+            env.pop(BINDS_ENV, None)
             if self.sandbox == "none":
                 env = {k: v.replace("/work", str(work)) for k, v in env.items()}
             compiled = None
             if request.compile:
-                compiled = self._phase(request.compile, work, env, request.limits)
+                compiled = self._phase(request.compile, work, env, limits, uid, binds, notes)
                 if compiled.status == "runtime_error":
                     compiled.status = "compile_error"
                 if not compiled.ok:
-                    return RunResult(compiled, None)
+                    return RunResult(compiled, None, notes=notes)
             trace_path = root / "trace"
             with trace_path.open("wb") as fh:
                 if request.trace:
                     env = {**env, "CODEALCHEMY_TRACE_FD": str(TRACE_FD)}
-                ran = self._phase(request.run, work, env, request.limits,
-                                  trace_fd=fh.fileno() if request.trace else None)
+                ran = self._phase(request.run, work, env, limits, uid, binds, notes,
+                                  trace_fd=fh.fileno() if request.trace else None,
+                                  language=request.language)
+            size = trace_path.stat().st_size
             with trace_path.open("rb") as fh:
-                trace = fh.read(request.limits.max_trace_bytes)
+                trace = fh.read(limits.max_trace_bytes)
+            if size >= limits.max_trace_bytes and ran.status == "runtime_error":
+                # Python ignores SIGXFSZ, so a full trace channel is an EFBIG error, not a signal
+                ran.status, ran.reason = "output_limit", "trace exceeded max_trace_bytes (file-size limit)"
             return RunResult(compiled, ran, trace=trace,
-                             trace_truncated=trace_path.stat().st_size > len(trace))
+                             trace_truncated=size > len(trace) or size >= limits.max_trace_bytes,
+                             notes=notes)
 
 
-def _kill(proc: subprocess.Popen) -> None:
+# --- uids: one per concurrent run, across processes ---------------------------------------------
+
+def _lock_dir() -> Path:
+    for base in (Path("/run/lock"), Path(tempfile.gettempdir())):
+        d = base / "codealchemy-uids"
+        try:
+            d.mkdir(mode=0o700, exist_ok=True)
+            if os.access(d, os.W_OK):
+                return d
+        except OSError:
+            continue
+    raise SandboxError("no writable folder for the uid lock files (/run/lock or the temp dir)")
+
+
+class _Slot:
+    """A uid held for one run: an flock on a lock file per uid (released when the holder dies)."""
+
+    _held: set[int] = set()
+    _mutex = threading.Lock()
+
+    def __init__(self, uid: int, fd: int):
+        self.uid, self.fd = uid, fd
+
+    @classmethod
+    def acquire(cls, base: int, count: int, wait: float = 120.0) -> _Slot:
+        d = _lock_dir()
+        start = random.randrange(count)
+        give_up = time.monotonic() + wait
+        while True:
+            for i in range(count):
+                uid = base + (start + i) % count
+                with cls._mutex:
+                    if uid in cls._held:
+                        continue
+                    fd = os.open(d / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError as e:
+                        os.close(fd)
+                        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                            continue
+                        raise SandboxError(f"cannot lock {d / f'{uid}.lock'}: {e.strerror}") from None
+                    cls._held.add(uid)
+                    return cls(uid, fd)
+            if time.monotonic() > give_up:
+                raise SandboxError(f"all {count} sandbox uids from {base} are busy")
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        with self._mutex:
+            os.close(self.fd)
+            self._held.discard(self.uid)
+
+
+# --- spawning ------------------------------------------------------------------------------------
+
+class _Spawned:
+    """A started phase: the pid we wait for, its output pipes, and the sandbox's init (if any)."""
+
+    def __init__(self, pid: int, out: int, err: int, inner: int | None = None,
+                 inner_fd: int | None = None, group: bool = False):
+        self.pid, self.out, self.err, self.inner, self.inner_fd, self.group = pid, out, err, inner, inner_fd, group
+
+    def kill(self) -> None:
+        if self.inner_fd is not None:   # the sandbox's init: the kernel kills its whole namespace
+            try:
+                signal.pidfd_send_signal(self.inner_fd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            if self.group:
+                os.killpg(self.pid, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        for fd in (self.out, self.err, self.inner_fd):
+            if fd is not None:
+                os.close(fd)
+        self.out = self.err = self.inner_fd = None
+
+
+def _high(fd: int) -> int:
+    """A close-on-exec copy of `fd` numbered 10 or more (so it never collides with 0-5)."""
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return new
+
+
+def _pipe() -> tuple[int, int]:
+    r, w = os.pipe()
+    return _high(r), _high(w)
+
+
+def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_fd: int | None,
+                 cg: RunCgroups | None) -> _Spawned | PhaseResult:
+    out_r, out_w = _pipe()
+    err_r, err_w = _pipe()
+    info_r, info_w = _pipe()
+    block_r, block_w = _pipe()
+    trace = fcntl.fcntl(trace_fd, fcntl.F_DUPFD_CLOEXEC, 10) if trace_fd is not None else None
+    ours = {out_r, out_w, err_r, err_w, info_r, info_w, block_r, block_w, trace}
+    # posix_spawn does not close inherited fds: close every fd we have that is not ours
+    actions = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2 and fd not in ours]
+    actions += [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2),
+                (os.POSIX_SPAWN_DUP2, info_w, INFO_FD), (os.POSIX_SPAWN_DUP2, block_r, BLOCK_FD)]
+    if trace is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, trace, TRACE_FD))
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def _wait_until(proc: subprocess.Popen, deadline: float) -> bool:
-    """Wait for the process to exit (without reaping it) until `deadline`."""
-    fd = os.pidfd_open(proc.pid)
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True, setsigmask=(),
+                             setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM))
+    except OSError as e:
+        for fd in ours - {None}:
+            os.close(fd)
+        return PhaseResult("sandbox_error", reason=f"cannot start bwrap: {e.strerror}")
+    for fd in (out_w, err_w, info_w, block_r, trace):
+        if fd is not None:
+            os.close(fd)
+    os.set_blocking(out_r, False)
+    os.set_blocking(err_r, False)
     try:
-        return bool(select.select([fd], [], [], max(deadline - time.monotonic(), 0))[0])
+        inner = _read_info(info_r)
     finally:
-        os.close(fd)
+        os.close(info_r)
+    inner_fd = None
+    if inner is not None:
+        try:
+            inner_fd = os.pidfd_open(inner)
+            cpu = int(limits.timeout) + 1
+            for res, value in ((resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_DATA, (data, data)),
+                               (resource.RLIMIT_FSIZE, (limits.max_trace_bytes,) * 2),
+                               (resource.RLIMIT_NOFILE, (limits.open_files,) * 2),
+                               (resource.RLIMIT_NPROC, (limits.processes,) * 2),
+                               (resource.RLIMIT_CORE, (0, 0))):
+                resource.prlimit(inner, res, value)
+            if cg is not None:
+                cg.add(inner)
+        except (ProcessLookupError, OSError):
+            inner = None
+    spawned = _Spawned(pid, out_r, err_r, inner, inner_fd)
+    if inner is None:   # bwrap failed to set up the sandbox (or it died): never let it run unlimited
+        spawned.kill()
+        os.close(block_w)
+        _, status, _ = os.wait4(pid, 0)
+        err = _drain(err_r)
+        spawned.close()
+        return PhaseResult("sandbox_error", exit_code=os.waitstatus_to_exitcode(status),
+                           stderr=err, reason=f"bwrap failed: {err.decode('utf-8', 'replace').strip()[-500:]}")
+    try:
+        os.write(block_w, b"\0")
+    except BrokenPipeError:
+        pass
+    os.close(block_w)
+    return spawned
+
+
+def _read_info(fd: int) -> int | None:
+    """The host pid of the sandbox's init, from bwrap's --info-fd JSON (None: bwrap failed)."""
+    buf = b""
+    deadline = time.monotonic() + SETUP_TIMEOUT
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 4096)
+        buf += chunk
+        try:
+            return int(json.loads(buf)["child-pid"])
+        except (ValueError, KeyError, TypeError):
+            if not chunk:
+                return None
+
+
+def _spawn_plain(argv: list[str], work: Path, env: dict[str, str], limits,
+                 trace_fd: int | None) -> _Spawned | PhaseResult:
+    """--sandbox none: the program as a plain child with the rlimits (trusted code only)."""
+    def child() -> None:
+        if trace_fd is not None:
+            os.dup2(trace_fd, TRACE_FD)
+        cpu = int(limits.timeout) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_trace_bytes, limits.max_trace_bytes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    try:
+        proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                pass_fds=(trace_fd,) if trace_fd is not None else (), preexec_fn=child)
+    except OSError as e:
+        return PhaseResult("sandbox_error", reason=f"cannot start {argv[0]}: {e.strerror}")
+    proc.returncode = 0  # we reap it ourselves (os.wait4)
+    out, err = _high(os.dup(proc.stdout.fileno())), _high(os.dup(proc.stderr.fileno()))
+    proc.stdout.close()
+    proc.stderr.close()
+    os.set_blocking(out, False)
+    os.set_blocking(err, False)
+    return _Spawned(proc.pid, out, err, group=True)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 256))
+
+
+def _drain(fd: int, cap: int = 65536) -> bytes:
+    out = b""
+    try:
+        while len(out) < cap and (chunk := os.read(fd, cap - len(out))):
+            out += chunk
+    except BlockingIOError:
+        pass
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    """`pid`'s descendants (host pids), parents before children."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                kids = Path(f"/proc/{p}/task/{t}/children").read_text().split()
+            except OSError:
+                continue
+            for k in kids:
+                out.append(int(k))
+                todo.append(int(k))
+    return out
+
+
+def _binds(env: dict[str, str], extra, notes: list[str]) -> list[str]:
+    """Read-only binds for toolchains the sandbox would hide (see the module docstring)."""
+    wanted: list[str] = []
+    for value in env.values():
+        for part in value.split(":"):
+            if not part.startswith("/") or not any(part == h or part.startswith(h + "/") for h in HIDDEN):
+                continue
+            rest = Path(part).parts   # ('/', 'root', '.cargo', 'bin') / ('/', 'home', 'u', '.go', 'bin')
+            depth = 3 if rest[1] == "root" else 4
+            if len(rest) >= depth:
+                wanted.append(str(Path(*rest[:depth])))
+    explicit = [p for p in env.get(BINDS_ENV, "").split(":") if p] + [str(p) for p in extra]
+    out = []
+    for path in wanted + explicit:
+        path = os.path.normpath(path)
+        if not os.path.isabs(path) or path in out or path in ("/", "/work"):
+            continue
+        if not os.path.exists(path):
+            if path in explicit:
+                notes.append(f"bind {path}: no such path")
+            continue
+        out.append(path)
+    return out
+
+
+def _beside_python(name: str) -> str | None:
+    cand = Path(sys.executable).parent / name
+    return str(cand) if cand.exists() else None
 
 
 def _decode(status: int, through_bwrap: bool) -> tuple[int | None, int | None]:

@@ -1,0 +1,230 @@
+"""Per-run cgroups for the `local` backend: a memory limit (an OOM kill is `memory_limit`) and a
+pids limit (so concurrent runs never share a process count), where the cgroup tree is writable.
+
+Both hierarchies are handled: cgroup v2 (memory.max, pids.max, memory.events, cgroup.kill) where
+the unified tree has the controller, else cgroup v1 (/sys/fs/cgroup/memory, /sys/fs/cgroup/pids).
+Each run gets its own directory below the cgroup this process is in (so whatever limits our own
+cgroup has still hold), created before the program starts and removed after it is gone. Where
+a controller is missing or read-only, `RunCgroups.notes` says so and the rlimits alone apply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("memory", "pids")
+_counter = itertools.count()
+
+
+def _own_paths() -> tuple[str | None, dict[str, str]]:
+    """(v2 path, {v1 controller: path}) of this process, from /proc/self/cgroup."""
+    v2, v1 = None, {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None, {}
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        if ctrls == "":
+            v2 = path
+        for c in ctrls.split(","):
+            v1[c] = path
+    return v2, v1
+
+
+def _v2_root() -> Path | None:
+    for p in (ROOT / "unified", ROOT):
+        if (p / "cgroup.controllers").exists():
+            return p
+    return None
+
+
+@dataclass
+class _Place:
+    """Where one controller's per-run directories go."""
+    controller: str
+    version: int
+    parent: Path
+
+
+def _probe(parent: Path) -> str | None:
+    """None if we can create (and remove) a child cgroup below `parent`, else why not."""
+    if not parent.is_dir():
+        return f"{parent} does not exist"
+    probe = parent / f"codealchemy-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as e:
+        return f"{parent} is not writable ({e.strerror})"
+    return None
+
+
+_cache: dict[int, tuple[dict[str, _Place], list[str]]] = {}
+
+
+def places() -> tuple[dict[str, _Place], list[str]]:
+    """The usable place per controller, and notes on the ones that are not (cached per process)."""
+    if os.getpid() in _cache:
+        return _cache[os.getpid()]
+    found, notes = {}, []
+    v2path, v1paths = _own_paths()
+    v2root = _v2_root()
+    for ctrl in CONTROLLERS:
+        why = []
+        if v2root is not None and v2path is not None:
+            parent = v2root / v2path.lstrip("/")
+            try:
+                enabled = ctrl in (parent / "cgroup.controllers").read_text().split()
+            except OSError:
+                enabled = False
+            if enabled:
+                sub = parent / "cgroup.subtree_control"
+                try:
+                    if ctrl not in sub.read_text().split():
+                        sub.write_text(f"+{ctrl}")
+                    problem = _probe(parent)
+                except OSError as e:
+                    problem = f"cannot enable {ctrl} in {sub} ({e.strerror})"
+                if problem is None:
+                    found[ctrl] = _Place(ctrl, 2, parent)
+                    continue
+                why.append(f"v2: {problem}")
+            else:
+                why.append(f"v2: controller not enabled in {parent}")
+        if ctrl in v1paths and (ROOT / ctrl).is_dir():
+            parent = ROOT / ctrl / v1paths[ctrl].lstrip("/")
+            problem = _probe(parent)
+            if problem is None:
+                found[ctrl] = _Place(ctrl, 1, parent)
+                continue
+            why.append(f"v1: {problem}")
+        else:
+            why.append("v1: not mounted")
+        notes.append(f"no {ctrl} cgroup ({'; '.join(why)}): rlimits only")
+    _cache.clear()
+    _cache[os.getpid()] = found, notes
+    return found, notes
+
+
+@dataclass
+class RunCgroups:
+    """The cgroups of one run; `add(pid)` before the program starts, `close()` when it is gone."""
+    dirs: dict[str, tuple[int, Path]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    _oom_before: int = 0
+
+    @classmethod
+    def create(cls, memory: int, processes: int) -> RunCgroups:
+        found, notes = places()
+        run = cls(notes=list(notes))
+        name = f"codealchemy-{os.getpid()}-{next(_counter)}"
+        for ctrl, place in found.items():
+            d = place.parent / name
+            try:
+                d.mkdir()
+            except OSError as e:
+                run.notes.append(f"cannot create {d} ({e.strerror}): no {ctrl} cgroup")
+                continue
+            run.dirs[ctrl] = (place.version, d)
+            try:
+                if ctrl == "memory":
+                    run._limit_memory(place.version, d, memory)
+                else:
+                    (d / "pids.max").write_text(str(processes))
+            except OSError as e:
+                run.notes.append(f"cannot set {ctrl} limit in {d} ({e.strerror})")
+        return run
+
+    @staticmethod
+    def _limit_memory(version: int, d: Path, memory: int) -> None:
+        if version == 2:
+            (d / "memory.max").write_text(str(memory))
+            swap = d / "memory.swap.max"
+            if swap.exists():
+                swap.write_text("0")
+            return
+        (d / "memory.limit_in_bytes").write_text(str(memory))
+        memsw = d / "memory.memsw.limit_in_bytes"
+        if memsw.exists():
+            memsw.write_text(str(memory))
+
+    def add(self, pid: int) -> None:
+        """Move `pid` (blocked before it runs anything of the program) into every run cgroup."""
+        for ctrl, (_, d) in list(self.dirs.items()):
+            try:
+                (d / "cgroup.procs").write_text(str(pid))
+            except OSError as e:
+                self.notes.append(f"cannot join {ctrl} cgroup ({e.strerror})")
+
+    @property
+    def limits_memory(self) -> bool:
+        return "memory" in self.dirs
+
+    def oom_killed(self) -> bool:
+        if "memory" not in self.dirs:
+            return False
+        version, d = self.dirs["memory"]
+        try:
+            text = (d / ("memory.events" if version == 2 else "memory.oom_control")).read_text()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value) > 0
+        if version == 1:  # kernels before 4.13 lack the oom_kill counter
+            try:
+                return int((d / "memory.failcnt").read_text()) > 0
+            except (OSError, ValueError):
+                return False
+        return False
+
+    def pids(self) -> list[int]:
+        out = set()
+        for _, d in self.dirs.values():
+            try:
+                out.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+            except (OSError, ValueError):
+                pass
+        return sorted(out)
+
+    def kill(self) -> None:
+        """SIGKILL everything in the run's cgroups (cgroup.kill on v2)."""
+        for version, d in self.dirs.values():
+            if version == 2 and (d / "cgroup.kill").exists():
+                try:
+                    (d / "cgroup.kill").write_text("1")
+                    continue
+                except OSError:
+                    pass
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        """Remove the run's cgroups, killing anything still in them first."""
+        for attempt in range(50):
+            left = {}
+            for ctrl, (version, d) in self.dirs.items():
+                try:
+                    d.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    left[ctrl] = (version, d)
+            self.dirs = left
+            if not left:
+                return
+            if attempt == 0:
+                self.kill()
+            time.sleep(0.01)
+        self.notes.append(f"cgroups not removed: {', '.join(str(d) for _, d in self.dirs.values())}")
