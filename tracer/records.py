@@ -129,13 +129,12 @@ def split_traces(records: Iterable[dict]) -> Iterator[list[dict]]:
 # --- dumps -----------------------------------------------------------------------------------
 
 class DumpWriter:
-    """A dump: shard files of msgpack traces plus an index (one JSON line per trace).
+    """A dump: shard files of msgpack traces, each with its own index (JSON lines).
 
-    A shard is written to a temporary name and renamed when complete, and the index line of
-    a trace is appended only after its shard exists, so a reader never sees half a shard.
+    A shard and its index are written under temporary names; the shard is renamed first and
+    its index last, so an index file is the shard's completion marker: a reader (or a resumed
+    batch) never sees half a shard, and a shard without an index is simply redone.
     """
-
-    INDEX = "index.jsonl"
 
     def __init__(self, root: str | Path, shard: str = "shard-00000"):
         self.root = Path(root)
@@ -152,6 +151,7 @@ class DumpWriter:
         entry = {"source": head.get("source"), "language": head.get("language"),
                  "sha256": head.get("sha256"), "status": foot.get("status"),
                  "reason": foot.get("reason"), "events": foot.get("events", 0),
+                 "seconds": round(sum((foot.get("timings") or {}).values()), 6),
                  "shard": f"{self.shard}.msgpack", "offset": offset, "length": length}
         self._entries.append(entry)
         return entry
@@ -159,9 +159,10 @@ class DumpWriter:
     def close(self) -> None:
         self._fh.close()
         self._tmp.rename(self.root / f"{self.shard}.msgpack")
-        with (self.root / self.INDEX).open("a", encoding="utf-8") as index:
-            for entry in self._entries:
-                index.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        tmp_index = self.root / f".{self.shard}.index.tmp"
+        tmp_index.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in self._entries),
+                             encoding="utf-8")
+        tmp_index.rename(index_path(self.root, self.shard))
 
     def __enter__(self) -> DumpWriter:
         return self
@@ -170,11 +171,16 @@ class DumpWriter:
         self.close()
 
 
+def index_path(root: str | Path, shard: str) -> Path:
+    return Path(root) / f"{shard}.index.jsonl"
+
+
 def dump_index(root: str | Path) -> list[dict]:
-    path = Path(root) / DumpWriter.INDEX
-    if not path.exists():
-        raise RecordError(f"{root} is not a dump (no {DumpWriter.INDEX})")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    """Every trace of a dump, shard by shard in name order."""
+    paths = sorted(Path(root).glob("*.index.jsonl"))
+    if not paths:
+        raise RecordError(f"{root} is not a dump (no *.index.jsonl)")
+    return [json.loads(line) for p in paths for line in p.read_text(encoding="utf-8").splitlines() if line]
 
 
 def dump_trace(root: str | Path, entry: dict) -> list[dict]:

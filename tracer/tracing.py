@@ -67,35 +67,44 @@ def detect(path: Path, data: bytes, language: str | None) -> Language:
 
 
 def trace_file(path: str | Path, *, language: str | None = None, backend: Backend,
-               overrides: dict | None = None, header_extra: dict | None = None) -> Iterator[dict]:
+               overrides: dict | None = None) -> Iterator[dict]:
     """Trace one file; yields header, events, footer. Input problems become a footer.
 
     Limits resolve as defaults < the language's runtime.toml < `overrides`.
     """
-    path = Path(path)
-    extra = dict(header_extra or {})
+    return trace_input(str(path), None, language=language, backend=backend, overrides=overrides)
+
+
+def trace_input(source: str, data: bytes | None, *, language: str | None = None, backend: Backend,
+                overrides: dict | None = None, error: str | None = None) -> Iterator[dict]:
+    """Trace a file (`data` None: read `source`) or given content; `error` marks an input known bad."""
     limits = resolve(overrides)
     try:
-        data = read_source(path, limits)
-        lang = detect(path, data, language)
+        if error:
+            raise InputError(error)
+        if data is None:
+            data = read_source(Path(source), limits)
+        elif len(data) > limits.max_source_bytes:
+            raise InputError(f"{source} is {len(data)} bytes, over the {limits.max_source_bytes}-byte limit")
+        lang = detect(Path(source), data, language)
     except (InputError, UnknownLanguage) as e:
-        yield header(language=language or "", source=str(path), sha256="", instrumenter={},
-                     limits=limits.as_dict(), tool=TOOL, **extra)
+        yield header(language=language or "", source=source, sha256=sha256(data) if data else "",
+                     instrumenter={}, limits=limits.as_dict(), tool=TOOL, backend=backend.name,
+                     sandbox=getattr(backend, "sandbox", None))
         yield footer(status="input_error", reason=str(e))
         return
-    yield from trace_source(data, lang, source=str(path), backend=backend,
-                            limits=resolve(lang.runtime.limits, overrides), header_extra=extra)
+    yield from trace_source(data, lang, source=source, backend=backend,
+                            limits=resolve(lang.runtime.limits, overrides))
 
 
-def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, limits: Limits,
-                 header_extra: dict | None = None) -> Iterator[dict]:
+def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, limits: Limits) -> Iterator[dict]:
     t0 = time.monotonic()
     result = instrument(data, lang)
     t_instrument = time.monotonic() - t0
     yield header(language=lang.id, source=source, sha256=sha256(data),
                  instrumenter={"id": lang.id, "version": lang.version}, limits=limits.as_dict(),
                  tool=TOOL, backend=backend.name, sandbox=getattr(backend, "sandbox", None),
-                 code=data.decode("utf-8", "replace"), **(header_extra or {}))
+                 code=data.decode("utf-8", "replace"))
     if isinstance(result, Skip):
         yield footer(status="skipped", reason=result.reason)
         return

@@ -7,11 +7,12 @@ import sys
 
 import typer
 
-from . import dump, langs, plugins_cmd, run
+from . import batch, dump, langs, plugins_cmd, run
 
 app = typer.Typer(name="trace", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="CodeAlchemy: trace programs in 14 languages and turn traces into training data.")
 run.register(app)
+batch.register(app)
 langs.register(app)
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(dump.app, name="dump")
