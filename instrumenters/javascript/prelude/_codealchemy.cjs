@@ -1,0 +1,313 @@
+// CodeAlchemy prelude for JavaScript (node). Loaded by the instrumented main.js with
+// require("./_codealchemy.cjs") (CommonJS) or `import __ca from "./_codealchemy.cjs"` (ES modules).
+// It speaks the trace channel protocol of codealchemy/tracer/wire.py: one record per line,
+// TAB-separated fields, written with fs.writeSync to the fd named by CODEALCHEMY_TRACE_FD.
+// Without that variable every probe is a no-op that still returns what it must.
+'use strict';
+
+const fs = require('fs');
+const util = require('util');
+
+const env = process.env;
+const FD = env.CODEALCHEMY_TRACE_FD ? parseInt(env.CODEALCHEMY_TRACE_FD, 10) : NaN;
+const MAX_EVENTS = parseInt(env.CODEALCHEMY_MAX_EVENTS || '100000', 10) || 100000;
+const MAX_VALUE = parseInt(env.CODEALCHEMY_MAX_VALUE || '200', 10) || 200;
+// The program must not see the tracer's settings (stdout stays identical to an untraced run).
+delete env.CODEALCHEMY_TRACE_FD;
+delete env.CODEALCHEMY_MAX_EVENTS;
+delete env.CODEALCHEMY_MAX_VALUE;
+
+let REC = Number.isInteger(FD) && FD >= 0; // recording events and output
+let events = 0;
+let buf = [];
+let bufLen = 0;
+let direct = false; // after the exit flush, every record is written at once
+const FLUSH_AT = 1 << 16;
+
+function flush() {
+  if (!buf.length) return;
+  const data = Buffer.from(buf.join(''), 'utf8');
+  buf = [];
+  bufLen = 0;
+  let off = 0;
+  try {
+    while (off < data.length) off += fs.writeSync(FD, data, off, data.length - off);
+  } catch (e) {
+    REC = false; // channel gone (closed, file size limit): run on untraced
+  }
+}
+
+function put(record) {
+  buf.push(record, '\n');
+  bufLen += record.length + 1;
+  if (direct || bufLen >= FLUSH_AT) flush();
+}
+
+function esc(s) {
+  if (!/[\\\t\n\r]/.test(s)) return s;
+  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+// An event record (c/l/r/x); false once the event limit is reached.
+function event(record) {
+  if (events >= MAX_EVENTS) {
+    put('t\tmax_events');
+    REC = false;
+    flush();
+    return false;
+  }
+  events++;
+  put(record);
+  return true;
+}
+
+const INSPECT = {
+  depth: 2, breakLength: Infinity, compact: 3, maxArrayLength: 100, maxStringLength: MAX_VALUE,
+  customInspect: false, getters: false, showProxy: false,
+};
+
+function cut(s) {
+  return s.length > MAX_VALUE ? s.slice(0, Math.max(MAX_VALUE - 1, 0)) + '\u2026' : s;
+}
+
+function render(v) {
+  let s;
+  try {
+    if (v !== null && typeof v === 'object' && util.types.isNativeError(v)) {
+      s = '[' + errorType(v) + ': ' + String(v.message) + ']';
+    } else {
+      s = util.inspect(v, INSPECT);
+    }
+  } catch (e) {
+    s = '<unrenderable>';
+  }
+  return cut(s);
+}
+
+function errorType(e) {
+  try {
+    if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
+      const c = e.constructor;
+      if (c && typeof c.name === 'string' && c.name) return c.name;
+      if (typeof e.name === 'string') return e.name;
+      return 'Object';
+    }
+  } catch (err) { /* a hostile getter */ }
+  return typeof e;
+}
+
+function errorMessage(e) {
+  try {
+    if (e !== null && typeof e === 'object' && 'message' in e) return cut(String(e.message));
+  } catch (err) { /* a hostile getter */ }
+  return render(e);
+}
+
+// --- frames ------------------------------------------------------------------------------
+
+const stack = [];
+let nextId = 2;
+
+function Frame(id, probe) {
+  this.id = id;
+  this.probe = probe; // the probe of the statement running now (its line)
+  this.depth = 0;
+  this.on = false; // on the stack (not suspended at an await/yield)
+  this.seen = new Map(); // name -> rendered value last reported
+  this.raw = new Map(); // name -> primitive value last reported
+  this.returned = false;
+  this.rprobe = probe;
+  this.rvalue = 'undefined';
+  this.threw = false;
+  this.exc = undefined;
+  this.done = false;
+}
+
+function push(f) {
+  f.depth = stack.length;
+  stack.push(f);
+  f.on = true;
+}
+
+function pop(f) {
+  if (!f.on) return;
+  f.on = false;
+  if (stack[stack.length - 1] === f) {
+    stack.pop();
+  } else {
+    const i = stack.lastIndexOf(f);
+    if (i >= 0) stack.splice(i, 1);
+  }
+}
+
+function head(kind, p, f) {
+  return kind + '\t' + p + '\t' + f.id + '\t' + f.depth;
+}
+
+// Appends the NAME VALUE pairs of args[from..] whose rendering changed since the frame's
+// previous event (the host keeps exactly those too).
+function pairs(f, args, from) {
+  let out = '';
+  for (let i = from; i + 1 < args.length; i += 2) {
+    const name = args[i];
+    const v = args[i + 1];
+    const prim = v === null || (typeof v !== 'object' && typeof v !== 'function');
+    if (prim && f.raw.has(name) && Object.is(f.raw.get(name), v)) continue;
+    const s = render(v);
+    if (prim) f.raw.set(name, v); else f.raw.delete(name);
+    if (f.seen.get(name) === s) continue;
+    f.seen.set(name, s);
+    out += '\t' + esc(name) + '\t' + esc(s);
+  }
+  return out;
+}
+
+// call: a function frame starts; the rest of the arguments are NAME, VALUE pairs.
+function enter(p) {
+  const f = new Frame(nextId++, p);
+  if (!REC) return f;
+  push(f);
+  event(head('c', p, f) + pairs(f, arguments, 1));
+  return f;
+}
+
+// line: about to run the statement of probe p; the rest are candidate variables.
+function l(f, p) {
+  if (!REC) return;
+  if (!f.on) push(f);
+  f.probe = p;
+  event(head('l', p, f) + pairs(f, arguments, 2));
+}
+
+// `return X` runs ret(f, p, X): the r record is written when the frame is left.
+function ret(f, p, v) {
+  if (REC) {
+    f.returned = true;
+    f.threw = false;
+    f.rprobe = p;
+    f.rvalue = render(v);
+  }
+  return v;
+}
+
+function raise(f, e) {
+  if (!f.on) push(f);
+  f.exc = e;
+  event(head('x', f.probe, f) + '\t' + esc(errorType(e)) + '\t' + esc(errorMessage(e)));
+}
+
+// An exception reached a catch clause of the program in frame f.
+function x(f, e) {
+  if (!REC) return;
+  raise(f, e);
+}
+
+// An exception leaves frame f (the wrapper's catch); not reported twice for one frame.
+function xw(f, e) {
+  if (!REC) return;
+  f.threw = true;
+  f.returned = false;
+  if (f.exc !== e) raise(f, e);
+}
+
+// The frame ends (the wrapper's finally): a return value, or none when it unwound.
+function leave(f) {
+  if (!REC || f.done) return;
+  f.done = true;
+  if (!f.on) push(f);
+  if (f.threw) event(head('r', f.probe, f));
+  else if (f.returned) event(head('r', f.rprobe, f) + '\t' + esc(f.rvalue));
+  else event(head('r', f.probe, f) + '\tundefined');
+  pop(f);
+}
+
+// `await X` becomes `await sus(f, X)`: the frame leaves the stack while it waits; its next
+// probe puts it back.
+function sus(f, v) {
+  if (REC) pop(f);
+  return v;
+}
+
+// `yield X` becomes `res(f, pc, yield yld(f, pr, X))`: a generator frame returns the yielded
+// value and is called again when resumed (like Python's settrace).
+function yld(f, p, v) {
+  if (REC) {
+    if (!f.on) push(f);
+    event(head('r', p, f) + '\t' + esc(render(v)));
+    pop(f);
+  }
+  return v;
+}
+
+function res(f, p, v) {
+  if (REC) {
+    if (!f.on) push(f);
+    f.seen.clear();
+    f.raw.clear();
+    event(head('c', p, f));
+  }
+  return v;
+}
+
+// --- the module frame ----------------------------------------------------------------------
+
+let main = null;
+
+function module_(p) {
+  const f = new Frame(1, p);
+  main = f;
+  if (!REC) return f;
+  push(f);
+  event(head('c', p, f));
+  return f;
+}
+
+function end(f) {
+  if (!REC || f.done) return;
+  f.done = true;
+  if (!f.on) push(f);
+  event(head('r', f.probe, f) + '\tundefined');
+  pop(f);
+}
+
+// --- output and exit ---------------------------------------------------------------------
+
+function patch(stream, n) {
+  const write = stream.write;
+  stream.write = function (chunk, encoding) {
+    if (REC) {
+      try {
+        let text;
+        if (typeof chunk === 'string') {
+          text = typeof encoding === 'string' && !/^utf-?8$/i.test(encoding)
+            ? Buffer.from(chunk, encoding).toString('utf8') : chunk;
+        } else if (chunk instanceof Uint8Array) {
+          text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
+        }
+        if (text) put('o\t' + n + '\t' + esc(text));
+      } catch (e) { /* never break a write */ }
+    }
+    return write.apply(this, arguments);
+  };
+}
+
+if (REC) {
+  patch(process.stdout, 1);
+  patch(process.stderr, 2);
+  process.on('uncaughtExceptionMonitor', (err) => {
+    if (REC && main && !main.done && main.on) {
+      if (main.exc !== err) raise(main, err);
+      main.threw = true;
+      main.done = true;
+      event(head('r', main.probe, main));
+      pop(main);
+    }
+    flush();
+  });
+  process.on('exit', () => {
+    flush();
+    direct = true;
+  });
+}
+
+module.exports = { enter, l, ret, x, xw, leave, sus, yld, res, module: module_, end, flush };
