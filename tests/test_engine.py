@@ -4,6 +4,7 @@ import shutil
 import textwrap
 
 import pytest
+
 from codealchemy.tracer import plugins
 from codealchemy.tracer.instrument import Failure, Instrumented, Skip, instrument
 from codealchemy.tracer.languages import Language

@@ -1,6 +1,7 @@
 import tomllib
 
 import pytest
+
 from codealchemy.tracer import plugins
 from codealchemy.tracer.languages import INSTRUMENTERS, RUNTIMES, UnknownLanguage
 

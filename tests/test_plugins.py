@@ -47,6 +47,7 @@ def test_install_discover_use_and_uninstall(env):
 
 def test_a_misspelled_hook_fails_loudly():
     import pluggy
+
     from codealchemy.tracer import hookspecs
 
     class Typo:

@@ -1,6 +1,7 @@
 import io
 
 import pytest
+
 from codealchemy.tracer import records
 
 

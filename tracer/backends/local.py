@@ -20,10 +20,10 @@ memory cgroup, RLIMIT_DATA is twice the limit (the cgroup bounds what is residen
 kill is reported as memory_limit); without one it is the limit itself.
 
 Toolchains under /root or /home (rustup, pyenv, a user's Go) are hidden by the sandbox; a run
-gets them bound read-only at the same path: every absolute path under /root or /home named in
-the run's environment (PATH entries, RUSTUP_HOME, ...) binds its top folder (/root/.cargo/bin
-binds /root/.cargo), and CODEALCHEMY_BINDS (a runtime.toml [env] entry, colon-separated) or a
-`binds` attribute of the request names further paths.
+gets them bound read-only at the same path: a PATH entry of the run's environment under /root
+or /home binds its top folder (/root/.cargo/bin binds /root/.cargo), and CODEALCHEMY_BINDS (a
+runtime.toml [env] entry, colon-separated; not passed on to the program) or a `binds`
+attribute of the request names further paths (e.g. /root/.rustup for RUSTUP_HOME).
 """
 
 from __future__ import annotations
@@ -516,14 +516,13 @@ def _descendants(pid: int) -> list[int]:
 def _binds(env: dict[str, str], extra, notes: list[str]) -> list[str]:
     """Read-only binds for toolchains the sandbox would hide (see the module docstring)."""
     wanted: list[str] = []
-    for value in env.values():
-        for part in value.split(":"):
-            if not part.startswith("/") or not any(part == h or part.startswith(h + "/") for h in HIDDEN):
-                continue
-            rest = Path(part).parts   # ('/', 'root', '.cargo', 'bin') / ('/', 'home', 'u', '.go', 'bin')
-            depth = 3 if rest[1] == "root" else 4
-            if len(rest) >= depth:
-                wanted.append(str(Path(*rest[:depth])))
+    for part in env.get("PATH", "").split(":"):
+        if not part.startswith("/") or not any(part.startswith(h + "/") for h in HIDDEN):
+            continue
+        rest = Path(part).parts   # ('/', 'root', '.cargo', 'bin') / ('/', 'home', 'u', '.go', 'bin')
+        depth = 3 if rest[1] == "root" else 4
+        if len(rest) >= depth:
+            wanted.append(str(Path(*rest[:depth])))
     explicit = [p for p in env.get(BINDS_ENV, "").split(":") if p] + [str(p) for p in extra]
     out = []
     for path in wanted + explicit:

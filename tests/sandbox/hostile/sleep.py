@@ -1,0 +1,8 @@
+import time
+
+
+def wait_forever():
+    time.sleep(1000)
+
+
+wait_forever()

@@ -1,0 +1,7 @@
+def spin():
+    n = 0
+    while True:
+        n += 1
+
+
+spin()

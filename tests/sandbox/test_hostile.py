@@ -1,0 +1,114 @@
+"""What a hostile program can do inside the local sandbox: nothing that outlives or escapes it."""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import uuid
+from pathlib import Path
+
+from .conftest import LIMITS
+
+
+def test_no_network(hostile):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        result = hostile("net", env={"PORT": str(listener.getsockname()[1])})
+        assert result.run.status == "ok", result.run
+        assert b"CONNECTED" not in result.run.stdout
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            conn = None
+        assert conn is None, "the listener on the host saw a connection"
+
+
+def test_writes_stay_inside(hostile):
+    marker = f"codealchemy-escape-{uuid.uuid4().hex}"
+    result = hostile("writes", env={"MARKER": marker})
+    assert result.run.status == "ok", result.run
+    out = result.run.stdout.decode()
+    for d in ("/etc", "/root", "/usr"):
+        assert f"denied {d}" in out
+    for d in ("/var/tmp", "/tmp", "/etc", "/root", "/usr", os.path.expanduser("~"), "/work"):
+        assert not (Path(d) / marker).exists(), f"{d}/{marker} appeared on the host"
+
+
+def test_fork_bomb_is_contained(hostile):
+    before = len(os.listdir("/proc"))
+    result = hostile("forkbomb", timeout=1.0)
+    assert result.run.status in ("timeout", "runtime_error"), result.run
+    assert result.run.wall < 1.0 + 2
+    assert len(os.listdir("/proc")) < before + 16
+
+
+def test_memory_hog(hostile):
+    result = hostile("memhog")
+    assert result.run.status == "memory_limit", result.run
+    assert result.run.wall < LIMITS.timeout + 2
+
+
+def test_cpu_spin_times_out(hostile):
+    result = hostile("spin")
+    assert result.run.status == "timeout", result.run
+    assert LIMITS.timeout <= result.run.wall < LIMITS.timeout + 2
+    if hostile.lang == "python":
+        assert result.run.stack and "spin" in result.run.stack, result.run.stack
+
+
+def test_sleep_times_out(hostile):
+    result = hostile("sleep")
+    assert result.run.status == "timeout", result.run
+    assert LIMITS.timeout <= result.run.wall < LIMITS.timeout + 2
+    if hostile.lang == "python":
+        assert result.run.stack and "wait_forever" in result.run.stack, result.run.stack
+    else:
+        assert result.run.stack is None
+
+
+def test_stdout_flood(hostile):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = hostile("flood")
+    assert result.run.status == "output_limit", result.run
+    assert len(result.run.stdout) <= LIMITS.max_output
+    assert len(result.run.stdout) == LIMITS.max_output    # cut at the cap, not before
+    assert result.run.wall < LIMITS.timeout + 2
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+    assert grown_kib < 64 * 1024, f"host peak memory grew by {grown_kib} KiB"
+
+
+def test_setsid_grandchild_is_gone(hostile):
+    result = hostile("setsid")
+    assert result.run.status == "ok", result.run
+    assert b"parent done" in result.run.stdout
+    # the autouse check: no process of the sandbox uid is left (the grandchild slept 1000 s)
+
+
+def test_trace_flood_is_capped(hostile):
+    result = hostile("tracewrites", timeout=2.0)
+    assert result.run.status == "output_limit", result.run
+    assert len(result.trace) <= LIMITS.max_trace_bytes
+    assert result.trace_truncated
+
+
+def test_secrets_unreadable(hostile, tmp_path):
+    secret_root = Path("/root") / f"codealchemy-secret-{uuid.uuid4().hex}"
+    secret_run = Path("/run") / f"codealchemy-secret-{uuid.uuid4().hex}"
+    paths = [secret_root, secret_run, Path("/etc/shadow")]
+    try:
+        for p in (secret_root, secret_run):
+            p.write_text("TOPSECRET")
+            p.chmod(0o600)
+        result = hostile("secrets", env={"SECRETS": ":".join(map(str, paths))})
+    finally:
+        secret_root.unlink(missing_ok=True)
+        secret_run.unlink(missing_ok=True)
+    assert result.run.status == "ok", result.run
+    out = result.run.stdout.decode()
+    assert "READ" not in out and "TOPSECRET" not in out
+    for p in paths:
+        assert f"denied {p}" in out
+    assert "root has []" in out or "root has 0 entries" in out

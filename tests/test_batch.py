@@ -1,0 +1,129 @@
+"""`trace batch`: every input accounted for exactly once, across kills, executors and formats."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from codealchemy.tracer import records
+
+TRACE = [sys.executable, "-m", "codealchemy.tracer.cli"]
+
+
+def make_corpus(root, n_slow=12):
+    root.mkdir()
+    (root / "ok.py").write_text("total = 0\nfor i in range(3):\n    total += i\nprint(total)\n")
+    (root / "broken.py").write_text("def f(:\n")
+    (root / "crash.py").write_text("raise SystemExit(3)\n")
+    (root / "loop.py").write_text("while True:\n    pass\n")
+    (root / "notes.txt").write_text("not a program\n")
+    (root / "blob.c").write_bytes(b"\x00\x01\x02")
+    (root / ".hidden.py").write_text("print('hidden files are not inputs')\n")
+    (root / "main.c").write_text('#include <stdio.h>\nint main(void) { printf("%d\\n", 42); return 0; }\n')
+    for i in range(n_slow):
+        (root / f"slow_{i:02d}.py").write_text(f"import time\ntime.sleep(0.3)\nprint({i})\n")
+    return sorted(str(p) for p in root.iterdir() if not p.name.startswith("."))
+
+
+def batch(*args, **kw):
+    return subprocess.run([*TRACE, "batch", *map(str, args), "--timeout", "2"], capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def sources(dump):
+    return [e["source"] for e in records.dump_index(dump)]
+
+
+def test_every_input_once_with_a_reason_for_each_failure(tmp_path):
+    inputs = make_corpus(tmp_path / "corpus", n_slow=2)
+    done = batch(tmp_path / "corpus", "--out", tmp_path / "dump", "--workers", "2", "--shard-size", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    index = {e["source"]: e for e in records.dump_index(tmp_path / "dump")}
+    assert sorted(sources(tmp_path / "dump")) == inputs
+    assert index[str(tmp_path / "corpus" / "notes.txt")]["status"] == "input_error"
+    assert index[str(tmp_path / "corpus" / "broken.py")]["status"] == "skipped"
+    assert index[str(tmp_path / "corpus" / "loop.py")]["status"] == "timeout"
+    assert all(e["reason"] for e in index.values() if e["status"] != "ok")
+    summary = json.loads(done.stdout)
+    assert sum(r["files"] for r in summary) == len(inputs)
+
+
+def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
+    inputs = make_corpus(tmp_path / "corpus", n_slow=16)
+    dump = tmp_path / "dump"
+    args = [*TRACE, "batch", str(tmp_path / "corpus"), "--out", str(dump), "--workers", "2", "--shard-size", "2",
+            "--timeout", "2"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(dump.glob("*.index.jsonl"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = sources(dump)
+    assert 0 < len(partial) < len(inputs), "the kill must land mid-run for this test to mean anything"
+    resumed = batch(tmp_path / "corpus", "--out", dump, "--workers", "1", "--shard-size", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(sources(dump)) == inputs  # each exactly once, worker count changed freely
+
+
+def test_other_settings_are_refused_on_an_existing_dump(tmp_path):
+    make_corpus(tmp_path / "corpus", n_slow=0)
+    assert batch(tmp_path / "corpus", "--out", tmp_path / "dump", "--languages", "c").returncode == 0
+    assert sources(tmp_path / "dump") == [str(tmp_path / "corpus" / "main.c")]
+    again = batch(tmp_path / "corpus", "--out", tmp_path / "dump", "--shard-size", "5")
+    assert again.returncode != 0 and "other settings" in again.stderr
+
+
+def test_jsonl_and_parquet_rows(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow comes with the test extra")
+    import pyarrow.parquet as pq
+
+    rows = [{"content": "x = 40 + 2\nprint(x)\n", "language": "Python", "path": "rows/a.py"},
+            {"content": "int main(void) { return 0; }\n", "language": "c", "path": "rows/b.c"},
+            {"content": "print('no language, no path')\n"}]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "oops\n")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "rows.parquet")
+    done = batch(tmp_path / "rows.jsonl", tmp_path / "rows.parquet", "--out", tmp_path / "dump", "--shard-size", "2")
+    assert done.returncode == 0, done.stderr
+    index = records.dump_index(tmp_path / "dump")
+    assert len(index) == 4 + 3
+    by_source = {}
+    for e in index:
+        by_source.setdefault(e["source"], []).append(e["status"])
+    assert by_source["rows/a.py"] == ["ok", "ok"]
+    assert by_source["rows/b.c"] == ["ok", "ok"]
+    assert by_source[f"{tmp_path / 'rows.jsonl'}#3"] == ["input_error"]
+
+
+def test_ray_executor_gives_the_same_dump(tmp_path):
+    pytest.importorskip("ray", reason="Ray comes with the test extra")
+    make_corpus(tmp_path / "corpus", n_slow=2)
+    local = batch(tmp_path / "corpus", "--out", tmp_path / "local", "--shard-size", "3")
+    ray = batch(tmp_path / "corpus", "--out", tmp_path / "ray", "--shard-size", "3", "--executor", "ray",
+                "--workers", "2")
+    assert local.returncode == 0 and ray.returncode == 0, ray.stderr
+
+    def outcome(dump):
+        return sorted((e["source"], e["status"], e["events"]) for e in records.dump_index(dump))
+
+    assert outcome(tmp_path / "ray") == outcome(tmp_path / "local")
+
+
+def test_dump_commands_read_a_batch_dump(tmp_path):
+    make_corpus(tmp_path / "corpus", n_slow=0)
+    batch(tmp_path / "corpus", "--out", tmp_path / "dump")
+    listed = subprocess.run([*TRACE, "dump", "list", str(tmp_path / "dump"), "--json"], capture_output=True, text=True)
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {r["status"] for r in rows} >= {"ok", "input_error", "skipped", "timeout"}
+    ok_py = str(tmp_path / "corpus" / "ok.py")
+    shown = subprocess.run([*TRACE, "dump", "show", str(tmp_path / "dump"), ok_py, "--json"], capture_output=True,
+                           text=True)
+    trace = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert trace[0]["kind"] == "header" and trace[-1]["status"] == "ok"
+    assert any(e["kind"] == "output" and e["text"] == "3\n" for e in trace)
+    stats = subprocess.run([*TRACE, "dump", "stats", str(tmp_path / "dump"), "--json"], capture_output=True, text=True)
+    assert json.loads(stats.stdout)["python"]["files"] == 4
