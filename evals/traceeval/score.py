@@ -1,0 +1,90 @@
+"""TraceEval scoring: predictions against tasks, overall and by language."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from .metrics import METRICS, score_one
+
+
+class TraceEvalError(ValueError):
+    """Bad tasks or predictions; the message is one line that names the culprit."""
+
+
+def read_jsonl(path: str | Path, what: str) -> list[dict]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TraceEvalError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise TraceEvalError(f"{path}:{n}: not a JSON object") from None
+        if not isinstance(row, dict):
+            raise TraceEvalError(f"{path}:{n}: not a JSON object")
+        rows.append(row)
+    return rows
+
+
+def _by_id(rows: Iterable[dict], what: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for n, row in enumerate(rows, 1):
+        key = row.get("id")
+        if not isinstance(key, str):
+            raise TraceEvalError(f"{what} row {n} has no string id")
+        if key in out:
+            raise TraceEvalError(f"{what} id {key!r} appears twice")
+        out[key] = row
+    return out
+
+
+def _names(ids: list[str]) -> str:
+    more = f" (and {len(ids) - 1} more)" if len(ids) > 1 else ""
+    return f"{ids[0]!r}{more}"
+
+
+def score(tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list | None = None) -> dict:
+    """`{"exact_match", "rouge2", "step_accuracy", "n", "by_language": {lang: {... "n"}}}`, each
+    metric the mean over tasks, a fraction in [0, 1]. Every task needs exactly one prediction
+    and every prediction a task: a missing or extra id raises TraceEvalError naming it.
+    Pass a list as `per_task` to get each task's scores appended to it."""
+    tasks_by_id = _by_id(tasks, "task")
+    preds_by_id = _by_id(predictions, "prediction")
+    missing = [k for k in tasks_by_id if k not in preds_by_id]
+    if missing:
+        raise TraceEvalError(f"no prediction for task id {_names(missing)}")
+    extra = [k for k in preds_by_id if k not in tasks_by_id]
+    if extra:
+        raise TraceEvalError(f"prediction for unknown task id {_names(extra)}")
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(METRICS, 0.0))
+    counts: dict[str, int] = defaultdict(int)
+    for key, task in tasks_by_id.items():
+        prediction = preds_by_id[key].get("prediction")
+        if prediction is None:
+            prediction = ""
+        if not isinstance(prediction, str):
+            raise TraceEvalError(f"prediction for task id {key!r} is not a string")
+        reference = task.get("reference")
+        if not isinstance(reference, str):
+            raise TraceEvalError(f"task id {key!r} has no reference")
+        scores = score_one(prediction, reference)
+        if per_task is not None:
+            per_task.append({"id": key, "language": task.get("language"), **scores})
+        for lang in ("*", task.get("language") or "?"):
+            counts[lang] += 1
+            for name, value in scores.items():
+                sums[lang][name] += value
+
+    def means(lang: str) -> dict:
+        n = counts[lang]
+        return {**{name: (sums[lang][name] / n if n else 0.0) for name in METRICS}, "n": n}
+
+    return {**means("*"), "by_language": {lang: means(lang) for lang in sorted(counts) if lang != "*"}}
