@@ -104,7 +104,7 @@ def _order(entries: list[dict], seed: int, language: str) -> Iterator[dict]:
 def make_task(language: str, sha: str, code: str, trace: list[dict], template: Template, prompt_version: str,
               **extra) -> dict:
     reference = render(trace)
-    prompt = template.substitute(language=language, code=numbered(code), format=FORMAT_HELP)
+    prompt = template.substitute(language=language, code=numbered(code), format=FORMAT_HELP).strip()
     return {"id": f"{language}-{sha[:12]}", "language": language, "prompt": prompt, "reference": reference,
             "source": code, "sha256": sha, "steps": len(parse_steps(reference)),
             "prompt_version": prompt_version, "format": f"trace-text/{VERSION}", **extra}
