@@ -17,3 +17,24 @@ def register_backends(register):
     from .backends.local import LocalBackend
 
     register("local", LocalBackend)
+
+
+@hookimpl
+def register_benchmarks(register):
+    from ..evals.traceeval import TraceEval
+
+    register("traceeval", TraceEval)
+
+
+@hookimpl
+def register_strategies(register):
+    from ..strategies.codetrace import CodeTrace
+
+    register("codetrace", CodeTrace)
+
+
+@hookimpl
+def register_generators(register):
+    from .generators import FileGenerator
+
+    register("file", FileGenerator)

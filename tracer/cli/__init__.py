@@ -7,7 +7,8 @@ import sys
 
 import typer
 
-from . import batch, dump, langs, plugins_cmd, run
+from . import batch, dump, gen, langs, plugins_cmd, run
+from . import eval as eval_cmd
 
 app = typer.Typer(name="trace", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="CodeAlchemy: trace programs in 14 languages and turn traces into training data.")
@@ -16,6 +17,8 @@ batch.register(app)
 langs.register(app)
 app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(dump.app, name="dump")
+app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(gen.app, name="gen")
 
 
 def build_app() -> typer.Typer:
