@@ -69,6 +69,18 @@ class Rewrite:
         self.notes: list[str] = []
         self.source_name = lang.runtime.source
         self._edits: list[_Edit] = []
+        self._drops: set[tuple[int, str | None]] = set(options.get("drops", ()))
+
+    def keep(self, line: int, name: str | None = None) -> bool:
+        """Whether a probe on original `line` may read variable `name` (None: may the probe exist).
+
+        The repair loop (tracing.py) drops what a compiler rejected: (line, name) narrows a
+        probe, (line, None) removes the probes of that line. Rewriters of compiled languages
+        ask before every variable read they emit.
+        """
+        if (line, None) in self._drops:
+            return False
+        return name is None or (line, name) not in self._drops
 
     def text(self, node: treesitter.Node) -> str:
         return self.source[node.start_byte:node.end_byte].decode("utf-8")
@@ -131,5 +143,5 @@ def instrument(source: str | bytes, lang: Language, options: dict | None = None)
     if error is not None:
         row, col = error.start_point
         return Failure(f"instrumented code does not parse (line {row + 1}, column {col + 1})")
-    return Instrumented(code=code, probes=rw.probes, files=lang.prelude_files(),
+    return Instrumented(code=code, probes=rw.probes, files=lang.prelude_files,
                         source_name=rw.source_name, notes=rw.notes)

@@ -35,6 +35,7 @@ class Runtime:
     env: dict[str, str] = field(default_factory=dict)
     limits: dict = field(default_factory=dict)
     toolchain: dict = field(default_factory=dict)
+    diagnostic: str | None = None   # regex with (?P<line>) and (?P<message>) for compiler errors
     dir: Path | None = None
 
     @classmethod
@@ -42,7 +43,7 @@ class Runtime:
         data = tomllib.loads((folder / "runtime.toml").read_text(encoding="utf-8"))
         return cls(source=data["source"], run=list(data["run"]), compile=data.get("compile"),
                    env=dict(data.get("env", {})), limits=dict(data.get("limits", {})),
-                   toolchain=dict(data.get("toolchain", {})), dir=folder)
+                   toolchain=dict(data.get("toolchain", {})), diagnostic=data.get("diagnostic"), dir=folder)
 
     def missing_tools(self) -> list[str]:
         """Executables the runtime needs that are not on PATH."""
@@ -85,6 +86,7 @@ class Language:
     def query(self, name: str) -> str:
         return (self.instrumenter_dir / f"{name}.scm").read_text(encoding="utf-8")
 
+    @cached_property
     def prelude_files(self) -> dict[str, bytes]:
         folder = self.instrumenter_dir / "prelude"
         if not folder.is_dir():

@@ -6,6 +6,7 @@ trace whose footer says what happened, so a batch goes on.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,26 +102,80 @@ def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, 
     t0 = time.monotonic()
     result = instrument(data, lang)
     t_instrument = time.monotonic() - t0
-    yield header(language=lang.id, source=source, sha256=sha256(data),
-                 instrumenter={"id": lang.id, "version": lang.version}, limits=limits.as_dict(),
-                 tool=TOOL, backend=backend.name, sandbox=getattr(backend, "sandbox", None),
-                 code=data.decode("utf-8", "replace"))
+    head = header(language=lang.id, source=source, sha256=sha256(data),
+                  instrumenter={"id": lang.id, "version": lang.version}, limits=limits.as_dict(),
+                  tool=TOOL, backend=backend.name, sandbox=getattr(backend, "sandbox", None),
+                  code=data.decode("utf-8", "replace"))
     if isinstance(result, Skip):
-        yield footer(status="skipped", reason=result.reason)
+        yield from (head, footer(status="skipped", reason=result.reason))
         return
     if isinstance(result, Failure):
-        yield footer(status="instrument_error", reason=result.error)
+        yield from (head, footer(status="instrument_error", reason=result.error))
         return
-    yield from _run(result, lang, backend, limits, t_instrument)
-
-
-def _run(inst: Instrumented, lang: Language, backend: Backend, limits: Limits, t_instrument: float):
-    request = request_for(lang, inst.code, inst.source_name, inst.files, limits)
     try:
-        result = backend.run(request)
+        inst, ran, repairs = _run_with_repairs(data, result, lang, backend, limits)
     except SandboxError as e:
-        yield footer(status="sandbox_error", reason=str(e))
+        yield from (head, footer(status="sandbox_error", reason=str(e)))
         return
+    if repairs:
+        head["repairs"] = repairs
+    yield head
+    yield from _events(inst, ran, limits, t_instrument)
+
+
+#: How many times the repair loop may re-instrument a program that its probes broke.
+MAX_REPAIRS = 4
+_NAMED = re.compile(r"[‘'`\"](\w+)[’'`\"]|\bvariable (\w+)")
+
+
+def diagnostics(lang: Language, stderr: bytes, source_name: str) -> list[tuple[int, str | None, str]]:
+    """(line, variable or None, message) of each compiler error, by runtime.toml's `diagnostic` regex."""
+    pattern = lang.runtime.diagnostic
+    if not pattern:
+        return []
+    text = stderr.decode("utf-8", "replace")
+    found = []
+    for m in re.finditer(pattern.replace("{source}", re.escape(source_name)), text, re.M):
+        message = m.group("message")
+        named = _NAMED.search(message)
+        found.append((int(m.group("line")), next((g for g in named.groups() if g), None) if named else None, message))
+    return found
+
+
+def _run_with_repairs(data: bytes, inst: Instrumented, lang: Language, backend: Backend, limits: Limits):
+    """Run; where the probes (not the program) broke compilation, drop what the compiler named, retry."""
+    ran = backend.run(request_for(lang, inst.code, inst.source_name, inst.files, limits))
+    repairs: list[dict] = []
+    drops: set[tuple[int, str | None]] = set()
+    for _ in range(MAX_REPAIRS):
+        if ran.compile is None or ran.compile.status != "compile_error":
+            break
+        if not repairs and not _compiles(data, inst.files, lang, backend, limits):
+            break  # the program itself does not compile: that is the result
+        new = set()
+        for line, name, message in diagnostics(lang, ran.compile.stderr, inst.source_name):
+            key = (line, name) if (line, name) not in drops else (line, None)
+            if key not in drops and key not in new:
+                new.add(key)
+                repairs.append({"line": line, "variable": key[1], "reason": message.strip()})
+        if not new:
+            break
+        drops |= new
+        again = instrument(data, lang, {"drops": sorted(drops, key=str)})
+        if not isinstance(again, Instrumented):
+            break
+        inst = again
+        ran = backend.run(request_for(lang, inst.code, inst.source_name, inst.files, limits))
+    return inst, ran, repairs
+
+
+def _compiles(data: bytes, files: dict[str, bytes], lang: Language, backend: Backend, limits: Limits) -> bool:
+    request = request_for(lang, data.decode("utf-8"), lang.runtime.source, files, limits, trace=False)
+    request.run = ["true"]
+    return backend.run(request).compile.status == "ok"
+
+
+def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> Iterator[dict]:
     decoder = Decoder(inst.probe_map(), max_events=limits.max_events, max_value=limits.max_value)
     yield from decoder.feed(result.trace)
     phase = result.final
