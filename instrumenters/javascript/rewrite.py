@@ -272,22 +272,28 @@ class JSRewriter:
             self.line_probe(s.start_byte, _line(s), scope, frame, _opener(_span(s)))
         self.walk(s, scope, frame)
 
-    def body(self, s, scope, frame, header_line=None):
-        """A statement in body position (if/else/loops): braced when it needs a probe."""
+    def body(self, s, scope, frame, header_line=None, owner_line=None):
+        """A statement in body position (if/else/loops): braced when it needs a probe.
+
+        A body on its owner's line (`if (a) b();`) gets no line probe of its own: like
+        Python's line events, one line reports once per pass."""
         if s.type == "statement_block":
             inner = Scope(s, scope, frame)
             if header_line is not None:
                 self.line_probe(s.start_byte + 1, header_line, inner, frame, _opener(_span(s)))
             self.stmts(s.named_children, inner, frame)
             return
-        wrap = frame is not None and s.type not in HOISTED and (
-            header_line is not None or self.wants_probe(s))
+        own = self.wants_probe(s) and _line(s) != owner_line
+        wrap = frame is not None and s.type not in HOISTED and (header_line is not None or own)
         if wrap:
             self.rw.insert(s.start_byte, "{", priority=_opener(_span(s) + 0.5))
             self.rw.insert(s.end_byte, "}", priority=_closer(_span(s) + 0.5))
             if header_line is not None:
                 self.line_probe(s.start_byte, header_line, scope, frame, _opener(_span(s) + 0.25))
-        self.stmt(s, scope, frame)
+        if own:
+            self.stmt(s, scope, frame)
+        else:
+            self.walk(s, scope, frame)
 
     def walk(self, n, scope, frame):
         t = n.type
@@ -338,7 +344,7 @@ class JSRewriter:
                         self.declare(scope, nm, "import", 0, report=False, pos=node.start_byte)
         elif t == "if_statement":
             self.walk(n.child_by_field_name("condition"), scope, frame)
-            self.body(n.child_by_field_name("consequence"), scope, frame)
+            self.body(n.child_by_field_name("consequence"), scope, frame, owner_line=_line(n))
             alt = n.child_by_field_name("alternative")
             if alt is not None:
                 stmt = [c for c in alt.named_children if c.type != "comment"]
@@ -352,7 +358,7 @@ class JSRewriter:
             cond = n.child_by_field_name("condition")
             self.cond_probe(cond, _line(n), scope, frame)
             self.walk(cond, scope, frame)
-            self.body(n.child_by_field_name("body"), scope, frame)
+            self.body(n.child_by_field_name("body"), scope, frame, owner_line=_line(n))
         elif t == "do_statement":
             self.body(n.child_by_field_name("body"), scope, frame)
             cond = n.child_by_field_name("condition")
@@ -433,7 +439,7 @@ class JSRewriter:
                 self.walk(cond, inner, frame)
         if inc is not None:
             self.walk(inc, inner, frame)
-        self.body(n.child_by_field_name("body"), inner, frame)
+        self.body(n.child_by_field_name("body"), inner, frame, owner_line=_line(n))
 
     def for_in(self, n, scope, frame):
         inner = Scope(n, scope, frame, "for")
@@ -452,7 +458,7 @@ class JSRewriter:
                 self.walk(left, inner, frame)
         if right is not None:
             self.walk(right, inner, frame)
-        self.body(n.child_by_field_name("body"), inner, frame, header_line=_line(n))
+        self.body(n.child_by_field_name("body"), inner, frame, header_line=_line(n), owner_line=_line(n))
 
     def try_statement(self, n, scope, frame):
         body = n.child_by_field_name("body")

@@ -62,9 +62,11 @@ function event(record) {
 }
 
 const INSPECT = {
-  depth: 2, breakLength: Infinity, compact: 3, maxArrayLength: 100, maxStringLength: MAX_VALUE,
+  depth: 2, breakLength: Infinity, compact: true, maxArrayLength: 100, maxStringLength: MAX_VALUE,
   customInspect: false, getters: false, showProxy: false,
 };
+
+const TIMERS = new Set(['Timeout', 'Immediate', 'TimersList']);
 
 function cut(s) {
   return s.length > MAX_VALUE ? s.slice(0, Math.max(MAX_VALUE - 1, 0)) + '\u2026' : s;
@@ -75,6 +77,8 @@ function render(v) {
   try {
     if (v !== null && typeof v === 'object' && util.types.isNativeError(v)) {
       s = '[' + errorType(v) + ': ' + String(v.message) + ']';
+    } else if (v !== null && typeof v === 'object' && TIMERS.has(errorType(v))) {
+      s = errorType(v) + ' {}'; // timer handles hold clock readings: never deterministic
     } else {
       s = util.inspect(v, INSPECT);
     }
