@@ -244,11 +244,20 @@ class JSRewriter:
             stack.extend(n.children)
         return False
 
-    def stmts(self, nodes, scope, frame):
+    def stmts(self, nodes, scope, frame, owner_line=None):
+        """A statement list. Like Python's line events, a line reports once per pass: a
+        statement on the line of the statement just before it (or of the block's owner,
+        `if (a) { b(); }`) gets no probe of its own."""
+        prev = owner_line
         for s in nodes:
             if s.type == "comment":
                 continue
-            self.stmt(s, scope, frame)
+            line = _line(s)
+            self.stmt(s, scope, frame, probe=line != prev)
+            if s.start_point[0] != s.end_point[0]:
+                prev = None
+            elif self.wants_probe(s) or s.type in ("for_statement", "while_statement"):
+                prev = line
 
     def wants_probe(self, s) -> bool:
         t = s.type
@@ -267,9 +276,9 @@ class JSRewriter:
             return value is not None and value.type not in FUNCS and value.type != "class"
         return t.endswith("statement") or t.endswith("declaration")
 
-    def stmt(self, s, scope, frame):
-        if frame is not None and self.wants_probe(s):
-            self.line_probe(s.start_byte, _line(s), scope, frame, _opener(_span(s)))
+    def stmt(self, s, scope, frame, probe=True):
+        if frame is not None and probe and self.wants_probe(s):
+            self.line_probe(s.start_byte, _line(s), scope, frame, _opener(_span(s) + 2))
         self.walk(s, scope, frame)
 
     def body(self, s, scope, frame, header_line=None, owner_line=None):
@@ -280,16 +289,16 @@ class JSRewriter:
         if s.type == "statement_block":
             inner = Scope(s, scope, frame)
             if header_line is not None:
-                self.line_probe(s.start_byte + 1, header_line, inner, frame, _opener(_span(s)))
-            self.stmts(s.named_children, inner, frame)
+                self.line_probe(s.start_byte + 1, header_line, inner, frame, _opener(_span(s) + 1))
+            self.stmts(s.named_children, inner, frame, owner_line)
             return
         own = self.wants_probe(s) and _line(s) != owner_line
         wrap = frame is not None and s.type not in HOISTED and (header_line is not None or own)
         if wrap:
-            self.rw.insert(s.start_byte, "{", priority=_opener(_span(s) + 0.5))
-            self.rw.insert(s.end_byte, "}", priority=_closer(_span(s) + 0.5))
+            self.rw.insert(s.start_byte, "{", priority=_opener(_span(s) + 3))
+            self.rw.insert(s.end_byte, "}", priority=_closer(_span(s) + 3))
             if header_line is not None:
-                self.line_probe(s.start_byte, header_line, scope, frame, _opener(_span(s) + 0.25))
+                self.line_probe(s.start_byte, header_line, scope, frame, _opener(_span(s) + 2.5))
         if own:
             self.stmt(s, scope, frame)
         else:
@@ -360,13 +369,15 @@ class JSRewriter:
             self.walk(cond, scope, frame)
             self.body(n.child_by_field_name("body"), scope, frame, owner_line=_line(n))
         elif t == "do_statement":
-            self.body(n.child_by_field_name("body"), scope, frame)
+            self.body(n.child_by_field_name("body"), scope, frame, owner_line=_line(n))
             cond = n.child_by_field_name("condition")
             self.cond_probe(cond, _line(cond), scope, frame)
             self.walk(cond, scope, frame)
         elif t == "labeled_statement":
             body = n.child_by_field_name("body")
-            if body is not None:
+            if body is not None and body.type == "statement_block":
+                self.stmts(body.named_children, Scope(body, scope, frame), frame, _line(n))
+            elif body is not None:
                 self.walk(body, scope, frame)
         elif t == "switch_statement":
             self.walk(n.child_by_field_name("value"), scope, frame)
@@ -378,7 +389,7 @@ class JSRewriter:
                 value = case.child_by_field_name("value")
                 if value is not None:
                     self.walk(value, inner, frame)
-                self.stmts([c for c in case.named_children if c != value], inner, frame)
+                self.stmts([c for c in case.named_children if c != value], inner, frame, _line(n))
         elif t == "try_statement":
             self.try_statement(n, scope, frame)
         elif t == "return_statement":
@@ -464,7 +475,7 @@ class JSRewriter:
         body = n.child_by_field_name("body")
         handler = n.child_by_field_name("handler")
         final = n.child_by_field_name("finalizer")
-        self.walk(body, scope, frame)
+        self.stmts(body.named_children, Scope(body, scope, frame), frame, _line(n))
         if handler is not None:
             self.catch_clause(handler, scope, frame)
         elif final is not None and frame is not None:
@@ -588,14 +599,17 @@ class JSRewriter:
                 # a try block would turn these function declarations into block-scoped ones
                 # that clash; this body is traced without the exception wrapper
                 self.fallback.add(n.start_byte)
-                self.rw.insert(at, " " + enter, priority=_opener(_span(body) + 1))
-                self.rw.insert(body.end_byte - 1, f" {CA}.leave({F}); ", priority=_closer(_span(body) + 1))
+                head, tail = " " + enter, f" {CA}.leave({F}); "
             else:
-                self.rw.insert(at, " " + enter + "try {", priority=_opener(_span(body) + 1))
-                self.rw.insert(body.end_byte - 1, "} " + catch + " ", priority=_closer(_span(body) + 1))
+                head, tail = " " + enter + "try {", "} " + catch + " "
+            if at == body.end_byte - 1:
+                self.rw.insert(at, head + tail, priority=_opener(_span(body) + 3))
+            else:
+                self.rw.insert(at, head, priority=_opener(_span(body) + 3))
+                self.rw.insert(body.end_byte - 1, tail, priority=_closer(_span(body) + 3))
             self.stmts(kids[i:], fs, f)
         else:
-            sp = _span(body) + 1
+            sp = _span(body) + 3
             ret = self.rw.probe("return", _line(body), f.name)
             self.rw.insert(body.start_byte, "{ " + enter + "try { ", priority=_opener(sp))
             self.line_probe(body.start_byte, _line(body), fs, f, _opener(sp - 0.25))
