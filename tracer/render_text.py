@@ -45,6 +45,7 @@ _MORE = re.compile(rf"^{re.escape(TRUNCATION_MARKER)} (\d+) more steps?$")
 _LINE = re.compile(r"^L(\d+)(?: (.*))?$")
 _ITEM_START = re.compile(r"[A-Za-z_$][\w$.\[\]]*=")
 _STREAMS = {"stdout": "out", "stderr": "err"}
+TOP_LEVEL = "<module>"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def steps(records: Iterable[dict], options: TextOptions = TextOptions()) -> list
             continue
         if kind not in ("line", "call", "return", "exception"):
             continue
+        if kind in ("call", "return") and r.get("func") == TOP_LEVEL:
+            continue  # entering and leaving top-level code is not a step (some tracers report it)
         flush()
         loc = f"L{r.get('line', 0)}"
         if kind == "line":
