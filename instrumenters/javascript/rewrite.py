@@ -92,6 +92,7 @@ class Frame:
         self.refs: set[str] = set()
         self.captured: list[str] = []
         self.body_start = node.start_byte
+        self.fallback = False
 
 
 class Probe:
@@ -528,11 +529,13 @@ class JSRewriter:
             pid = self.rw.probe("return", _line(n), frame.name)
             if arg:
                 a = arg[0]
-                self.rw.insert(a.start_byte, f"{CA}.ret({F}, {pid}, (", priority=_opener(_span(a) + 0.5))
+                ret = "retl" if frame.fallback else "ret"
+                self.rw.insert(a.start_byte, f"{CA}.{ret}({F}, {pid}, (", priority=_opener(_span(a) + 0.5))
                 self.rw.insert(a.end_byte, "))", priority=_closer(_span(a) + 0.5))
             else:
                 kw = n.children[0]
-                self.rw.insert(kw.end_byte, f" {CA}.ret({F}, {pid}, undefined)", priority=0)
+                ret = "retl" if frame.fallback else "ret"
+                self.rw.insert(kw.end_byte, f" {CA}.{ret}({F}, {pid}, undefined)", priority=0)
         for c in arg:
             self.walk(c, scope, frame)
 
@@ -599,6 +602,7 @@ class JSRewriter:
                 # a try block would turn these function declarations into block-scoped ones
                 # that clash; this body is traced without the exception wrapper
                 self.fallback.add(n.start_byte)
+                f.fallback = True
                 head, tail = " " + enter, f" {CA}.leave({F}); "
             else:
                 head, tail = " " + enter + "try {", "} " + catch + " "

@@ -79,6 +79,12 @@ function render(v) {
       s = '[' + errorType(v) + ': ' + String(v.message) + ']';
     } else if (v !== null && typeof v === 'object' && TIMERS.has(errorType(v))) {
       s = errorType(v) + ' {}'; // timer handles hold clock readings: never deterministic
+    } else if (Array.isArray(v) && v.length > INSPECT.maxArrayLength
+               && Object.getPrototypeOf(v) === Array.prototype) {
+      // util.inspect scans every key of an array: render only its head (same text)
+      const more = v.length - INSPECT.maxArrayLength;
+      const headText = util.inspect(v.slice(0, INSPECT.maxArrayLength), INSPECT);
+      s = headText.slice(0, -2) + ', ... ' + more + ' more item' + (more > 1 ? 's' : '') + ' ]';
     } else {
       s = util.inspect(v, INSPECT);
     }
@@ -191,6 +197,13 @@ function ret(f, p, v) {
     f.rprobe = p;
     f.rvalue = render(v);
   }
+  return v;
+}
+
+// ret and leave at once (functions traced without the try/finally wrapper).
+function retl(f, p, v) {
+  ret(f, p, v);
+  leave(f);
   return v;
 }
 
@@ -314,4 +327,4 @@ if (REC) {
   });
 }
 
-module.exports = { enter, l, ret, x, xw, leave, sus, yld, res, module: module_, end, flush };
+module.exports = { enter, l, ret, retl, x, xw, leave, sus, yld, res, module: module_, end, flush };
