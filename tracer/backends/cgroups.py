@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-CONTROLLERS = ("memory", "pids")
+CONTROLLERS = ("memory", "pids", "cpu")   # cpu: accounting only (v2 cpu.stat, v1 cpuacct)
+_V1_NAME = {"memory": "memory", "pids": "pids", "cpu": "cpuacct"}
 _counter = itertools.count()
 
 
@@ -81,10 +82,17 @@ def places() -> tuple[dict[str, _Place], list[str]]:
         if v2root is not None and v2path is not None:
             parent = v2root / v2path.lstrip("/")
             try:
-                enabled = ctrl in (parent / "cgroup.controllers").read_text().split()
+                # cpu.stat (usage_usec) is in every v2 cgroup, with or without the cpu controller
+                enabled = ctrl == "cpu" or ctrl in (parent / "cgroup.controllers").read_text().split()
             except OSError:
                 enabled = False
-            if enabled:
+            if enabled and ctrl == "cpu":
+                problem = _probe(parent)
+                if problem is None and (parent / "cpu.stat").exists():
+                    found[ctrl] = _Place(ctrl, 2, parent)
+                    continue
+                why.append(f"v2: {problem or 'no cpu.stat'}")
+            elif enabled:
                 sub = parent / "cgroup.subtree_control"
                 try:
                     if ctrl not in sub.read_text().split():
@@ -98,8 +106,9 @@ def places() -> tuple[dict[str, _Place], list[str]]:
                 why.append(f"v2: {problem}")
             else:
                 why.append(f"v2: controller not enabled in {parent}")
-        if ctrl in v1paths and (ROOT / ctrl).is_dir():
-            parent = ROOT / ctrl / v1paths[ctrl].lstrip("/")
+        v1 = _V1_NAME[ctrl]
+        if v1 in v1paths and (ROOT / v1).is_dir():
+            parent = ROOT / v1 / v1paths[v1].lstrip("/")
             problem = _probe(parent)
             if problem is None:
                 found[ctrl] = _Place(ctrl, 1, parent)
@@ -107,7 +116,8 @@ def places() -> tuple[dict[str, _Place], list[str]]:
             why.append(f"v1: {problem}")
         else:
             why.append("v1: not mounted")
-        notes.append(f"no {ctrl} cgroup ({'; '.join(why)}): rlimits only")
+        notes.append(f"no {ctrl} cgroup ({'; '.join(why)}): "
+                     + ("CPU time not measured" if ctrl == "cpu" else "rlimits only"))
     _cache.clear()
     _cache[os.getpid()] = found, notes
     return found, notes
@@ -118,7 +128,6 @@ class RunCgroups:
     """The cgroups of one run; `add(pid)` before the program starts, `close()` when it is gone."""
     dirs: dict[str, tuple[int, Path]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    _oom_before: int = 0
 
     @classmethod
     def create(cls, memory: int, processes: int) -> RunCgroups:
@@ -136,7 +145,7 @@ class RunCgroups:
             try:
                 if ctrl == "memory":
                     run._limit_memory(place.version, d, memory)
-                else:
+                elif ctrl == "pids":
                     (d / "pids.max").write_text(str(processes))
             except OSError as e:
                 run.notes.append(f"cannot set {ctrl} limit in {d} ({e.strerror})")
@@ -166,6 +175,22 @@ class RunCgroups:
     @property
     def limits_memory(self) -> bool:
         return "memory" in self.dirs
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) of everything that ran in the run's cgroup."""
+        if "cpu" not in self.dirs:
+            return None
+        version, d = self.dirs["cpu"]
+        try:
+            if version == 1:
+                return int((d / "cpuacct.usage").read_text()) / 1e9
+            for line in (d / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+        except (OSError, ValueError):
+            pass
+        return None
 
     def oom_killed(self) -> bool:
         if "memory" not in self.dirs:
@@ -226,5 +251,5 @@ class RunCgroups:
                 return
             if attempt == 0:
                 self.kill()
-            time.sleep(0.01)
+            time.sleep(0.002 * (attempt + 1))
         self.notes.append(f"cgroups not removed: {', '.join(str(d) for _, d in self.dirs.values())}")

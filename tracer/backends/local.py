@@ -72,7 +72,7 @@ class LocalBackend:
         self.sandbox = sandbox
         self.uid, self.uids = uid, uids
         self.as_root = os.geteuid() == 0
-        self.cgroups = cgroups and self.as_root and sandbox == "bwrap"
+        self.cgroups = cgroups and sandbox == "bwrap"
         self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         if sandbox == "bwrap" and self.as_root and not os.path.exists(self.setpriv):
             raise SandboxError("setpriv is not installed: run `apt-get install util-linux`")
@@ -168,21 +168,25 @@ class LocalBackend:
             if timed_out and language == "python" and sp.inner is not None:
                 stack = self._stack(sp.inner)
             sp.kill()
-            if cg is not None:
-                cg.kill()
             _, status, usage = os.wait4(sp.pid, 0)
+            sp.wait_inner()
+            if cg is not None and cg.pids():
+                cg.kill()
         finally:
             ep.close()
             os.close(pidfd)
             sp.close()
         oom = cg is not None and cg.oom_killed()
+        cpu = cg.cpu_seconds() if cg is not None else None
+        if cpu is None:   # bwrap does not reap its init, so wait4 sees little of the run's CPU time
+            cpu = usage.ru_utime + usage.ru_stime
         exit_code, sig = _decode(status, self.sandbox != "none")
         if timed_out and exit_code is not None and sig is None:
             exit_code = None
         state, reason = classify(exit_code, sig, stderr, timed_out=timed_out,
                                  output_over=output_over, oom_killed=oom)
         return PhaseResult(state, exit_code=exit_code, signal=sig, wall=time.monotonic() - started,
-                           cpu=usage.ru_utime + usage.ru_stime, stdout=bytes(stdout),
+                           cpu=cpu, stdout=bytes(stdout),
                            stderr=bytes(stderr), reason=reason, stack=stack)
 
     def _stack(self, init_pid: int) -> str | None:
@@ -239,12 +243,13 @@ class LocalBackend:
                     os.chown(dirpath, uid, uid)
                     for f in filenames:
                         os.chown(os.path.join(dirpath, f), uid, uid)
-            env = {"PATH": PATH, "HOME": "/work" if self.sandbox == "bwrap" else str(work),
-                   "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp", **request.env}
+            env = {"PATH": PATH, "HOME": "/work", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
+                   **request.env}
             binds = _binds(env, getattr(request, "binds", None) or (), notes)
             env.pop(BINDS_ENV, None)
-            if self.sandbox == "none":
-                env = {k: v.replace("/work", str(work)) for k, v in env.items()}
+            if self.sandbox == "none":   # /work is where the files are inside the sandbox
+                env = {k: ":".join(str(work) + e[5:] if e == "/work" or e.startswith("/work/") else e
+                                   for e in v.split(":")) for k, v in env.items()}
             compiled = None
             if request.compile:
                 compiled = self._phase(request.compile, work, env, limits, uid, binds, notes)
@@ -346,6 +351,12 @@ class _Spawned:
                 os.kill(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def wait_inner(self, timeout: float = 5.0) -> None:
+        """Wait until the sandbox's init has exited: by then the kernel has killed and reaped every
+        process of its PID namespace (bwrap's monitor does not wait for that)."""
+        if self.inner_fd is not None:
+            select.select([self.inner_fd], [], [], timeout)
 
     def close(self) -> None:
         for fd in (self.out, self.err, self.inner_fd):
@@ -460,9 +471,11 @@ def _spawn_plain(argv: list[str], work: Path, env: dict[str, str], limits,
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     try:
+        # close_fds=False: Popen closes fds after preexec_fn runs, which would close the fd 3 made
+        # there; Python's own fds are close-on-exec anyway
         proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True,
-                                pass_fds=(trace_fd,) if trace_fd is not None else (), preexec_fn=child)
+                                stderr=subprocess.PIPE, start_new_session=True, close_fds=False,
+                                preexec_fn=child)
     except OSError as e:
         return PhaseResult("sandbox_error", reason=f"cannot start {argv[0]}: {e.strerror}")
     proc.returncode = 0  # we reap it ourselves (os.wait4)

@@ -1,0 +1,57 @@
+"""Sandbox overhead per run: the `local` backend (bubblewrap) against a bare subprocess.
+
+    python benchmarks/sandbox_overhead.py [--runs 100] [--trace]
+
+For each trivial program (/bin/true, python3 -c pass) it prints the median wall time of a bare
+`subprocess.run` (stdout/stderr captured), of `LocalBackend().run(...)` (temp work dir, uid
+slot, cgroups, bubblewrap, rlimits, capped output), and the difference; plus the floor of
+bubblewrap itself with the same namespaces and mounts (no uid drop, no limits). Runs alternate
+between the variants so that load from elsewhere hits them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from codealchemy.tracer.backends import RunRequest
+from codealchemy.tracer.backends.local import LocalBackend
+from codealchemy.tracer.limits import Limits
+
+PROGRAMS = {"/bin/true": ["/bin/true"], "python3 -c pass": ["/usr/bin/python3", "-c", "pass"]}
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=100, help="runs per variant (at least 50)")
+    ap.add_argument("--trace", action="store_true", help="open the trace channel too (as traced runs do)")
+    args = ap.parse_args()
+    runs = max(args.runs, 50)
+    backend = LocalBackend()
+    limits = Limits(timeout=10)
+    print(f"{'program':<16} {'bare ms':>8} {'bwrap ms':>9} {'local ms':>9} {'overhead ms':>12}  (median of {runs})")
+    for label, argv in PROGRAMS.items():
+        req = RunRequest(files={}, run=argv, limits=limits, trace=args.trace)
+        box = backend._box(argv, Path("/tmp"), backend.uid, limits, [])
+        floor = box[:box.index("--info-fd")] + ["--", *argv]   # bubblewrap alone: same namespaces and mounts
+        assert backend.run(req).run.status == "ok"
+        bare, wrapped, local = [], [], []
+        for _ in range(runs):
+            bare.append(timed(lambda: subprocess.run(argv, capture_output=True, check=True)))   # noqa: B023
+            wrapped.append(timed(lambda: subprocess.run(floor, capture_output=True, check=True)))  # noqa: B023
+            local.append(timed(lambda: backend.run(req)))   # noqa: B023
+        b, w, x = (statistics.median(v) for v in (bare, wrapped, local))
+        print(f"{label:<16} {b:8.2f} {w:9.2f} {x:9.2f} {x - b:12.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The local backend's plumbing: per-run uids, toolchain binds, notes, the opt-out."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from codealchemy.tracer.backends import RunRequest, SandboxError
+from codealchemy.tracer.backends import local as local_mod
+from codealchemy.tracer.backends.local import LocalBackend
+
+from .conftest import HOSTILE, LIMITS
+
+
+def test_concurrent_runs_do_not_share_a_process_count(backend):
+    """Each run gets its own uid, so RLIMIT_NPROC (and the pids cgroup) count per run."""
+    code = (HOSTILE / "forkcount.py").read_bytes()
+    req = RunRequest(files={"main.py": code}, run=["/usr/bin/python3", "main.py"],
+                     limits=LIMITS.merged({"processes": 12, "timeout": 5}))
+    results = [None] * 3
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, backend.run(req))) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seen = [tuple(map(int, r.run.stdout.split())) for r in results]
+    assert all(r.run.status == "ok" for r in results), [r.run for r in results]
+    assert len({uid for uid, _ in seen}) == 3, seen
+    # alone, a run gets 12 processes less itself (and its setpriv/python); shared, 3 runs would split that
+    assert all(8 <= kids < 12 for _, kids in seen), seen
+
+
+def test_toolchain_under_root_is_bound_read_only(backend):
+    cargo = Path("/root/.cargo/bin")
+    if not cargo.is_dir():
+        pytest.skip("no /root/.cargo here")
+    req = RunRequest(files={}, run=["sh", "-c", "ls /root/.cargo; ls -a /root; touch /root/.cargo/x"],
+                     env={"PATH": f"{cargo}:/usr/bin:/bin"}, limits=LIMITS)
+    result = backend.run(req)
+    out = result.run.stdout.decode()
+    assert "bin" in out.split() and ".pyenv" not in out, out
+    assert result.run.status == "runtime_error"     # read-only
+    assert not (cargo.parent / "x").exists()
+
+
+def test_explicit_binds_and_missing_ones_are_noted(backend):
+    req = RunRequest(files={}, run=["sh", "-c", "ls /root"], limits=LIMITS,
+                     env={"CODEALCHEMY_BINDS": "/root/.rustup:/root/nonexistent-toolchain"})
+    result = backend.run(req)
+    assert result.run.status == "ok", result.run
+    assert any("/root/nonexistent-toolchain" in n for n in result.notes)
+    assert b"CODEALCHEMY_BINDS" not in backend.run(
+        RunRequest(files={}, run=["env"], env={"CODEALCHEMY_BINDS": "/root/.rustup"}, limits=LIMITS)).run.stdout
+
+
+def test_without_bwrap_it_refuses_with_the_install_hint(monkeypatch):
+    monkeypatch.setattr(local_mod.shutil, "which", lambda name: None)
+    with pytest.raises(SandboxError, match="apt-get install bubblewrap"):
+        LocalBackend()
+    assert LocalBackend(sandbox="none").sandbox == "none"
+
+
+def test_sandbox_none_runs_unwrapped(tmp_path):
+    result = LocalBackend(sandbox="none").run(RunRequest(
+        files={}, run=["sh", "-c", "echo $HOME; echo t >&$CODEALCHEMY_TRACE_FD; id -u"], limits=LIMITS))
+    assert result.run.status == "ok", result.run
+    assert result.trace == b"t\n"
+    assert result.run.stdout.split()[1] == str(os.geteuid()).encode()
+
+
+def test_compile_error_and_runtime_error(backend):
+    bad = backend.run(RunRequest(files={}, compile=["sh", "-c", "echo nope >&2; exit 1"], run=["true"],
+                                 limits=LIMITS))
+    assert bad.compile.status == "compile_error" and bad.run is None
+    failed = backend.run(RunRequest(files={}, run=["sh", "-c", "exit 3"], limits=LIMITS))
+    assert (failed.run.status, failed.run.exit_code) == ("runtime_error", 3)
