@@ -1,0 +1,763 @@
+"""CodeAlchemy's Python prelude: the probes an instrumented program calls.
+
+The rewriter turns `main.py` into a program that imports this module (as `_ca_`) and calls it
+around its statements. Records follow codealchemy.tracer.wire: one TAB-separated line each,
+buffered and written with os.write on the fd named by CODEALCHEMY_TRACE_FD. Without that
+variable every probe is a no-op and the program runs as it is.
+
+Frames live on a stack (`_stack`, one `[frame id, call probe, frame object or None,
+pending return]` entry per traced frame); a line event belongs to the frame on top. Frames that
+an exception unwinds are popped when the exception is first seen again (an `except`
+clause, a `finally` block, a `with` exit, or the uncaught-exception hook), from its traceback.
+"""
+
+import os as _os
+import sys as _sys
+
+_env = _os.environ.get
+_fd = _env("CODEALCHEMY_TRACE_FD")
+_on = _fd is not None
+_fd = int(_fd) if _on else -1
+_max_events = int(_env("CODEALCHEMY_MAX_EVENTS") or 100000)
+_max_value = int(_env("CODEALCHEMY_MAX_VALUE") or 200)
+_events = 0
+_busy = False
+_buf = []
+_stack = []
+_next_frame = 1
+_getframe = _sys._getframe
+_main_file = None
+_prelude_file = __file__
+
+# tables the instrumented module hands over in setup()
+_LN = {}      # line probe -> names of the values it carries
+_VN = []      # v index -> names
+_CALL = {}    # call probe -> (argument names, free variable names)
+_CLASS = {}   # first line of a class body -> (call probe, line probe, return probe)
+_XBASE = {}   # call probe -> (first line, last line, first exception probe)
+
+_SIMPLE = (int, str, float, bool, type(None))
+
+
+def _hidden(v):
+    """Modules, functions and classes are not shown (the oracle applies the same rule)."""
+    t = type(v)
+    if t in _SIMPLE:
+        return False
+    return isinstance(v, type) or t.__name__ in _HIDDEN_TYPES
+
+
+_HIDDEN_TYPES = frozenset({"module", "function", "builtin_function_or_method", "method"})
+
+
+def _esc(s):
+    if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
+        s = s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return s
+
+
+def _repr(v):
+    global _busy
+    t = type(v)
+    if t is int or t is bool or t is type(None):
+        return repr(v)
+    _busy = True
+    try:
+        s = repr(v)
+    except BaseException as e:  # a broken __repr__ must not break the program
+        s = "<repr failed: %s>" % type(e).__name__
+    finally:
+        _busy = False
+    if len(s) > _max_value:
+        s = s[:max(_max_value - 1, 0)] + "\u2026"
+    return _esc(s)
+
+
+def _pairs(names, vals):
+    out = []
+    for n, v in zip(names, vals):
+        if _hidden(v):
+            continue
+        out.append(n)
+        out.append(_repr(v))
+    return out
+
+
+def _emit(rec):
+    _buf.append(rec)
+    if len(_buf) > 512:
+        _flush()
+
+
+def _flush():
+    if _buf:
+        data = ("\n".join(_buf) + "\n").encode("utf-8", "replace")
+        _buf.clear()
+        try:
+            while data:
+                n = _os.write(_fd, data)
+                data = data[n:]
+        except OSError:
+            pass
+
+
+def _count():
+    """Count one event; False (and tracing off) once the limit is reached."""
+    global _events, _on
+    if _events >= _max_events:
+        _emit("t\tmax_events")
+        _on = False
+        _flush()
+        return False
+    _events += 1
+    return True
+
+
+def _visible(d, skip=()):
+    """Names and values of a namespace that the trace shows."""
+    names, vals = [], []
+    for k, v in list(d.items()):
+        if k in skip or not k.isidentifier() or (k[:2] == "__" and k[-2:] == "__") or k.startswith("_ca_"):
+            continue
+        names.append(k)
+        vals.append(v)
+    return names, vals
+
+
+# --- frames --------------------------------------------------------------------------------
+
+def _push(pc, frame=None):
+    global _next_frame
+    fid = _next_frame
+    _next_frame += 1
+    e = [fid, pc, frame, None]
+    _stack.append(e)
+    return e
+
+
+def _call_rec(e, pairs):
+    if _count():
+        _emit("c\t%d\t%d\t%d%s" % (e[1], e[0], len(_stack) - 1, "".join("\t" + p for p in pairs)))
+
+
+def setup(main_file, ln, vn, call, classes, xbase, module_probe):
+    global _main_file
+    _main_file = _getframe(1).f_code.co_filename
+    _LN.update(ln)
+    _VN.extend(vn)
+    _CALL.update(call)
+    _CLASS.update(classes)
+    _XBASE.update(xbase)
+    if not _on:
+        return
+    e = _push(module_probe)
+    _call_rec(e, ())
+    _install()
+
+
+def c(p, *vals):
+    """Function entry: push a frame, record the call with its arguments."""
+    if not _on or _busy:
+        return None
+    e = _push(p)
+    argn, freen = _CALL[p]
+    na = len(argn)
+    _call_rec(e, _pairs(argn, vals[:na]))
+    if freen:
+        pr = _pairs(freen, vals[na:])
+        if pr:
+            _emit("v\t%d\t%s" % (e[0], "\t".join(pr)))
+    return e
+
+
+def cw(p):
+    """Entry probe of a function whose first statement is a loop header (runs every time)."""
+    if not _on or _busy:
+        return None
+    fr = _getframe(1)
+    if _stack and _stack[-1][2] is fr:
+        return _stack[-1]
+    e = _push(p, fr)
+    argn, freen = _CALL[p]
+    loc = fr.f_locals
+    _call_rec(e, _pairs(argn, [loc.get(n) for n in argn]))
+    if freen:
+        pr = _pairs(freen, [loc[n] for n in freen if n in loc])
+        if pr:
+            _emit("v\t%d\t%s" % (e[0], "\t".join(pr)))
+    return e
+
+
+def l(p, *vals):  # noqa: E741
+    """About to run the statement of line probe `p`; `vals` are the values it carries."""
+    if not _on or _busy or not _stack:
+        return None
+    if _count():
+        e = _stack[-1]
+        if vals:
+            _emit("l\t%d\t%d\t%d\t%s" % (p, e[0], len(_stack) - 1, "\t".join(_pairs(_LN[p], vals))))
+        else:
+            _emit("l\t%d\t%d\t%d" % (p, e[0], len(_stack) - 1))
+    return None
+
+
+def v(k, *vals):
+    """Values of the variables a statement just set (shown at the frame's next event)."""
+    if not _on or _busy or not _stack:
+        return None
+    pr = _pairs(_VN[k], vals)
+    if pr:
+        _emit("v\t%d\t%s" % (_stack[-1][0], "\t".join(pr)))
+    return None
+
+
+def _ret(p, value, has_value=True):
+    e = _stack.pop()
+    if _count():
+        if has_value:
+            _emit("r\t%d\t%d\t%d\t%s" % (p, e[0], len(_stack), _repr(value)))
+        else:
+            _emit("r\t%d\t%d\t%d" % (p, e[0], len(_stack)))
+
+
+def r(p, value=None):
+    """`return value` at probe p's line."""
+    if _on and not _busy and _stack:
+        _ret(p, value)
+    return value
+
+
+def rd(p, value=None):
+    """A return inside `with`/`finally`: recorded when the frame really leaves (fin/with exit)."""
+    if _on and not _busy and _stack:
+        _stack[-1][3] = (p, value)
+    return value
+
+
+def fin():
+    """End of an outermost `finally` block enclosing a return: finish a pending return."""
+    if _on and not _busy and _stack:
+        e = _stack[-1]
+        if e[3] is not None and _sys.exc_info()[1] is None:
+            p, value = e[3]
+            e[3] = None
+            _ret(p, value)
+    return None
+
+
+def fin0(p):
+    """End of a `finally` block that ends a function: a pending return, else falling off."""
+    if _on and not _busy and _stack:
+        e = _stack[-1]
+        if e[3] is not None:
+            fin()
+        elif _sys.exc_info()[1] is None:
+            _ret(p, None)
+    return None
+
+
+def r0(p):
+    """Falling off the end of a function (returns None)."""
+    if _on and not _busy and _stack:
+        _ret(p, None)
+    return None
+
+
+def e0(p, value=None):
+    """Wrapper for a loop condition at the end of a function: returns at a false condition."""
+    if value:
+        return True
+    if _on and not _busy and _stack:
+        _ret(p, None)
+    return False
+
+
+def n(*args):
+    """Runs several probes where one expression fits; always None."""
+    return None
+
+
+def l0(p, *vals):
+    """A line event inside a class statement's bases (returns no bases)."""
+    l(p, *vals)
+    return ()
+
+
+def vd(k, d):
+    """Values of names that may be unbound (rebound by other scopes), looked up in `d`."""
+    if not _on or _busy or not _stack:
+        return None
+    names, vals = [], []
+    for name in _VN[k]:
+        if name in d:
+            names.append(name)
+            vals.append(d[name])
+    pr = _pairs(names, vals)
+    if pr:
+        _emit("v\t%d\t%s" % (_stack[-1][0], "\t".join(pr)))
+    return None
+
+
+_first = True
+
+
+def first():
+    global _first
+    was, _first = _first, False
+    return was
+
+
+def d(deco, pre, post):
+    """A decorator: line events around the moment it is applied."""
+    def apply(f):
+        for p in pre:
+            l(p)
+        res = deco(f)
+        for p in post:
+            l(p)
+        return res
+    return apply
+
+
+# --- loops ---------------------------------------------------------------------------------
+
+def it(p, iterable, pr=-1):
+    """A `for` loop's iterable: a line event before every step but the first."""
+    i = iter(iterable)
+    try:
+        item = next(i)
+    except StopIteration:
+        if pr >= 0:
+            r0(pr)
+        return
+    yield item
+    for item in i:
+        l(p)
+        yield item
+    l(p)
+    if pr >= 0:
+        r0(pr)
+
+
+# --- with ----------------------------------------------------------------------------------
+
+class w:
+    """Wraps a context manager; the `with` line shows again when its block is left."""
+
+    __slots__ = ("cm", "p", "fin", "pr", "exit")
+
+    def __init__(self, p, cm, fin=0, pr=-1):
+        self.cm = cm
+        self.p = p
+        self.fin = fin
+        self.pr = pr
+        self.exit = type(cm).__exit__
+
+    def __enter__(self):
+        return type(self.cm).__enter__(self.cm)
+
+    def __exit__(self, et, ev, tb):
+        if ev is not None:
+            _observe(ev, _getframe(1))
+        l(self.p)
+        res = self.exit(self.cm, et, ev, tb)
+        if ev is None or res:
+            if _on and not _busy and _stack and _stack[-1][3] is not None:
+                if self.fin:
+                    fin()
+            elif self.pr >= 0:
+                r0(self.pr)
+        return res
+
+
+# --- generators ----------------------------------------------------------------------------
+
+def y(p, value=None):
+    """A generator yields: its frame returns `value` to the consumer."""
+    if _on and not _busy and _stack:
+        e = _stack.pop()
+        if _count():
+            _emit("r\t%d\t%d\t%d\t%s" % (p, e[0], len(_stack), _repr(value)))
+    return value
+
+
+def rs(e, sent=None):
+    """A generator is resumed (after `yield`): its frame is called again."""
+    if _on and not _busy and e is not None:
+        _stack.append(e)
+        fr = _getframe(1)
+        e[2] = fr
+        argn, freen = _CALL[e[1]]
+        loc = fr.f_locals
+        _call_rec(e, _pairs(argn, [loc.get(n) for n in argn]))
+        names, vals = _visible(loc)
+        pr = _pairs(names, vals)
+        if pr:
+            _emit("v\t%d\t%s" % (e[0], "\t".join(pr)))
+    return sent
+
+
+def yf(p, e, iterable):
+    """`yield from`: the outer generator returns and is called again around each inner yield."""
+    inner = iter(iterable)
+    send = None
+    while True:
+        try:
+            value = inner.send(send) if send is not None else next(inner)
+        except StopIteration as stop:
+            return stop.value
+        y(p, value)
+        try:
+            send = yield value
+        except GeneratorExit:
+            close = getattr(inner, "close", None)
+            if close:
+                close()
+            raise
+        except BaseException as exc:
+            rs(e)
+            throw = getattr(inner, "throw", None)
+            if throw is None:
+                raise
+            try:
+                value = throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            y(p, value)
+            send = yield value
+        rs(e)
+
+
+# --- lambdas and comprehensions ------------------------------------------------------------
+
+def lc(pc, pl, *vals):
+    """A lambda starts: call, then its one line."""
+    if _on and not _busy:
+        c(pc, *vals)
+        l(pl)
+    return None
+
+
+def lr(p, value):
+    if _on and not _busy and _stack:
+        _ret(p, value)
+    return value
+
+
+class ci:
+    """The outermost iterable of a list/set/dict comprehension (its frame's call and lines)."""
+
+    __slots__ = ("i", "pc", "pl", "t", "first", "vals")
+
+    def __init__(self, pc, pl, t, iterable):
+        self.i = iter(iterable)
+        self.pc = pc
+        self.pl = pl
+        self.t = t
+        self.first = True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.first:
+            self.first = False
+            if _on and not _busy:
+                _push(self.pc)
+                _call_rec(_stack[-1], ())
+                l(self.pl)
+        elif _on and not _busy:
+            _comp_line(self.pl)
+        item = next(self.i)
+        if _on and not _busy:
+            _comp_vals(self.t, item)
+        return item
+
+
+class ci2:
+    """An inner `for` of a comprehension."""
+
+    __slots__ = ("i", "pl", "t", "first")
+
+    def __init__(self, pl, t, iterable):
+        self.i = iter(iterable)
+        self.pl = pl
+        self.t = t
+        self.first = True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.first:
+            self.first = False
+        elif _on and not _busy:
+            _comp_line(self.pl)
+        item = next(self.i)
+        if _on and not _busy:
+            _comp_vals(self.t, item)
+        return item
+
+
+_comp_pending = {}
+
+
+def _comp_vals(t, item):
+    if not _stack:
+        return
+    names, vals = [], []
+    _unpack(t, item, names, vals)
+    pr = _pairs(names, vals)
+    if pr:
+        _emit("v\t%d\t%s" % (_stack[-1][0], "\t".join(pr)))
+
+
+def _unpack(t, item, names, vals):
+    if t is None:
+        return
+    if isinstance(t, str):
+        names.append(t)
+        vals.append(item)
+        return
+    try:
+        items = list(item)
+    except Exception:
+        return
+    if len(items) != len(t):
+        return
+    for sub, x in zip(t, items):
+        _unpack(sub, x, names, vals)
+
+
+def _comp_line(p):
+    l(p)
+
+
+def cr(p, value):
+    """A comprehension finished: its frame returns the built value."""
+    if _on and not _busy and _stack and _stack[-1][1] != -1:
+        _ret(p, value)
+    return value
+
+
+def ce(pc, pl, pr):
+    """An empty comprehension over nothing never calls ci; keep the frame shape."""
+    return None
+
+
+class gi:
+    """The outermost iterable of a generator expression: its frame is called at each resume."""
+
+    __slots__ = ("i", "pc", "pl", "pr", "t", "e", "suspended")
+
+    def __init__(self, pc, pl, pr, t, iterable):
+        self.i = iter(iterable)
+        self.pc = pc
+        self.pl = pl
+        self.pr = pr
+        self.t = t
+        self.e = None
+        self.suspended = True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if _on and not _busy:
+            if self.suspended:
+                self.suspended = False
+                if self.e is None:
+                    self.e = _push(self.pc)
+                else:
+                    _stack.append(self.e)
+                _call_rec(self.e, ())
+            l(self.pl)
+        try:
+            item = next(self.i)
+        except StopIteration:
+            if _on and not _busy and _stack and _stack[-1] is self.e:
+                _ret(self.pr, None)
+            raise
+        if _on and not _busy:
+            _comp_vals(self.t, item)
+        return item
+
+    def y(self, value):
+        if _on and not _busy and _stack and _stack[-1] is self.e:
+            self.suspended = True
+            y(self.pr, value)
+        return value
+
+
+def gy(g, value):
+    return g.y(value)
+
+
+# --- classes -------------------------------------------------------------------------------
+
+def _build_class(func, name, *bases, **kw):
+    code = getattr(func, "__code__", None)
+    info = _CLASS.get(code.co_firstlineno) if code is not None and code.co_filename == _main_file else None
+    if info is None or not _on or _busy:
+        return _orig_build_class(func, name, *bases, **kw)
+    pc, pl, pr = info
+    e = _push(pc)
+    _call_rec(e, ())
+    l(pl)
+    cls = _orig_build_class(func, name, *bases, **kw)
+    if _stack and _stack[-1] is e:
+        _ret(pr, None)
+    return cls
+
+
+# --- exceptions ----------------------------------------------------------------------------
+
+_seen = {}  # id(exception) -> [exception, traced frames reported, frames popped]
+
+
+def _traced(tb):
+    out = []
+    while tb is not None:
+        f = tb.tb_frame
+        if f.f_code.co_filename == _main_file:
+            out.append(tb)
+        tb = tb.tb_next
+    return out
+
+
+def _xprobe(e, line):
+    info = _XBASE.get(e[1])
+    if info is None:
+        return e[1]
+    first, last, base = info
+    if first <= line <= last:
+        return base + line - first
+    return e[1]
+
+
+def _observe(exc, here, unwind_all=False):
+    """Report `exc` in every traced frame it passed through since it was last seen."""
+    if not _on or _busy or not _stack or exc is None:
+        return
+    chain = _traced(exc.__traceback__)
+    if not unwind_all and (not chain or chain[0].tb_frame is not here):
+        # seen from a frame the traceback does not start at (a with exit): the frames below
+        chain = [t for t in chain]
+    seen = _seen.get(id(exc))
+    if seen is None or seen[0] is not exc:
+        seen = _seen[id(exc)] = [exc, 0, 0]
+    m = len(chain)
+    keep = 0 if unwind_all else 1  # the observing frame stays
+    start = min(seen[1], seen[2])
+    for i in range(start, m):
+        tb = chain[m - 1 - i]
+        if not _stack:
+            break
+        e = _stack[-1]
+        if i >= seen[1] and _count():
+            _emit("x\t%d\t%d\t%d\t%s\t%s" % (_xprobe(e, tb.tb_lineno), e[0], len(_stack) - 1,
+                                             _esc(type(exc).__name__), _msg(exc)))
+        if i >= seen[2] and i < m - keep:
+            _stack.pop()
+            if _count():
+                _emit("r\t%d\t%d\t%d" % (_xprobe(e, tb.tb_lineno), e[0], len(_stack)))
+    seen[1] = max(seen[1], m)
+    seen[2] = max(seen[2], m - keep)
+
+
+def _msg(exc):
+    global _busy
+    _busy = True
+    try:
+        s = str(exc)
+    except BaseException:
+        s = ""
+    finally:
+        _busy = False
+    if len(s) > _max_value:
+        s = s[:max(_max_value - 1, 0)] + "\u2026"
+    return _esc(s)
+
+
+def ex():
+    """Entry of an `except` clause or a `finally` block: see the exception being handled."""
+    if _on and not _busy:
+        exc = _sys.exc_info()[1]
+        if exc is not None:
+            _observe(exc, _getframe(1))
+    return None
+
+
+def _excepthook(et, ev, tb):
+    if _on:
+        _observe(ev, None, unwind_all=True)
+        _flush()
+    if tb is not None:
+        ev.__traceback__ = _strip(tb)
+        tb = ev.__traceback__
+    _orig_excepthook(et, ev, tb)
+
+
+def _strip(tb):
+    """The traceback without the prelude's own frames."""
+    frames = []
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != _prelude_file:
+            frames.append(tb)
+        tb = tb.tb_next
+    nxt = None
+    for t in reversed(frames):
+        t.tb_next = nxt
+        nxt = t
+    return nxt
+
+
+def _atexit():
+    if _on:
+        while _stack:
+            e = _stack.pop()
+            if _count():
+                _emit("r\t%d\t%d\t%d%s" % (e[1], e[0], len(_stack), "\tNone" if not _stack else ""))
+    _flush()
+
+
+# --- output --------------------------------------------------------------------------------
+
+class _Out:
+    """sys.stdout/sys.stderr: every write also becomes an `o` record, in order with events."""
+
+    def __init__(self, stream, n):
+        object.__setattr__(self, "_s", stream)
+        object.__setattr__(self, "_n", n)
+
+    def write(self, text):
+        if _on and isinstance(text, str) and text:
+            _emit("o\t%s\t%s" % (self._n, _esc(text)))
+        return self._s.write(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._s, name, value)
+
+
+def _install():
+    global _orig_build_class, _orig_excepthook
+    import atexit
+    import builtins
+    _orig_build_class = builtins.__build_class__
+    builtins.__build_class__ = _build_class
+    _orig_excepthook = _sys.excepthook
+    _sys.excepthook = _excepthook
+    atexit.register(_atexit)
+    _sys.stdout = _Out(_sys.stdout, 1)
+    _sys.stderr = _Out(_sys.stderr, 2)
+
+
+_orig_build_class = None
+_orig_excepthook = None

@@ -1,0 +1,839 @@
+"""Python rewriter: probes that make a program report what sys.settrace would show.
+
+Every probe goes on the line of the statement it reports, so line numbers and tracebacks stay
+those of the original program:
+
+- simple statements get a prefix, `_ca_.l(P, a, b); stmt` (the values carried are those the
+  previous statement may have changed; a statement that ends a block reports its own with a
+  suffix `; _ca_.v(K, x)`);
+- `if`/`elif`/`while` conditions become `_ca_.l(P) or (cond)`; a `for` iterable is wrapped
+  (`_ca_.it`) so that every step back to the loop header is a line event; a `with` context
+  manager is wrapped so that its exit shows the `with` line again; `except` types run the probes
+  that first see the exception;
+- a function body starts with its call probe, `return x` becomes `return _ca_.r(P, x)`, and
+  the places where a function falls off its end get a return probe;
+- `yield`, lambdas and comprehensions are wrapped so that their frames report as CPython's do.
+
+Scope rules (which names a frame shows) come from the stdlib `symtable`, run on the source.
+"""
+
+from __future__ import annotations
+
+import symtable
+
+from codealchemy.tracer.instrument import Rewrite, SkipProgram
+
+SIMPLE = {
+    "expression_statement", "return_statement", "pass_statement", "break_statement",
+    "continue_statement", "raise_statement", "import_statement", "import_from_statement",
+    "future_import_statement", "global_statement", "nonlocal_statement", "assert_statement",
+    "delete_statement", "print_statement", "exec_statement", "type_alias_statement",
+}
+COMPS = {"list_comprehension": "<listcomp>", "set_comprehension": "<setcomp>",
+         "dictionary_comprehension": "<dictcomp>", "generator_expression": "<genexpr>"}
+NESTED = {"function_definition", "class_definition", "lambda", *COMPS}
+CONDITIONAL = {"boolean_operator", "conditional_expression"}
+PRE = -10**6   # statement prefixes: before any expression edit at the same byte
+POST = 10**6   # statement suffixes: after every closing edit at the same byte
+
+
+def line(node) -> int:
+    return node.start_point[0] + 1
+
+
+def end_line(node) -> int:
+    return node.end_point[0] + 1
+
+
+def depth(node) -> int:
+    n = 0
+    while node.parent is not None:
+        node = node.parent
+        n += 1
+    return n
+
+
+def named(node):
+    return [c for c in node.named_children if c.type != "comment"]
+
+
+class Scope:
+    def __init__(self, kind, func, table, parent=None, node=None):
+        self.kind = kind              # module | function | class | lambda | comp
+        self.func = func
+        self.table = table
+        self.parent = parent
+        self.node = node
+        self.gen = False
+        self.visible: set[str] = set()
+        self.on_call: list[str] = []  # names other scopes may rebind when something is called
+        if table is None:
+            return
+        if kind in ("function", "lambda"):
+            self.visible = set(table.get_locals()) | set(table.get_frees())
+        elif kind == "class":
+            self.visible = {s.get_name() for s in table.get_symbols()
+                            if (s.is_assigned() or s.is_imported()) and not s.is_global()}
+        elif kind == "module":
+            self.visible = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+
+
+class Rewriter:
+    def __init__(self, rw: Rewrite):
+        self.rw = rw
+        self.src = rw.source
+        self.ln: dict[int, tuple[str, ...]] = {}
+        self.vn: list[tuple[str, ...]] = []
+        self.calls: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self.classes: dict[int, tuple[int, int, int]] = {}
+        self.xbase: dict[int, tuple[int, int, int]] = {}
+        self.tables: dict[tuple[str, int], list] = {}
+        self.edits: list[tuple[int, str, int]] = []
+
+    # --- edits -----------------------------------------------------------------------------
+
+    def text(self, node) -> str:
+        return self.src[node.start_byte:node.end_byte].decode("utf-8")
+
+    def pre(self, at: int, text: str) -> None:
+        self.edits.append((at, text, PRE))
+
+    def post(self, at: int, text: str) -> None:
+        self.edits.append((at, text, POST))
+
+    def wrap(self, node, before: str, after: str) -> None:
+        d = depth(node)
+        self.edits.append((node.start_byte, before, d))
+        self.edits.append((node.end_byte, after, -d))
+
+    # --- probes ----------------------------------------------------------------------------
+
+    def lprobe(self, scope: Scope, ln: int, carry=()) -> str:
+        carry = [n for n in dict.fromkeys(carry) if n in scope.visible]
+        p = self.rw.probe("line", ln, scope.func)
+        self.ln[p] = tuple(carry)
+        return "_ca_.l(%s)" % ", ".join([str(p), *carry])
+
+    def vprobe(self, scope: Scope, names) -> str | None:
+        names = [n for n in dict.fromkeys(names) if n in scope.visible]
+        if not names:
+            return None
+        self.vn.append(tuple(names))
+        return "_ca_.v(%s)" % ", ".join([str(len(self.vn) - 1), *names])
+
+    def vdprobe(self, scope: Scope) -> str | None:
+        if not scope.on_call:
+            return None
+        self.vn.append(tuple(scope.on_call))
+        ns = "globals()" if scope.kind == "module" else "locals()"
+        return "_ca_.vd(%d, %s)" % (len(self.vn) - 1, ns)
+
+    def rprobe(self, scope: Scope, ln: int) -> int:
+        return self.rw.probe("return", ln, scope.func)
+
+    def xprobes(self, scope: Scope, pc: int, first: int, last: int) -> None:
+        base = len(self.rw.probes)
+        for ln in range(first, last + 1):
+            self.rw.probe("exception", ln, scope.func)
+        self.xbase[pc] = (first, last, base)
+
+    # --- symtable --------------------------------------------------------------------------
+
+    def index(self, table) -> None:
+        for child in table.get_children():
+            self.tables.setdefault((child.get_name(), child.get_lineno()), []).append(child)
+            self.index(child)
+
+    def table_for(self, name: str, ln: int):
+        found = self.tables.get((name, ln))
+        return found.pop(0) if found else None
+
+    # --- names a statement may change ------------------------------------------------------
+
+    def targets(self, node, out: list) -> None:
+        t = node.type
+        if t == "identifier":
+            out.append(self.text(node))
+        elif t in ("pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "expression_list",
+                   "parenthesized_expression", "list_splat_pattern", "list_splat", "as_pattern_target"):
+            for c in named(node):
+                self.targets(c, out)
+        elif t in ("attribute", "subscript"):
+            root = self.root_name(node)
+            if root:
+                out.append(root)
+
+    def root_name(self, node):
+        while node.type in ("attribute", "subscript", "call", "parenthesized_expression"):
+            if node.type == "attribute":
+                node = node.child_by_field_name("object")
+            elif node.type == "subscript":
+                node = node.child_by_field_name("value")
+            elif node.type == "call":
+                node = node.child_by_field_name("function")
+            else:
+                inner = named(node)
+                if not inner:
+                    return None
+                node = inner[0]
+        return self.text(node) if node.type == "identifier" else None
+
+    def changes(self, scope: Scope, stmt) -> tuple[list[str], bool]:
+        """Names `stmt` may rebind or mutate, and whether it calls anything."""
+        out: list[str] = []
+        calls = False
+        stack = [(stmt, False)]
+        while stack:
+            node, cond = stack.pop()
+            t = node.type
+            if t in NESTED and node is not stmt:
+                if t in COMPS:
+                    calls = True
+                continue
+            if t == "assignment":
+                left = node.child_by_field_name("left")
+                if node.child_by_field_name("right") is not None and left is not None:
+                    self.targets(left, out)
+            elif t == "augmented_assignment":
+                self.targets(node.child_by_field_name("left"), out)
+            elif t == "named_expression" and not cond:
+                name = node.child_by_field_name("name")
+                if name is not None:
+                    out.append(self.text(name))
+            elif t == "call":
+                calls = True
+                if not cond:
+                    fn = node.child_by_field_name("function")
+                    if fn is not None and fn.type == "attribute":
+                        root = self.root_name(fn.child_by_field_name("object"))
+                        if root:
+                            out.append(root)
+                    args = node.child_by_field_name("arguments")
+                    if args is not None:
+                        for a in named(args):
+                            if a.type in ("list_splat", "dictionary_splat", "keyword_argument"):
+                                inner = named(a)
+                                a = inner[-1] if inner else a
+                            if a.type == "identifier":
+                                out.append(self.text(a))
+            elif t == "delete_statement":
+                for c in named(node):
+                    for x in (named(c) if c.type == "expression_list" else [c]):
+                        if x.type in ("attribute", "subscript"):
+                            root = self.root_name(x)
+                            if root:
+                                out.append(root)
+            elif t in ("import_statement", "import_from_statement"):
+                for c in named(node):
+                    if c.type == "aliased_import":
+                        out.append(self.text(c.child_by_field_name("alias")))
+                    elif c.type == "dotted_name" and node.child_by_field_name("module_name") != c:
+                        out.append(self.text(named(c)[0]))
+            elif t in ("subscript", "binary_operator", "comparison_operator", "attribute", "await"):
+                calls = True  # may run user __getitem__/__add__/... code
+            for i, c in enumerate(node.children):
+                stack.append((c, cond or (t in CONDITIONAL and i > 0) or
+                              (t == "conditional_expression" and i == 0)))
+        return out, calls
+
+    # --- the whole module ------------------------------------------------------------------
+
+    def run(self) -> None:
+        text = self.src.decode("utf-8")
+        try:
+            compile(text, "main.py", "exec", dont_inherit=True)
+            table = symtable.symtable(text, "main.py", "exec")
+        except (SyntaxError, ValueError) as e:
+            raise SkipProgram(f"not valid Python 3: {e}") from None
+        if any(n.type in ("await", "async") for n in self.walk(self.rw.root)) or "async " in text and self.has_async():
+            raise SkipProgram("async code is not traced")
+        self.index(table)
+        module = Scope("module", "<module>", table)
+        rebound = set()
+        for tables in self.tables.values():
+            for t in tables:
+                for s in t.get_symbols():
+                    if s.is_declared_global() and s.is_assigned():
+                        rebound.add(s.get_name())
+        module.visible |= rebound
+        module.on_call = sorted(rebound)
+        self.module = module
+        pc = self.rw.probe("call", 1, "<module>")
+        self.xprobes(module, pc, 1, end_line(self.rw.root) + 1)
+        stmts = named(self.rw.root)
+        lead = 0
+        while lead < len(stmts) and (self.is_doc(stmts[lead]) or stmts[lead].type == "future_import_statement"):
+            lead += 1
+        setup = "_ca_.setup(%s, %r, %r, %r, %r, %r, %d)"
+        self.setup_pc = pc
+        if lead:
+            # docstring / __future__ imports first: the prelude comes right after them
+            events = ["_ca_.l(%d)" % self.rw.probe("line", line(s), "<module>") for s in stmts[:lead]]
+            self.setup_at = ("post", stmts[lead - 1].end_byte, events)
+            self.block(module, stmts[lead:], [], prev_line=end_line(stmts[lead - 1]))
+        else:
+            self.block(module, stmts, ["@SETUP@"], prev_line=0)
+        self.setup_text = setup % ("0", self.ln, self.vn, self.calls, self.classes, self.xbase, pc)
+        if lead:
+            _, at, events = self.setup_at
+            self.post(at, "; import _codealchemy as _ca_; " + self.setup_text + "".join("; " + e for e in events))
+        for at, text, prio in self.edits:
+            self.rw.insert(at, text.replace("@SETUP_CALL@", self.setup_text), prio)
+
+    def has_async(self) -> bool:
+        for n in self.walk(self.rw.root):
+            if n.type in ("function_definition", "for_statement", "with_statement") and \
+                    n.children and n.children[0].type == "async":
+                return True
+        return False
+
+    def walk(self, node):
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            yield n
+            stack.extend(n.children)
+
+    def is_doc(self, stmt) -> bool:
+        if stmt.type != "expression_statement":
+            return False
+        kids = named(stmt)
+        return len(kids) == 1 and kids[0].type in ("string", "concatenated_string")
+
+    # --- hosts -----------------------------------------------------------------------------
+
+    def as_statements(self, items: list) -> str:
+        out = []
+        for s in items:
+            if s == "@SETUP@":
+                out.append("import _codealchemy as _ca_; @SETUP_CALL@")
+            elif isinstance(s, tuple):
+                out.append(s[1])
+            else:
+                out.append(s)
+        return "; ".join(out)
+
+    def as_expression(self, items: list) -> str:
+        """Probes as one expression that evaluates to None."""
+        items = [s[1] if isinstance(s, tuple) else s for s in items]
+        if not items:
+            return "None"
+        if items[0] == "@SETUP@":
+            rest = items[1:]
+            head = "(_ca_ := __import__('_codealchemy')).n(@SETUP_CALL@)"
+            if not rest:
+                return head
+            return "%s or _ca_.n(%s)" % (head, ", ".join(rest))
+        if len(items) == 1 and not items[0].startswith("("):
+            return items[0]
+        return "_ca_.n(%s)" % ", ".join(items)
+
+    # --- blocks and statements -------------------------------------------------------------
+
+    def block(self, scope: Scope, stmts, pending: list, prev_line: int, *, terminal=None,
+              ctx=None, loop=None, fbody=False) -> None:
+        """Instrument a block. `terminal`: the function's fall-off handler when this block ends it.
+        `ctx`: list of enclosing with/finally records in this function (for returns).
+        `loop`: the innermost loop record (for `break` at a function's end)."""
+        ctx = ctx if ctx is not None else []
+        stmts = [s for s in stmts if s.type != "comment"]
+        carry: list[str] = []
+        for i, s in enumerate(stmts):
+            if fbody and i == 0 and self.is_doc(s):
+                continue  # a function's docstring is not executed
+            last = i == len(stmts) - 1
+            pending = self.statement(scope, s, pending, carry, prev_line, terminal if last else None, ctx, loop)
+            carry = self.after(scope, s)
+            prev_line = end_line(s) if s.type in SIMPLE else line(s)
+            if last and s.type in SIMPLE and s.type not in ("return_statement", "raise_statement",
+                                                            "break_statement", "continue_statement"):
+                tail = []
+                v = self.vprobe(scope, carry)
+                if v:
+                    tail.append(v)
+                vd = self.vdprobe(scope) if self.calls_in(scope, s) else None
+                if vd:
+                    tail.append(vd)
+                if terminal is not None:
+                    tail.append(terminal(s))
+                if tail:
+                    self.post(s.end_byte, "; " + "; ".join(tail))
+        if pending:
+            self.rw.notes.append(f"probes with no statement to carry them ({scope.func}): dropped")
+
+    def calls_in(self, scope, s) -> bool:
+        return self.changes(scope, s)[1] if scope.on_call else False
+
+    def after(self, scope: Scope, s) -> list[str]:
+        if s.type not in SIMPLE:
+            return []
+        names, calls = self.changes(scope, s)
+        return names
+
+    def statement(self, scope, s, pending, carry, prev_line, terminal, ctx, loop) -> list[str]:
+        """Instrument one statement; returns the probes still waiting for a host."""
+        t = s.type
+        ln = line(s)
+        same = ln == prev_line
+        if t in SIMPLE:
+            if t in ("global_statement", "nonlocal_statement") or (
+                    t == "expression_statement" and self.annotation_only(s) and scope.kind == "function"):
+                v = self.vprobe(scope, carry)
+                return pending + ([v] if v else [])
+            items = list(pending)
+            if not same:
+                items.append(self.lprobe(scope, ln, carry))
+            else:
+                v = self.vprobe(scope, carry)
+                if v:
+                    items.append(v)
+            self.pre(s.start_byte, self.as_statements(items) + "; ")
+            self.simple(scope, s, ctx, loop, terminal)
+            self.expressions(scope, s)
+            return []
+        if t == "if_statement":
+            return self.if_stmt(scope, s, pending, carry, terminal, ctx, loop)
+        if t == "while_statement":
+            return self.while_stmt(scope, s, pending, carry, terminal, ctx)
+        if t == "for_statement":
+            return self.for_stmt(scope, s, pending, carry, terminal, ctx)
+        if t == "try_statement":
+            return self.try_stmt(scope, s, pending, carry, terminal, ctx, loop)
+        if t == "with_statement":
+            return self.with_stmt(scope, s, pending, carry, terminal, ctx, loop)
+        if t == "function_definition":
+            return self.def_stmt(scope, s, pending, carry, [])
+        if t == "class_definition":
+            return self.class_stmt(scope, s, pending, carry, [])
+        if t == "decorated_definition":
+            return self.decorated(scope, s, pending, carry)
+        if t == "match_statement":
+            subject = s.child_by_field_name("subject")
+            if subject is None:
+                return pending
+            items = pending + [self.lprobe(scope, ln, carry)]
+            self.wrap(subject, self.as_expression(items) + " or (", ")")
+            self.expressions(scope, subject)
+            body = s.child_by_field_name("body")
+            for case in (named(body) if body is not None else []):
+                for c in case.children:
+                    if c.type == "block":
+                        self.block(scope, named(c), [], line(case), ctx=ctx, loop=loop)
+                    elif c.type == "if_clause":
+                        self.expressions(scope, c)
+            return []
+        self.rw.notes.append(f"statement {t} at line {ln} not instrumented")
+        return pending
+
+    def annotation_only(self, s) -> bool:
+        kids = named(s)
+        return len(kids) == 1 and kids[0].type == "assignment" and kids[0].child_by_field_name("right") is None
+
+    def simple(self, scope, s, ctx, loop, terminal) -> None:
+        t = s.type
+        if t == "return_statement":
+            vals = named(s)
+            p = self.rprobe(scope, line(s))
+            fn = "_ca_.rd" if ctx else "_ca_.r"
+            if ctx:
+                ctx[0]["fin"] = True
+            if vals:
+                self.wrap(vals[0], "%s(%d, (" % (fn, p), "))")
+            else:
+                self.post(s.end_byte, " %s(%d)" % (fn, p))
+        elif t == "break_statement" and loop is not None and loop.get("terminal") is not None:
+            self.pre(s.start_byte, "_ca_.r0(%d); " % self.rprobe(scope, line(loop["node"])))
+
+    # --- expressions: yields, lambdas, comprehensions ------------------------------------
+
+    def expressions(self, scope: Scope, node) -> None:
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            t = n.type
+            if t in ("function_definition", "class_definition", "decorated_definition") or (
+                    t in ("block",) and n is not node):
+                continue
+            if t == "string":
+                continue
+            if t == "yield":
+                self.yield_expr(scope, n)
+            elif t == "lambda":
+                self.lambda_expr(scope, n)
+                continue
+            elif t in COMPS:
+                self.comp_expr(scope, n)
+                continue
+            stack.extend(reversed(n.children))
+
+    def yield_expr(self, scope, n) -> None:
+        if scope.kind != "function":
+            return
+        scope.gen = True
+        p = self.rprobe(scope, line(n))
+        kids = named(n)
+        is_from = any(c.type == "from" for c in n.children)
+        self.wrap(n, "_ca_.rs(_ca_g, (", "))")
+        if is_from and kids:
+            self.wrap(kids[0], "_ca_.yf(%d, _ca_g, (" % p, "))")
+        elif kids:
+            self.wrap(kids[0], "_ca_.y(%d, (" % p, "))")
+        else:
+            self.post(n.end_byte, " _ca_.y(%d)" % p)
+
+    def lambda_expr(self, scope, n) -> None:
+        ln = line(n)
+        table = self.table_for("lambda", ln)
+        sub = Scope("lambda", "<lambda>", table, scope, n)
+        body = n.child_by_field_name("body")
+        if body is None:
+            return
+        params = tuple(table.get_parameters()) if table else ()
+        frees = tuple(sorted(table.get_frees())) if table else ()
+        pc = self.rw.probe("call", ln, "<lambda>")
+        self.xprobes(sub, pc, ln, end_line(n))
+        self.calls[pc] = (params, frees)
+        pl = self.rw.probe("line", ln, "<lambda>")
+        self.ln[pl] = ()
+        pr = self.rprobe(sub, ln)
+        args = ", ".join([str(pc), str(pl), *params, *frees])
+        self.wrap(body, "_ca_.lr(%d, _ca_.lc(%s) or (" % (pr, args), "))")
+        self.expressions(sub, body)
+
+    def comp_spec(self, node) -> str:
+        if node is None:
+            return "None"
+        t = node.type
+        if t == "identifier":
+            return repr(self.text(node))
+        if t in ("pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "parenthesized_expression"):
+            kids = named(node)
+            if t == "parenthesized_expression" and len(kids) == 1:
+                return self.comp_spec(kids[0])
+            if any(k.type in ("list_splat_pattern", "list_splat") for k in kids):
+                return "None"
+            return "(" + "".join(self.comp_spec(k) + ", " for k in kids) + ")"
+        return "None"
+
+    def comp_expr(self, scope, n) -> None:
+        func = COMPS[n.type]
+        ln = line(n)
+        table = self.table_for(func[1:-1], ln)
+        sub = Scope("comp", func, table, scope, n)
+        clauses = [c for c in named(n) if c.type in ("for_in_clause", "if_clause")]
+        fors = [c for c in clauses if c.type == "for_in_clause"]
+        if not fors or any(c.children and c.children[0].type == "async" for c in fors):
+            return
+        pc = self.rw.probe("call", ln, func)
+        self.xprobes(sub, pc, ln, end_line(n))
+        self.calls[pc] = ((), ())
+        pl = self.rw.probe("line", ln, func)
+        self.ln[pl] = ()
+        pr = self.rprobe(sub, ln)
+        body = n.child_by_field_name("body")
+        outer = fors[0].child_by_field_name("right")
+        if n.type == "generator_expression":
+            self.wrap(outer, "_ca_.gi(%d, %d, %d, %s, (" % (pc, pl, pr, self.comp_spec(fors[0].child_by_field_name("left"))), "))")
+            if body is not None:
+                self.wrap(body, "_ca_.gy(%d, (" % pr, "))")
+        else:
+            self.wrap(n, "_ca_.cr(%d, " % pr, ")")
+            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, self.comp_spec(fors[0].child_by_field_name("left"))), "))")
+        self.expressions(scope, outer)
+        for f in fors[1:]:
+            right = f.child_by_field_name("right")
+            self.wrap(right, "_ca_.ci2(%d, %s, (" % (pl, self.comp_spec(f.child_by_field_name("left"))), "))")
+            self.expressions(sub, right)
+        for c in clauses:
+            if c.type == "if_clause":
+                self.expressions(sub, c)
+        if body is not None:
+            self.expressions(sub, body)
+
+    # --- compound statements ---------------------------------------------------------------
+
+    def body_of(self, node, field="body"):
+        b = node.child_by_field_name(field)
+        if b is None:
+            for c in node.children:
+                if c.type == "block":
+                    return c
+        return b
+
+    def if_stmt(self, scope, s, pending, carry, terminal, ctx, loop):
+        cond = s.child_by_field_name("condition")
+        items = pending + [self.lprobe(scope, line(s), carry)]
+        alts = [c for c in s.children if c.type in ("elif_clause", "else_clause")]
+        has_else = any(c.type == "else_clause" for c in alts)
+        last_cond = cond if not any(c.type == "elif_clause" for c in alts) else None
+        conds = [(cond, line(s), self.body_of(s, "consequence"), items)]
+        for a in alts:
+            if a.type == "elif_clause":
+                conds.append((a.child_by_field_name("condition"), line(a), self.body_of(a, "consequence"),
+                              [self.lprobe(scope, line(a))]))
+                last_cond = conds[-1][0]
+        for c, ln, body, probes in conds:
+            falloff = terminal is not None and not has_else and c is last_cond
+            if falloff:
+                self.wrap(c, "%s or _ca_.e0(%d, (" % (self.as_expression(probes), self.rprobe(scope, ln)), "))")
+            else:
+                self.wrap(c, self.as_expression(probes) + " or (", ")")
+            self.expressions(scope, c)
+            self.block(scope, named(body), [], ln, terminal=terminal, ctx=ctx, loop=loop)
+        for a in alts:
+            if a.type == "else_clause":
+                self.block(scope, named(self.body_of(a)), [], line(a), terminal=terminal, ctx=ctx, loop=loop)
+        return []
+
+    def while_stmt(self, scope, s, pending, carry, terminal, ctx):
+        cond = s.child_by_field_name("condition")
+        items = []
+        for p in pending:
+            if isinstance(p, tuple):
+                items.append(p[2])
+            elif p == "@SETUP@" or p.startswith(("_ca_.v", "_ca_.ex(")):
+                items.append(p)
+            else:
+                self.rw.notes.append(f"probe before the while loop at line {line(s)} dropped")
+        lp = self.lprobe(scope, line(s), carry)
+        if items and items[0] == "@SETUP@":
+            expr = "((_ca_ := __import__('_codealchemy')).first() and _ca_.n(@SETUP_CALL@, %s)) or %s" % (
+                ", ".join(items[1:]) or "None", lp)
+        elif items:
+            expr = "_ca_.n(%s, %s)" % (", ".join(items), lp)
+        else:
+            expr = lp
+        alt = s.child_by_field_name("alternative")
+        loop = {"node": s, "terminal": terminal if alt is None else None}
+        if terminal is not None and alt is None and self.text(cond) != "True":
+            self.wrap(cond, "%s or _ca_.e0(%d, (" % (expr, self.rprobe(scope, line(s))), "))")
+        else:
+            self.wrap(cond, expr + " or (", ")")
+        self.expressions(scope, cond)
+        self.block(scope, named(self.body_of(s)), [], line(s), ctx=ctx, loop=loop)
+        if alt is not None:
+            self.block(scope, named(self.body_of(alt)), [], line(alt), terminal=terminal, ctx=ctx, loop=None)
+        return []
+
+    def for_stmt(self, scope, s, pending, carry, terminal, ctx):
+        left = s.child_by_field_name("left")
+        right = s.child_by_field_name("right")
+        items = pending + [self.lprobe(scope, line(s), carry)]
+        p = self.rw.probe("line", line(s), scope.func)
+        self.ln[p] = ()
+        alt = s.child_by_field_name("alternative")
+        pr = self.rprobe(scope, line(s)) if terminal is not None and alt is None else -1
+        self.wrap(right, "_ca_.it(%d, %s or (" % (p, self.as_expression(items)), "), %d)" % pr)
+        self.expressions(scope, right)
+        self.expressions(scope, left)
+        targets: list[str] = []
+        self.targets(left, targets)
+        loop = {"node": s, "terminal": terminal if alt is None else None}
+        self.block_carry(scope, self.body_of(s), line(s), targets, ctx=ctx, loop=loop)
+        if alt is not None:
+            self.block(scope, named(self.body_of(alt)), [], line(alt), terminal=terminal, ctx=ctx, loop=None)
+        return []
+
+    def block_carry(self, scope, body, prev_line, names, **kw):
+        """A block whose first event shows `names` (loop targets, `as` names)."""
+        names = [n for n in names if n in scope.visible]
+        pending = []
+        if names:
+            v = self.vprobe(scope, names)
+            if v:
+                pending.append(v)
+        self.block(scope, named(body), pending, prev_line, **kw)
+
+    def try_stmt(self, scope, s, pending, carry, terminal, ctx, loop):
+        body = self.body_of(s)
+        items = pending + [self.lprobe(scope, line(s), carry)]
+        clauses = [c for c in s.children if c.type in ("except_clause", "except_group_clause",
+                                                       "else_clause", "finally_clause")]
+        fin = next((c for c in clauses if c.type == "finally_clause"), None)
+        has_else = any(c.type == "else_clause" for c in clauses)
+        rec = {"fin": False, "node": s}
+        inner_ctx = ctx + [rec] if fin is not None else ctx
+        body_terminal = terminal if (fin is None and not has_else) else None
+        self.block(scope, named(body), items, line(s), terminal=body_terminal, ctx=inner_ctx, loop=loop)
+        for c in clauses:
+            cbody = self.body_of(c)
+            if c.type in ("except_clause", "except_group_clause"):
+                value = c.child_by_field_name("value")
+                if value is None:
+                    kids = [k for k in named(c) if k.type != "block"]
+                    value = kids[0] if kids else None
+                names: list[str] = []
+                if value is not None and value.type == "as_pattern":
+                    alias = value.child_by_field_name("alias")
+                    if alias is not None:
+                        self.targets(alias, names)
+                    value = named(value)[0]
+                probes = ["_ca_.ex()", self.lprobe(scope, line(c))]
+                h_terminal = terminal if fin is None else None
+                if value is not None:
+                    self.wrap(value, "(%s or (" % self.as_expression(probes), "))")
+                    self.expressions(scope, value)
+                    self.block_carry(scope, cbody, line(c), names, terminal=h_terminal, ctx=inner_ctx, loop=loop)
+                else:
+                    self.block(scope, named(cbody), probes, line(c), terminal=h_terminal, ctx=inner_ctx, loop=loop)
+            elif c.type == "else_clause":
+                self.block(scope, named(cbody), [], line(c), terminal=terminal if fin is None else None,
+                           ctx=inner_ctx, loop=loop)
+            else:
+                stmts = [x for x in named(cbody)]
+                fin_terminal = None
+                if terminal is not None and scope.kind == "function":
+                    def fin_terminal(last):
+                        return "_ca_.fin0(%d)" % self.rprobe(scope, line(last))
+                self.block(scope, stmts, ["_ca_.ex()"], line(c), terminal=fin_terminal, ctx=ctx, loop=loop)
+                last = stmts[-1] if stmts else None
+                if (fin_terminal is None and rec["fin"] and not ctx and last is not None
+                        and last.type in SIMPLE and last.type not in ("return_statement", "raise_statement")):
+                    self.post(last.end_byte, "; _ca_.fin()")
+        return []
+
+    def with_stmt(self, scope, s, pending, carry, terminal, ctx, loop):
+        clause = next((c for c in s.children if c.type == "with_clause"), None)
+        items = [n for n in self.walk(clause) if n.type == "with_item"] if clause is not None else []
+        items.sort(key=lambda n: n.start_byte)
+        if not items:
+            return pending
+        names: list[str] = []
+        cms = []
+        for it in items:
+            value = it.child_by_field_name("value") or named(it)[0]
+            if value.type == "as_pattern":
+                alias = value.child_by_field_name("alias")
+                if alias is not None:
+                    self.targets(alias, names)
+                value = named(value)[0]
+            cms.append(value)
+        rec = {"fin": False, "node": s}
+        probes = pending + [self.lprobe(scope, line(s), carry)]
+        pl = self.rw.probe("line", line(s), scope.func)
+        self.ln[pl] = ()
+        self.block_carry(scope, self.body_of(s), line(s), names, ctx=ctx + [rec], loop=loop)
+        pr = self.rprobe(scope, line(s)) if terminal is not None else -1
+        fin = 1 if (rec["fin"] and not ctx) else 0
+        if len(cms) == 1:
+            self.wrap(cms[0], "_ca_.w(%d, %s or (" % (pl, self.as_expression(probes)), "), %d, %d)" % (fin, pr))
+        else:
+            self.wrap(cms[0], "%s or (" % self.as_expression(probes), ")")
+            self.wrap(cms[-1], "_ca_.w(%d, (" % pl, "), %d, %d)" % (fin, pr))
+        for cm in cms:
+            self.expressions(scope, cm)
+        return []
+
+    # --- definitions -----------------------------------------------------------------------
+
+    def def_stmt(self, scope, s, pending, carry, decorators):
+        name = self.text(s.child_by_field_name("name"))
+        if s.children and s.children[0].type == "async":
+            raise SkipProgram("async code is not traced")
+        ln = line(s)
+        first = line(decorators[0]) if decorators else ln
+        table = self.table_for(name, ln)
+        sub = Scope("function", name, table, scope, s)
+        params = tuple(table.get_parameters()) if table else ()
+        frees = tuple(sorted(table.get_frees())) if table else ()
+        if table is not None:
+            rebound = set()
+            for child in self.descendants(table):
+                for sym in child.get_symbols():
+                    if sym.is_assigned() and sym.is_free() and sym.get_name() in sub.visible:
+                        rebound.add(sym.get_name())
+            sub.on_call = sorted(rebound)
+        pc = self.rw.probe("call", first, name)
+        self.calls[pc] = (params, frees)
+        self.xprobes(sub, pc, first, end_line(s))
+        body = self.body_of(s)
+        stmts = [c for c in named(body)]
+        sub.gen = any(n.type == "yield" for n in self.own_nodes(body))
+        call = "_ca_.c(%s)" % ", ".join([str(pc), *params, *frees])
+        if sub.gen:
+            call = "(_ca_g := %s)" % call
+        callw = "(_ca_g := _ca_.cw(%d))" % pc if sub.gen else "_ca_.cw(%d)" % pc
+
+        def terminal(last):
+            return "_ca_.r0(%d)" % self.rprobe(sub, line(last))
+        stmts = [c for c in stmts if c.type != "comment"]
+        self.block(sub, stmts, [("call", call, callw)], 0, terminal=terminal, fbody=True)
+        if decorators:
+            return []
+        # the def line itself: a line event in the defining scope, run by the next probe
+        return list(pending) + [self.lprobe(scope, ln, carry)]
+
+    def descendants(self, table):
+        for c in table.get_children():
+            yield c
+            yield from self.descendants(c)
+
+    def own_nodes(self, node):
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            yield n
+            for c in n.children:
+                if c.type not in NESTED:
+                    stack.append(c)
+
+    def class_stmt(self, scope, s, pending, carry, decorators):
+        name = self.text(s.child_by_field_name("name"))
+        ln = line(s)
+        first = line(decorators[0]) if decorators else ln
+        table = self.table_for(name, ln)
+        sub = Scope("class", name, table, scope, s)
+        pc = self.rw.probe("call", first, name)
+        self.calls[pc] = ((), ())
+        self.xprobes(sub, pc, first, end_line(s))
+        pl = self.rw.probe("line", first, name)
+        self.ln[pl] = ()
+        body = self.body_of(s)
+        stmts = named(body)
+        last = stmts[-1] if stmts else s
+        if last.type == "decorated_definition":
+            last = last.child_by_field_name("definition") or last
+        pr = self.rprobe(sub, line(last))
+        self.classes[first] = (pc, pl, pr)
+        if stmts and self.is_doc(stmts[0]):
+            self.post(stmts[0].end_byte, "; pass")
+        self.block(sub, stmts, [], line(s))
+        items = list(pending) + [self.lprobe(scope, ln, carry)]
+        supers = s.child_by_field_name("superclasses")
+        bases = "*(%s or ())" % self.as_expression(items)
+        if supers is None:
+            self.edits.append((s.child_by_field_name("name").end_byte, "(%s)" % bases, 0))
+        else:
+            kids = named(supers)
+            self.edits.append((supers.start_byte + 1, bases + (", " if kids else ""), 0))
+            self.expressions(scope, supers)
+        return []
+
+    def decorated(self, scope, s, pending, carry):
+        defn = s.child_by_field_name("definition")
+        decorators = [c for c in s.children if c.type == "decorator"]
+        if defn.type == "class_definition":
+            self.apply_decorators(scope, defn, decorators, pending, carry, line(defn), True)
+            self.class_stmt(scope, defn, [], [], decorators)
+            return []
+        self.def_stmt(scope, defn, [], [], decorators)
+        return self.apply_decorators(scope, defn, decorators, pending, carry, line(defn), False)
+
+    def apply_decorators(self, scope, defn, decorators, pending, carry, def_line, is_class):
+        pdef = self.rw.probe("line", def_line, scope.func)
+        self.ln[pdef] = ()
+        n = len(decorators)
+        for k, dec in enumerate(decorators):
+            expr = named(dec)[0]
+            pk = self.lprobe(scope, line(dec), carry if k == 0 else ())
+            items = (list(pending) if k == 0 else []) + [pk]
+            pkid = int(pk[len("_ca_.l("):].split(",")[0].rstrip(")"))
+            pre = ([pdef] if (k == n - 1 and not is_class) else []) + [pkid]
+            post = [pdef] if k == 0 else []
+            self.wrap(expr, "_ca_.d(%s or (" % self.as_expression(items), "), %r, %r)" % (tuple(pre), tuple(post)))
+            self.expressions(scope, expr)
+        return []
+
+
+def rewrite(rw: Rewrite) -> None:
+    Rewriter(rw).run()
