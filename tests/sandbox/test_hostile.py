@@ -12,18 +12,30 @@ from .conftest import LIMITS
 
 
 def test_no_network(hostile):
-    with socket.socket() as listener:
+    """Neither a TCP listener on the host's 127.0.0.1 nor a world-writable unix socket under /run
+    (where host daemons keep theirs) can be reached."""
+    sock_path = f"/run/codealchemy-test-{uuid.uuid4().hex[:12]}.sock"
+    with socket.socket() as listener, socket.socket(socket.AF_UNIX) as unix:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         listener.setblocking(False)
-        result = hostile("net", env={"PORT": str(listener.getsockname()[1])})
-        assert result.run.status == "ok", result.run
-        assert b"CONNECTED" not in result.run.stdout
+        unix.bind(sock_path)
+        os.chmod(sock_path, 0o777)
+        unix.listen(8)
+        unix.setblocking(False)
         try:
-            conn, _ = listener.accept()
-        except BlockingIOError:
-            conn = None
-        assert conn is None, "the listener on the host saw a connection"
+            result = hostile("net", env={"PORT": str(listener.getsockname()[1]), "SOCK": sock_path})
+        finally:
+            os.unlink(sock_path)
+        assert result.run.status == "ok", result.run
+        assert b"blocked tcp" in result.run.stdout and b"blocked unix" in result.run.stdout
+        assert b"CONNECTED" not in result.run.stdout
+        for server in (listener, unix):
+            try:
+                conn, _ = server.accept()
+            except BlockingIOError:
+                conn = None
+            assert conn is None, "a listener on the host saw a connection"
 
 
 def test_writes_stay_inside(hostile):

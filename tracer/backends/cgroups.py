@@ -54,16 +54,31 @@ class _Place:
     parent: Path
 
 
+def _sweep(parent: Path) -> None:
+    """Remove run cgroups left by processes that died mid-run (empty ones only)."""
+    try:
+        stale = [d for d in parent.glob("codealchemy-*-*") if d.name.split("-")[1].isdigit()]
+    except OSError:
+        return
+    for d in stale:
+        if not Path(f"/proc/{d.name.split('-')[1]}").exists():
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+
+
 def _probe(parent: Path) -> str | None:
     """None if we can create (and remove) a child cgroup below `parent`, else why not."""
     if not parent.is_dir():
         return f"{parent} does not exist"
-    probe = parent / f"codealchemy-probe-{os.getpid()}"
+    probe = parent / f"codealchemy-probe{os.getpid()}"
     try:
         probe.mkdir()
         probe.rmdir()
     except OSError as e:
         return f"{parent} is not writable ({e.strerror})"
+    _sweep(parent)
     return None
 
 

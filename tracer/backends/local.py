@@ -1,8 +1,9 @@
 """The `local` backend: each phase runs inside bubblewrap on this machine.
 
-The program sees a read-only root, a private writable /work (its files), private /tmp and
-/var/tmp, empty /root and /home, no network, and a new PID namespace: killing the namespace's
-init kills every process the program started, even ones that called setsid.
+The program sees a read-only root, a private writable /work (its files), private /tmp, /var/tmp
+and /dev/shm, empty /root, /home and /run (no host daemon sockets), no network, and a new PID
+namespace: killing the namespace's init kills every process the program started, even ones that
+called setsid.
 
 It runs as an unprivileged uid. As root, bubblewrap sets up the mounts and `setpriv` drops to a
 uid taken from a range, one per concurrent run (a lock file per uid, held for the run, so
@@ -56,7 +57,7 @@ HIDDEN = ("/root", "/home")          # tmpfs in the sandbox; toolchains there ar
 BINDS_ENV = "CODEALCHEMY_BINDS"
 INFO_FD, BLOCK_FD = 4, 5             # bwrap's --info-fd / --block-fd inside the spawned bwrap
 SETUP_TIMEOUT = 10.0                 # seconds bwrap may take to set the sandbox up
-PY_SPY_TIMEOUT = 3.0
+PY_SPY_BUDGET = 1.0                  # seconds of py-spy dumps on a Python timeout, all told
 
 
 class LocalBackend:
@@ -87,6 +88,10 @@ class LocalBackend:
                "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
                "--perms", "1777", "--size", tmp, "--tmpfs", "/tmp",
                "--perms", "1777", "--size", tmp, "--tmpfs", "/var/tmp",
+               "--perms", "1777", "--size", tmp, "--tmpfs", "/dev/shm",
+               # /run holds host daemons' sockets (docker, databases): a read-only mount does not stop
+               # connect() on a socket file, so it goes, like /root and /home
+               "--size", "1048576", "--tmpfs", "/run",
                "--size", "1048576", "--tmpfs", "/root", "--size", "1048576", "--tmpfs", "/home"]
         for path in binds:
             box += ["--ro-bind-try", path, path]
@@ -194,22 +199,25 @@ class LocalBackend:
         if not self.py_spy:
             return None
         dumps = []
-        for pid in _descendants(init_pid):
+        give_up = time.monotonic() + PY_SPY_BUDGET
+        for pid in _descendants(init_pid):   # parents first: the program's main process leads
             try:
                 exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
             except OSError:
                 continue
             if not exe.startswith("python"):
                 continue
+            left = give_up - time.monotonic()
+            if left <= 0.05:
+                break
             try:
                 done = subprocess.run([self.py_spy, "dump", "--pid", str(pid)], capture_output=True,
-                                      timeout=PY_SPY_TIMEOUT, stdin=subprocess.DEVNULL)
+                                      timeout=left, stdin=subprocess.DEVNULL)
             except (OSError, subprocess.TimeoutExpired):
                 continue
-            text = (done.stdout or done.stderr).decode("utf-8", "replace").strip()
-            if text:
-                dumps.append(text)
-            if len(dumps) >= 4:
+            if done.returncode == 0 and done.stdout.strip():
+                dumps.append(done.stdout.decode("utf-8", "replace").strip())
+            if len(dumps) >= 2:
                 break
         return "\n\n".join(dumps) or None
 

@@ -1,7 +1,9 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 int main(void) {
@@ -12,9 +14,19 @@ int main(void) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) {
         write(s, "escaped", 7);
-        puts("CONNECTED");
+        puts("CONNECTED tcp");
     } else {
-        perror("blocked");
+        puts("blocked tcp");
+    }
+    struct sockaddr_un u = {0};
+    int t = socket(AF_UNIX, SOCK_STREAM, 0);
+    u.sun_family = AF_UNIX;
+    strncpy(u.sun_path, getenv("SOCK"), sizeof u.sun_path - 1);
+    if (connect(t, (struct sockaddr *)&u, sizeof u) == 0) {
+        write(t, "escaped", 7);
+        puts("CONNECTED unix");
+    } else {
+        puts("blocked unix");
     }
     return 0;
 }
