@@ -69,6 +69,35 @@ def child_of_type(node, *types):
     return None
 
 
+JUMPS = {"return", "next", "break", "redo", "retry"}
+
+
+def last_statement(node):
+    stmts = [c for c in named(node) if c.type not in NOT_STATEMENTS]
+    return stmts[-1] if stmts else None
+
+
+def is_void(node) -> bool:
+    """Whether Ruby rejects taking the value of `node` ("void value expression")."""
+    if node is None:
+        return False
+    t = node.type
+    if t in JUMPS:
+        return True
+    if t in CONTAINERS or t == "parenthesized_statements":
+        return is_void(last_statement(node))
+    if t in ("if", "unless", "elsif"):
+        then = node.child_by_field_name("consequence")
+        alt = node.child_by_field_name("alternative")
+        return then is not None and alt is not None and is_void(then) and is_void(alt)
+    if t == "case":
+        branches = [c for c in named(node) if c.type in ("when", "else", "in_clause")]
+        if not any(c.type == "else" for c in branches):
+            return False
+        return all(is_void(c.child_by_field_name("body") if c.type != "else" else c) for c in branches)
+    return False
+
+
 class RubyRewriter:
     def __init__(self, rw: Rewrite):
         self.rw = rw
@@ -143,6 +172,7 @@ class RubyRewriter:
         stmts = [c for c in named(root) if c.type not in NOT_STATEMENTS]
         if not stmts:
             raise SkipProgram("no statements")
+        self.probe("call", 1, "<module>", [])  # probe 0: the top-level frame
         ctx = Ctx(Frame("<module>", "module"), root)
         self.visit(root, ctx)
         table = "|".join(" ".join(n) for n in self.names)
@@ -238,9 +268,12 @@ class RubyRewriter:
                 out.extend(self.params_of(p))
         return out
 
-    def wrap(self, pid: int, open_at: int, close_at: int, method_pid: int | None) -> None:
-        self.rw.insert(open_at, f"; {NS}.c({pid}, binding); begin; {NS}.r(begin; ", priority=-60)
-        self.rw.insert(close_at, f";end); rescue ::Exception; {NS}.x($!); raise; ensure; {NS}.e; end; ",
+    def wrap(self, pid: int, open_at: int, close_at: int, body) -> None:
+        # a body that ends in `return` (or another jump) has no value Ruby lets us take
+        void = body is not None and is_void(body)
+        take, give = ("", "") if void else (f"{NS}.r(", ")")
+        self.rw.insert(open_at, f"; {NS}.c({pid}, binding); begin; {take}begin; ", priority=-60)
+        self.rw.insert(close_at, f";end{give}; rescue ::Exception; {NS}.x($!); raise; ensure; {NS}.e; end; ",
                        priority=60)
 
     def visit_method(self, node, ctx: Ctx) -> None:
@@ -266,7 +299,7 @@ class RubyRewriter:
                            priority=60)
             self.visit(body, inner)
             return
-        self.wrap(pid, head_end, end.start_byte, pid)
+        self.wrap(pid, head_end, end.start_byte, child_of_type(node, "body_statement"))
         for c in node.children:
             if c.type == "body_statement":
                 self.visit_container(c, inner)
@@ -301,7 +334,7 @@ class RubyRewriter:
         closer = child_of_type(node, "}", "end")
         if opener is None or closer is None:
             return
-        self.wrap(pid, opener.end_byte, closer.start_byte, frame.method_pid)
+        self.wrap(pid, opener.end_byte, closer.start_byte, child_of_type(node, "block_body", "body_statement"))
         for c in node.children:
             if c.type in ("block_body", "body_statement"):
                 self.visit_container(c, inner)

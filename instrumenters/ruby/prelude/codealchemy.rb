@@ -27,9 +27,10 @@ module CodeAlchemy
       @next_id = 2
       @path = path
       @top = TOPLEVEL_BINDING.receiver
-      @main = Frame.new(1, -1, 0, -1, false, nil, nil, false, nil)
+      @main = Frame.new(1, 0, 0, 0, false, nil, {}, false, nil)
       Thread.current[:__codealchemy] = [@main]
       @on = true
+      emit("c\t0\t1\t0")
       hook_output
       @raise_hook = TracePoint.new(:raise) do |tp|
         x(tp.raised_exception) if @on && !@muted && tp.path == @path
@@ -191,12 +192,13 @@ module CodeAlchemy
     end
 
     def finish(err)
-      if @on && err
-        main = Thread.main[:__codealchemy]&.first
-        if main && !main.exc.equal?(err)
+      main = Thread.main[:__codealchemy]&.first
+      if @on && main
+        if err && !main.exc.equal?(err)
           main.exc = err
           emit("x\t#{main.last}\t1\t0\t#{esc(err.class.name.to_s)}\t#{esc(message(err))}")
         end
+        emit(err ? "r\t#{main.last}\t1\t0" : "r\t#{main.last}\t1\t0\tnil") if @on
       end
       @on = false
       flush
