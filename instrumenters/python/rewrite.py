@@ -270,10 +270,12 @@ class Rewriter:
             # docstring / __future__ imports first: the prelude comes right after them
             events = ["_ca_.l(%d)" % self.rw.probe("line", line(s), "<module>") for s in stmts[:lead]]
             self.setup_at = ("post", stmts[lead - 1].end_byte, events)
-            self.block(module, stmts[lead:], [], prev_line=end_line(stmts[lead - 1]))
+            left = self.block(module, stmts[lead:], [], prev_line=end_line(stmts[lead - 1]))
         else:
-            self.block(module, stmts, ["@SETUP@"], prev_line=0)
-        self.setup_text = setup % ("0", self.ln, self.vn, self.calls, self.classes, self.xbase, pc)
+            left = self.block(module, stmts, ["@SETUP@"], prev_line=0)
+        tails = self.tails(module, left)
+        setup = "_ca_.setup(%r, %r, %r, %r, %r, %r, %d)"
+        self.setup_text = setup % (tails, self.ln, self.vn, self.calls, self.classes, self.xbase, pc)
         if lead:
             _, at, events = self.setup_at
             self.post(at, "; import _codealchemy as _ca_; " + self.setup_text + "".join("; " + e for e in events))
@@ -358,13 +360,27 @@ class Rewriter:
                     tail.append(terminal(s))
                 if tail:
                     self.post(s.end_byte, "; " + "; ".join(tail))
-        if pending:
-            self.rw.notes.append(f"probes with no statement to carry them ({scope.func}): dropped")
+        return pending
+
+    def tails(self, scope, pending) -> list:
+        """Line events left at the end of a class body or module (after a def): run afterwards."""
+        out = []
+        for item in pending:
+            if isinstance(item, str) and item.startswith("_ca_.l("):
+                p = int(item[len("_ca_.l("):].split(",")[0].rstrip(")"))
+                out.append((p, self.ln.get(p, ())))
+            elif item != "@SETUP@":
+                self.rw.notes.append(f"probe at the end of {scope.func} dropped")
+        return out
 
     def calls_in(self, scope, s) -> bool:
         return self.changes(scope, s)[1] if scope.on_call else False
 
     def after(self, scope: Scope, s) -> list[str]:
+        if s.type == "decorated_definition":
+            s = s.child_by_field_name("definition")
+        if s.type in ("function_definition", "class_definition"):
+            return [self.text(s.child_by_field_name("name"))]
         if s.type not in SIMPLE:
             return []
         names, calls = self.changes(scope, s)
@@ -387,7 +403,8 @@ class Rewriter:
                 v = self.vprobe(scope, carry)
                 if v:
                     items.append(v)
-            self.pre(s.start_byte, self.as_statements(items) + "; ")
+            if items:
+                self.pre(s.start_byte, self.as_statements(items) + "; ")
             self.simple(scope, s, ctx, loop, terminal)
             self.expressions(scope, s)
             return []
@@ -456,7 +473,7 @@ class Rewriter:
                 continue
             if t == "string":
                 continue
-            if t == "yield":
+            if t == "yield" and n.is_named:
                 self.yield_expr(scope, n)
             elif t == "lambda":
                 self.lambda_expr(scope, n)
@@ -748,7 +765,7 @@ class Rewriter:
         self.xprobes(sub, pc, first, end_line(s))
         body = self.body_of(s)
         stmts = [c for c in named(body)]
-        sub.gen = any(n.type == "yield" for n in self.own_nodes(body))
+        sub.gen = any(n.type == "yield" and n.is_named for n in self.own_nodes(body))
         call = "_ca_.c(%s)" % ", ".join([str(pc), *params, *frees])
         if sub.gen:
             call = "(_ca_g := %s)" % call
@@ -794,10 +811,10 @@ class Rewriter:
         if last.type == "decorated_definition":
             last = last.child_by_field_name("definition") or last
         pr = self.rprobe(sub, line(last))
-        self.classes[first] = (pc, pl, pr)
         if stmts and self.is_doc(stmts[0]):
             self.post(stmts[0].end_byte, "; pass")
-        self.block(sub, stmts, [], line(s))
+        left = self.block(sub, stmts, [], line(s))
+        self.classes[first] = (pc, pl, pr, self.tails(sub, left))
         items = list(pending) + [self.lprobe(scope, ln, carry)]
         supers = s.child_by_field_name("superclasses")
         bases = "*(%s or ())" % self.as_expression(items)

@@ -140,9 +140,10 @@ def _call_rec(e, pairs):
         _emit("c\t%d\t%d\t%d%s" % (e[1], e[0], len(_stack) - 1, "".join("\t" + p for p in pairs)))
 
 
-def setup(main_file, ln, vn, call, classes, xbase, module_probe):
-    global _main_file
+def setup(tails, ln, vn, call, classes, xbase, module_probe):
+    global _main_file, _module_tails
     _main_file = _getframe(1).f_code.co_filename
+    _module_tails = tails
     _LN.update(ln)
     _VN.extend(vn)
     _CALL.update(call)
@@ -324,17 +325,21 @@ def d(deco, pre, post):
 def it(p, iterable, pr=-1):
     """A `for` loop's iterable: a line event before every step but the first."""
     i = iter(iterable)
+    nxt = i.__next__
     try:
-        item = next(i)
+        item = nxt()
     except StopIteration:
         if pr >= 0:
             r0(pr)
         return
     yield item
-    for item in i:
+    while True:
         l(p)
+        try:
+            item = nxt()
+        except StopIteration:
+            break
         yield item
-    l(p)
     if pr >= 0:
         r0(pr)
 
@@ -499,7 +504,7 @@ class ci2:
         return item
 
 
-_comp_pending = {}
+_NOTHING = object()
 
 
 def _comp_vals(t, item):
@@ -548,7 +553,7 @@ def ce(pc, pl, pr):
 class gi:
     """The outermost iterable of a generator expression: its frame is called at each resume."""
 
-    __slots__ = ("i", "pc", "pl", "pr", "t", "e", "suspended")
+    __slots__ = ("i", "pc", "pl", "pr", "t", "e", "suspended", "last")
 
     def __init__(self, pc, pl, pr, t, iterable):
         self.i = iter(iterable)
@@ -558,6 +563,7 @@ class gi:
         self.t = t
         self.e = None
         self.suspended = True
+        self.last = _NOTHING
 
     def __iter__(self):
         return self
@@ -567,10 +573,12 @@ class gi:
             if self.suspended:
                 self.suspended = False
                 if self.e is None:
-                    self.e = _push(self.pc)
+                    self.e = _push(self.pc, self)
                 else:
                     _stack.append(self.e)
                 _call_rec(self.e, ())
+                if self.last is not _NOTHING:
+                    _comp_vals(self.t, self.last)
             l(self.pl)
         try:
             item = next(self.i)
@@ -580,6 +588,7 @@ class gi:
             raise
         if _on and not _busy:
             _comp_vals(self.t, item)
+            self.last = item
         return item
 
     def y(self, value):
@@ -589,8 +598,13 @@ class gi:
         return value
 
 
-def gy(g, value):
-    return g.y(value)
+def gy(p, value):
+    """The element a generator expression yields."""
+    if _on and not _busy and _stack:
+        g = _stack[-1][2]
+        if type(g) is gi:
+            return g.y(value)
+    return value
 
 
 # --- classes -------------------------------------------------------------------------------
@@ -600,14 +614,21 @@ def _build_class(func, name, *bases, **kw):
     info = _CLASS.get(code.co_firstlineno) if code is not None and code.co_filename == _main_file else None
     if info is None or not _on or _busy:
         return _orig_build_class(func, name, *bases, **kw)
-    pc, pl, pr = info
+    pc, pl, pr, tails = info
     e = _push(pc)
     _call_rec(e, ())
     l(pl)
     cls = _orig_build_class(func, name, *bases, **kw)
     if _stack and _stack[-1] is e:
+        _tails(tails, getattr(cls, "__dict__", {}))
         _ret(pr, None)
     return cls
+
+
+def _tails(tails, ns):
+    """Line events of definitions that end a class body or the module."""
+    for p, names in tails:
+        l(p, *[ns.get(n) for n in names])
 
 
 # --- exceptions ----------------------------------------------------------------------------
@@ -713,6 +734,9 @@ def _strip(tb):
 
 
 def _atexit():
+    if _on and len(_stack) == 1 and _module_tails:
+        main = _sys.modules.get("__main__")
+        _tails(_module_tails, getattr(main, "__dict__", {}))
     if _on:
         while _stack:
             e = _stack.pop()
@@ -761,3 +785,4 @@ def _install():
 
 _orig_build_class = None
 _orig_excepthook = None
+_module_tails = ()

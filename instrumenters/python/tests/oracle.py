@@ -106,7 +106,7 @@ def _main(source: str, out: str) -> int:
         if event == "call":
             n = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 4) + bool(code.co_flags & 8)
             loc = frame.f_locals
-            emit("c", [probe("call", line, func), f, depth(frame), *visible(loc, code.co_varnames[:n])])
+            emit("c", [probe("call", code.co_firstlineno, func), f, depth(frame), *visible(loc, code.co_varnames[:n])])
             unwinding.discard(f)
         elif event == "line":
             unwinding.discard(f)
