@@ -93,7 +93,7 @@ class Aggregate:
     complete: bool = True
 
 
-@dataclass
+@dataclass(eq=False)
 class Var:
     name: str
     type: CType
@@ -390,7 +390,7 @@ class Types:
             t = f[1]
             while t.kind == "array":
                 t = t.target
-            if t.kind not in ARITH:
+            if t.kind not in ARITH and t.kind != "generic":
                 return False
         return True
 
@@ -707,6 +707,10 @@ class Function:
         result = set(assigned) | added
         for v, f in fields:
             result.add((v.id, f))
+            if v.type.kind == "union":
+                # rendered only when every member is a number of the union's full size, so
+                # writing one member defines every byte the renderer reads
+                result.add(v.id)
             if v.type.kind == "struct":
                 agg = self.types.aggs.get(v.type.key)
                 if agg and agg.fields and all(len(x) == 2 and x[0] for x in agg.fields) and \
