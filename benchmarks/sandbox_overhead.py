@@ -5,7 +5,9 @@
 For each trivial program (/bin/true, python3 -c pass) it prints the median wall time of a bare
 `subprocess.run` (stdout/stderr captured), of `LocalBackend().run(...)` (temp work dir, uid
 slot, cgroups, bubblewrap, rlimits, capped output), and the difference; plus the floor of
-bubblewrap itself with the same namespaces and mounts (no uid drop, no limits). Runs alternate
+bubblewrap itself with the same namespaces and mounts (no uid drop, no limits) and the backend
+without cgroups (moving the sandbox into its cgroups costs the kernel an RCU grace period, a
+few ms of latency, not CPU, unless the hierarchy is mounted with favordynmods). Runs alternate
 between the variants so that load from elsewhere hits them alike.
 """
 
@@ -37,20 +39,23 @@ def main() -> None:
     args = ap.parse_args()
     runs = max(args.runs, 50)
     backend = LocalBackend()
+    no_cgroups = LocalBackend(cgroups=False)
     limits = Limits(timeout=10)
-    print(f"{'program':<16} {'bare ms':>8} {'bwrap ms':>9} {'local ms':>9} {'overhead ms':>12}  (median of {runs})")
+    print(f"{'program':<16} {'bare ms':>8} {'bwrap ms':>9} {'local ms':>9} {'overhead ms':>12}"
+          f" {'no-cgroup ms':>13} {'overhead ms':>12}  (median of {runs})")
     for label, argv in PROGRAMS.items():
         req = RunRequest(files={}, run=argv, limits=limits, trace=args.trace)
         box = backend._box(argv, Path("/tmp"), backend.uid, limits, [])
         floor = box[:box.index("--info-fd")] + ["--", *argv]   # bubblewrap alone: same namespaces and mounts
         assert backend.run(req).run.status == "ok"
-        bare, wrapped, local = [], [], []
+        bare, wrapped, local, plain = [], [], [], []
         for _ in range(runs):
             bare.append(timed(lambda: subprocess.run(argv, capture_output=True, check=True)))   # noqa: B023
             wrapped.append(timed(lambda: subprocess.run(floor, capture_output=True, check=True)))  # noqa: B023
             local.append(timed(lambda: backend.run(req)))   # noqa: B023
-        b, w, x = (statistics.median(v) for v in (bare, wrapped, local))
-        print(f"{label:<16} {b:8.2f} {w:9.2f} {x:9.2f} {x - b:12.2f}")
+            plain.append(timed(lambda: no_cgroups.run(req)))   # noqa: B023
+        b, w, x, y = (statistics.median(v) for v in (bare, wrapped, local, plain))
+        print(f"{label:<16} {b:8.2f} {w:9.2f} {x:9.2f} {x - b:12.2f} {y:13.2f} {y - b:12.2f}")
 
 
 if __name__ == "__main__":

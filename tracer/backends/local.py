@@ -47,6 +47,7 @@ from pathlib import Path
 
 from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify
 from .cgroups import RunCgroups
+from .cgroups import places as cgroup_places
 
 #: First uid of the range the sandboxed programs run as (one uid per concurrent run).
 SANDBOX_UID = 1_700_000
@@ -223,6 +224,20 @@ class LocalBackend:
 
     # --- a request -------------------------------------------------------------------------
 
+    def _work_base(self) -> str | None:
+        """Where run folders go: /dev/shm when the run has a memory cgroup (what the program
+        writes to /work is then charged to it, so it cannot fill the host's disk), else the
+        temp dir (on disk, where RLIMIT_FSIZE bounds each file)."""
+        if self.sandbox != "bwrap" or not self.cgroups or "memory" not in cgroup_places()[0]:
+            return None
+        try:
+            st = os.statvfs("/dev/shm")
+        except OSError:
+            return None
+        if st.f_flag & (os.ST_NOEXEC | os.ST_RDONLY) or not os.access("/dev/shm", os.W_OK | os.X_OK):
+            return None
+        return "/dev/shm"
+
     def run(self, request: RunRequest) -> RunResult:
         notes: list[str] = []
         if self.sandbox == "bwrap" and not self.as_root:
@@ -237,13 +252,16 @@ class LocalBackend:
 
     def _run(self, request: RunRequest, uid: int, notes: list[str]) -> RunResult:
         limits = request.limits
-        with tempfile.TemporaryDirectory(prefix="codealchemy-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="codealchemy-", dir=self._work_base()) as tmp:
             root = Path(tmp)
             os.chmod(root, 0o711)
             work = root / "work"
             work.mkdir()
             for name, data in request.files.items():
-                path = work / name
+                path = Path(os.path.normpath(work / name))
+                if work not in path.parents:
+                    bad = PhaseResult("sandbox_error", reason=f"file name {name!r} leaves the work folder")
+                    return RunResult(None, bad, notes=notes)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
             if self.as_root and self.sandbox == "bwrap":
@@ -265,15 +283,15 @@ class LocalBackend:
                     compiled.status = "compile_error"
                 if not compiled.ok:
                     return RunResult(compiled, None, notes=notes)
-            trace_path = root / "trace"
-            with trace_path.open("wb") as fh:
+            # the trace goes to an unnamed file on disk (never /dev/shm: it is ours, not the program's)
+            with tempfile.TemporaryFile(prefix="codealchemy-trace-") as fh:
                 if request.trace:
                     env = {**env, "CODEALCHEMY_TRACE_FD": str(TRACE_FD)}
                 ran = self._phase(request.run, work, env, limits, uid, binds, notes,
                                   trace_fd=fh.fileno() if request.trace else None,
                                   language=request.language)
-            size = trace_path.stat().st_size
-            with trace_path.open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(0)
                 trace = fh.read(limits.max_trace_bytes)
             if size >= limits.max_trace_bytes and ran.status == "runtime_error":
                 # Python ignores SIGXFSZ, so a full trace channel is an EFBIG error, not a signal
