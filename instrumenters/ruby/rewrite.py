@@ -31,7 +31,7 @@ PARAM_LISTS = {"method_parameters", "lambda_parameters", "block_parameters", "de
                "parameters"}
 PARAM_NODES = {"optional_parameter", "splat_parameter", "hash_splat_parameter", "block_parameter",
                "keyword_parameter"}
-LHS_LISTS = {"left_assignment_list", "rest_assignment", "destructured_left_assignment", "exception_variable"}
+LHS_LISTS = {"left_assignment_list", "rest_assignment", "destructured_left_assignment"}
 
 
 @dataclass
@@ -52,6 +52,7 @@ class Ctx:
     cls: str = ""                  # enclosing class/module path
     in_class_body: bool = False
     loop_owner: str = "frame"      # what a `next` belongs to: "frame" or "loop"
+    singleton: bool = False        # inside `class << self`
 
 
 def line_of(node) -> int:
@@ -191,9 +192,11 @@ class RubyRewriter:
             self.visit_block(node, ctx)
             return
         if t in ("class", "module", "singleton_class"):
-            name = node.child_by_field_name("name")
-            cls = self.rw.text(name) if name is not None else "self"
-            inner = Ctx(ctx.frame, node, f"{ctx.cls}::{cls}" if ctx.cls else cls, True, ctx.loop_owner)
+            if t == "singleton_class":  # class << self: its methods are the class's own
+                inner = Ctx(ctx.frame, node, ctx.cls, True, ctx.loop_owner, singleton=True)
+            else:
+                name = self.rw.text(node.child_by_field_name("name"))
+                inner = Ctx(ctx.frame, node, f"{ctx.cls}::{name}" if ctx.cls else name, True, ctx.loop_owner)
             for c in node.children:
                 if c.type == "body_statement":
                     self.visit_container(c, inner)
@@ -283,7 +286,7 @@ class RubyRewriter:
             owner = ctx.cls if obj is not None and obj.type == "self" and ctx.cls else self.rw.text(obj)
             func = f"{owner}.{name}"
         else:
-            func = f"{ctx.cls}#{name}" if ctx.cls else name
+            func = f"{ctx.cls}{'.' if ctx.singleton else '#'}{name}" if ctx.cls else name
         params = node.child_by_field_name("parameters")
         pid = self.probe("call", line_of(node), func, self.params_of(params))
         frame = Frame(func, "method", pid, pid, set(), func)

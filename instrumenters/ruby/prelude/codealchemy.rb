@@ -157,6 +157,14 @@ module CodeAlchemy
       end
       STDOUT.singleton_class.prepend(tee)
       STDERR.singleton_class.prepend(tee)
+      # Kernel#warn and interpreter warnings reach the real stderr without IO#write
+      warner = Module.new do
+        def warn(msg, *rest, **kw)
+          ::CodeAlchemy.out(2, [msg]) if $stderr.equal?(::STDERR)
+          super
+        end
+      end
+      Warning.singleton_class.prepend(warner)
       exiter = Module.new do
         def exit!(*args)
           ::CodeAlchemy.flush
