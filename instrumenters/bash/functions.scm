@@ -1,0 +1,2 @@
+; function definitions: `f() { ... }`, `function f { ... }`, `f() ( ... )`
+(function_definition) @function

@@ -1,0 +1,18 @@
+; names a scope assigns or reads
+(variable_assignment name: (variable_name) @assigned)
+(variable_assignment name: (subscript name: (variable_name) @assigned))
+(declaration_command (variable_name) @assigned)
+(for_statement variable: (variable_name) @assigned)
+(simple_expansion (variable_name) @used)
+(expansion (variable_name) @used)
+(expansion (subscript name: (variable_name) @used))
+(arithmetic_expansion (_ (variable_name) @arith))
+(arithmetic_expansion (variable_name) @arith)
+(compound_statement (_ (variable_name) @arith))
+(c_style_for_statement (_ (word) @arith))
+(c_style_for_statement (_ (_ (word) @arith)))
+(binary_expression (variable_name) @arith)
+(unary_expression (variable_name) @arith)
+(postfix_expression (variable_name) @arith)
+(postfix_expression (word) @arith)
+(command) @command
