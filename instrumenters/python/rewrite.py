@@ -109,10 +109,12 @@ class Rewriter:
     # --- probes ----------------------------------------------------------------------------
 
     def lprobe(self, scope: Scope, ln: int, carry=()) -> str:
+        vd = self.vdprobe(scope) if "@VD" in carry else None
         carry = [n for n in dict.fromkeys(carry) if n in scope.visible]
         p = self.rw.probe("line", ln, scope.func)
         self.ln[p] = tuple(carry)
-        return "_ca_.l(%s)" % ", ".join([str(p), *carry])
+        probe = "_ca_.l(%s)" % ", ".join([str(p), *carry])
+        return "_ca_.n(%s, %s)" % (vd, probe) if vd else probe
 
     def vprobe(self, scope: Scope, names) -> str | None:
         names = [n for n in dict.fromkeys(names) if n in scope.visible]
@@ -315,6 +317,10 @@ class Rewriter:
                 out.append(s)
         return "; ".join(out)
 
+    def mod(self, items: list) -> str:
+        """How a wrapper names the prelude (before the probes that import it have run)."""
+        return "__import__('_codealchemy')" if "@SETUP@" in items else "_ca_"
+
     def as_expression(self, items: list) -> str:
         """Probes as one expression that evaluates to None."""
         items = [s[1] if isinstance(s, tuple) else s for s in items]
@@ -384,7 +390,7 @@ class Rewriter:
         if s.type not in SIMPLE:
             return []
         names, calls = self.changes(scope, s)
-        return names
+        return names + (["@VD"] if calls and scope.on_call else [])
 
     def statement(self, scope, s, pending, carry, prev_line, terminal, ctx, loop) -> list[str]:
         """Instrument one statement; returns the probes still waiting for a host."""
@@ -403,6 +409,8 @@ class Rewriter:
                 v = self.vprobe(scope, carry)
                 if v:
                     items.append(v)
+                if "@VD" in carry:
+                    items.append(self.vdprobe(scope))
             if items:
                 self.pre(s.start_byte, self.as_statements(items) + "; ")
             self.simple(scope, s, ctx, loop, terminal)
@@ -640,7 +648,7 @@ class Rewriter:
         self.ln[p] = ()
         alt = s.child_by_field_name("alternative")
         pr = self.rprobe(scope, line(s)) if terminal is not None and alt is None else -1
-        self.wrap(right, "_ca_.it(%d, %s or (" % (p, self.as_expression(items)), "), %d)" % pr)
+        self.wrap(right, "%s.it(%d, %s or (" % (self.mod(items), p, self.as_expression(items)), "), %d)" % pr)
         self.expressions(scope, right)
         self.expressions(scope, left)
         targets: list[str] = []
@@ -733,7 +741,8 @@ class Rewriter:
         pr = self.rprobe(scope, line(s)) if terminal is not None else -1
         fin = 1 if (rec["fin"] and not ctx) else 0
         if len(cms) == 1:
-            self.wrap(cms[0], "_ca_.w(%d, %s or (" % (pl, self.as_expression(probes)), "), %d, %d)" % (fin, pr))
+            self.wrap(cms[0], "%s.w(%d, %s or (" % (self.mod(probes), pl, self.as_expression(probes)),
+                      "), %d, %d)" % (fin, pr))
         else:
             self.wrap(cms[0], "%s or (" % self.as_expression(probes), ")")
             self.wrap(cms[-1], "_ca_.w(%d, (" % pl, "), %d, %d)" % (fin, pr))
@@ -813,8 +822,11 @@ class Rewriter:
         pr = self.rprobe(sub, line(last))
         if stmts and self.is_doc(stmts[0]):
             self.post(stmts[0].end_byte, "; pass")
-        left = self.block(sub, stmts, [], line(s))
-        self.classes[first] = (pc, pl, pr, self.tails(sub, left))
+        # the class that imports the prelude runs before the __build_class__ hook is in place:
+        # its body enters its frame itself, and the next statement leaves it
+        unhooked = "@SETUP@" in pending
+        left = self.block(sub, stmts, ["_ca_.kenter(%d)" % first] if unhooked else [], line(s))
+        self.classes[first] = (pc, pl, pr, self.tails(sub, [x for x in left if "kenter" not in x]))
         items = list(pending) + [self.lprobe(scope, ln, carry)]
         supers = s.child_by_field_name("superclasses")
         bases = "*(%s or ())" % self.as_expression(items)
@@ -824,7 +836,7 @@ class Rewriter:
             kids = named(supers)
             self.edits.append((supers.start_byte + 1, bases + (", " if kids else ""), 0))
             self.expressions(scope, supers)
-        return []
+        return ["_ca_.kpop(%d, %s)" % (first, name)] if unhooked else []
 
     def decorated(self, scope, s, pending, carry):
         defn = s.child_by_field_name("definition")
@@ -847,7 +859,8 @@ class Rewriter:
             pkid = int(pk[len("_ca_.l("):].split(",")[0].rstrip(")"))
             pre = ([pdef] if (k == n - 1 and not is_class) else []) + [pkid]
             post = [pdef] if k == 0 else []
-            self.wrap(expr, "_ca_.d(%s or (" % self.as_expression(items), "), %r, %r)" % (tuple(pre), tuple(post)))
+            self.wrap(expr, "%s.d(%s or (" % (self.mod(items), self.as_expression(items)),
+                      "), %r, %r)" % (tuple(pre), tuple(post)))
             self.expressions(scope, expr)
         return []
 

@@ -625,6 +625,29 @@ def _build_class(func, name, *bases, **kw):
     return cls
 
 
+def kenter(first):
+    """Enter a class body the __build_class__ hook could not see (it imported the prelude)."""
+    info = _CLASS.get(first)
+    if not _on or _busy or info is None or (_stack and _stack[-1][1] == info[0]):
+        return None
+    e = _push(info[0])
+    _call_rec(e, ())
+    l(info[1])
+    return None
+
+
+def kpop(first, cls):
+    """Leave that class body (run by the statement after the class)."""
+    info = _CLASS.get(first)
+    if not _on or _busy or info is None:
+        return None
+    kenter(first)
+    if _stack and _stack[-1][1] == info[0]:
+        _tails(info[3], getattr(cls, "__dict__", {}))
+        _ret(info[2], None)
+    return None
+
+
 def _tails(tails, ns):
     """Line events of definitions that end a class body or the module."""
     for p, names in tails:
