@@ -77,3 +77,23 @@ def test_compile_error_and_runtime_error(backend):
     assert bad.compile.status == "compile_error" and bad.run is None
     failed = backend.run(RunRequest(files={}, run=["sh", "-c", "exit 3"], limits=LIMITS))
     assert (failed.run.status, failed.run.exit_code) == ("runtime_error", 3)
+
+
+def test_file_names_cannot_leave_the_work_folder(backend, tmp_path):
+    target = tmp_path / "escaped"
+    result = backend.run(RunRequest(files={f"../../../../../..{target}": b"x"}, run=["true"], limits=LIMITS))
+    assert result.final.status == "sandbox_error"
+    assert not target.exists()
+
+
+def test_only_stdio_and_the_trace_fd_are_inherited(backend):
+    leak_r, leak_w = os.pipe()            # an inheritable fd of the host must not reach the program
+    os.set_inheritable(leak_w, True)
+    try:
+        code = "import os; print(*os.listdir('/proc/self/fd'))"
+        result = backend.run(RunRequest(files={}, run=["/usr/bin/python3", "-c", code], limits=LIMITS))
+    finally:
+        os.close(leak_r)
+        os.close(leak_w)
+    fds = sorted(int(fd) for fd in result.run.stdout.split())
+    assert fds[:4] == [0, 1, 2, 3] and len(fds) == 5, fds     # the fifth is listdir's own
