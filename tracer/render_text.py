@@ -185,6 +185,16 @@ def program_text(head: dict, *, base: str | Path | None = None) -> str:
     raise SourceUnavailable(f"no program text: the header has no code and {source} cannot be read")
 
 
+def language_name(language: str) -> str:
+    """The display name of a language id (`javascript` -> `JavaScript`), the id if unknown."""
+    from . import plugins
+
+    try:
+        return plugins.languages().get(language).name
+    except Exception:  # an unknown id, or no registry: the id is a fine name
+        return language
+
+
 def numbered(code: str) -> str:
     """The program with right-aligned line numbers, as prompts show it (`  7 | x = 1`)."""
     lines = code.splitlines() or [""]
@@ -198,7 +208,7 @@ def normalize(text: str) -> str:
     """The comparison form of a text: the body of its first fenced code block if it has one,
     line endings as \\n, trailing spaces cut, blank lines dropped."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    fence = re.search(r"```[^\n]*\n(.*?)(?:\n```|$)", text, flags=re.S)
+    fence = re.search(r"^```[^\n]*\n(.*?)(?:^```|\Z)", text, flags=re.S | re.M)
     if fence:
         text = fence.group(1)
     return "\n".join(line.rstrip() for line in text.split("\n") if line.strip())

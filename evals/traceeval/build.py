@@ -23,7 +23,16 @@ from pathlib import Path
 from string import Template
 
 from ...tracer import records
-from ...tracer.render_text import FORMAT_HELP, VERSION, SourceUnavailable, numbered, parse_steps, program_text, render
+from ...tracer.render_text import (
+    FORMAT_HELP,
+    VERSION,
+    SourceUnavailable,
+    language_name,
+    numbered,
+    parse_steps,
+    program_text,
+    render,
+)
 from .metrics import tokenize
 
 PROMPTS = Path(__file__).with_name("prompts")
@@ -104,7 +113,8 @@ def _order(entries: list[dict], seed: int, language: str) -> Iterator[dict]:
 def make_task(language: str, sha: str, code: str, trace: list[dict], template: Template, prompt_version: str,
               **extra) -> dict:
     reference = render(trace)
-    prompt = template.substitute(language=language, code=numbered(code), format=FORMAT_HELP).strip()
+    prompt = template.substitute(language=language_name(language), fence=language, code=numbered(code),
+                                 format=FORMAT_HELP).strip()
     return {"id": f"{language}-{sha[:12]}", "language": language, "prompt": prompt, "reference": reference,
             "source": code, "sha256": sha, "steps": len(parse_steps(reference)),
             "prompt_version": prompt_version, "format": f"trace-text/{VERSION}", **extra}

@@ -31,6 +31,7 @@ from ...tracer.render_text import (
     VERSION,
     SourceUnavailable,
     TextOptions,
+    language_name,
     numbered,
     program_text,
     render,
@@ -179,7 +180,8 @@ class CodeTrace:
         for name in chosen:
             task = rng.choice(offers[name])
             template, version = self.prompts[name]
-            prompt = template.substitute(language=language, code=numbered(code), **task["vars"]).strip()
+            prompt = template.substitute(language=language_name(language), fence=language, code=numbered(code),
+                                         **task["vars"]).strip()
             rows.append({"text": row_text(prompt, task["response"]), "prompt": prompt, "response": task["response"],
                          "template": name, "language": language, "source_sha256": sha,
                          "source_path": head.get("source"), "trace_id": trace_id, "strategy": NAME,

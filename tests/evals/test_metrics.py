@@ -123,3 +123,11 @@ def test_bit_parallel_lcs_equals_dynamic_programming():
         a = [rng.randrange(5) for _ in range(rng.randint(0, 30))]
         b = [rng.randrange(5) for _ in range(rng.randint(0, 30))]
         assert lcs_length(a, b) == _lcs_dp(a, b)
+
+
+def test_only_a_fence_at_the_start_of_a_line_is_a_fence():
+    from codealchemy.tracer.render_text import normalize
+
+    ref = 'L1 s=\'```py\'\nout "```py\\n"\nL2'
+    assert normalize(ref) == ref and step_accuracy(ref, ref) == 1.0 and len(parse_steps(ref)) == 3
+    assert normalize("```\n```") == "" and normalize("```text\nL1\n```\ntrailing words") == "L1"
