@@ -30,6 +30,7 @@ STATEMENTS = {
     "c_style_for_statement", "while_statement", "case_statement", "compound_statement", "subshell",
     "function_definition",
 }
+OPENERS = {"if_statement": "then", "elif_clause": "then", "else_clause": "else", "case_item": ")"}
 LOOPS = {"for_statement", "c_style_for_statement", "while_statement"}
 # Opaque places: statements inside are not probed (their own process, no frame of ours).
 OPAQUE = {"command_substitution", "process_substitution"}
@@ -175,7 +176,7 @@ def rewrite(rw: Rewrite) -> None:
         if block.type == "compound_statement" and kids and kids[0].type == "((":
             return []
         start = 0
-        opener = {"if_statement": "then", "elif_clause": "then", "else_clause": "else", "case_item": ")"}.get(block.type)
+        opener = OPENERS.get(block.type)
         if opener:
             for i, c in enumerate(kids):
                 if c.type == opener:
@@ -208,7 +209,8 @@ def rewrite(rw: Rewrite) -> None:
         s = scope_for(block) if block.type != "program" else scopes[0]
         if s is None:
             continue
-        if block.parent is not None and block.parent.type == "function_definition" and block.parent.id not in scope_of_func:
+        parent = block.parent
+        if parent is not None and parent.type == "function_definition" and parent.id not in scope_of_func:
             continue
         prev = owner_line(block)
         for st in statements(block):
@@ -260,6 +262,9 @@ def rewrite(rw: Rewrite) -> None:
         rw.insert(close_tok.start_byte, f"{sep}__ca_r {rid} && :; ", 20)
 
     for cap, node in rw.captures("returns"):
+        if cap == "exit":
+            rw.replace(node.start_byte, node.end_byte, f"{{ __ca_ex=1; {rw.text(node)}; }}")
+            continue
         if cap != "return":
             continue
         p = node.parent

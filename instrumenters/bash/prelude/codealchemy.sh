@@ -146,6 +146,7 @@ __ca_out() {  # new output: $1 the first byte already read, $2 reader fd, $3 rea
 __ca_flush() {  # copy new program output to the real stdout/stderr and the channel
   IFS= read -r -N 1 -u "$__ca_ro" __ca_x && __ca_out "$__ca_x" "$__ca_ro" "$__ca_so" 1
   IFS= read -r -N 1 -u "$__ca_re" __ca_x && __ca_out "$__ca_x" "$__ca_re" "$__ca_se" 2
+  return 0
 }
 
 __ca_newproc() {  # first probe in a subshell: it reports as a frame of its own
@@ -249,13 +250,14 @@ __ca_cap() {
 }
 
 __ca_atexit() {  # the script or a subshell is exiting: unwind the frames it still holds
-  local __ca_st=$? __ca_cmd=$BASH_COMMAND __ca_ty= __ca_msg
+  local __ca_st=$? __ca_cmd=$BASH_COMMAND __ca_ty= __ca_msg __ca_o=$-
+  set +eu
   __ca_flush
   [[ -n $__ca_on ]] || return "$__ca_st"
   if ((__ca_st)); then
-    if [[ $__ca_cmd == exit || $__ca_cmd == "exit "* ]]; then
+    if [[ -n ${__ca_ex-} ]]; then
       __ca_ty=exit; __ca_msg="exit status $__ca_st"
-    elif [[ $- == *e* ]]; then
+    elif [[ $__ca_o == *e* ]]; then
       __ca_ty=errexit; __ca_msg="'$__ca_cmd' failed with status $__ca_st"
     elif [[ ${__ca_last_err-} == *": line "*": "* ]]; then
       __ca_ty=error; __ca_msg=${__ca_last_err%$'\n'}; __ca_msg=${__ca_msg##*$'\n'}; __ca_msg=${__ca_msg#*: line *: }
