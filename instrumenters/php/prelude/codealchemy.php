@@ -1,0 +1,404 @@
+<?php
+// CodeAlchemy trace prelude for PHP: no dependencies, loaded by the instrumented program with
+// require_once. It speaks the channel protocol of tracer/wire.py on the file descriptor named by
+// CODEALCHEMY_TRACE_FD; without that variable every probe is a no-op.
+
+final class __CodeAlchemyFrame
+{
+    public $done = false;
+    public $exc = null;
+    public $last;
+
+    public function __construct(public int $id, public int $pid, public int $depth)
+    {
+        $this->last = $pid;
+    }
+}
+
+final class __CodeAlchemy
+{
+    public static $on = false;
+    public static $names = [];
+    public static $stack = [];
+    public static $io = null;
+    public static $buf = '';
+    public static $events = 0;
+    public static $maxEvents = 100000;
+    public static $maxValue = 200;
+    public static $nextId = 2;
+    public static $lastExc = null;
+    public static $fatal = false;
+    public static $skip = ['GLOBALS' => 1, '_GET' => 1, '_POST' => 1, '_COOKIE' => 1, '_FILES' => 1,
+        '_SERVER' => 1, '_ENV' => 1, '_REQUEST' => 1, '_SESSION' => 1, 'argv' => 1, 'argc' => 1,
+        'http_response_header' => 1];
+
+    public static function setup(string $table): void
+    {
+        if (self::$io !== null || self::$names) {
+            return;
+        }
+        self::$names = array_map(fn ($s) => $s === '' ? [] : explode(' ', $s), explode('|', $table));
+        $fd = getenv('CODEALCHEMY_TRACE_FD');
+        if ($fd === false || $fd === '') {
+            return;
+        }
+        $io = @fopen('php://fd/' . (int) $fd, 'wb');
+        if ($io === false) {
+            return;
+        }
+        self::$io = $io;
+        $v = getenv('CODEALCHEMY_MAX_EVENTS');
+        self::$maxEvents = is_numeric($v) ? (int) $v : 100000;
+        $v = getenv('CODEALCHEMY_MAX_VALUE');
+        self::$maxValue = is_numeric($v) ? (int) $v : 200;
+        self::$stack = [new __CodeAlchemyFrame(1, 0, 0)];
+        self::$on = true;
+        self::emit("c\t0\t1\t0");
+        ob_start(static function ($text) {
+            if ($text !== '' && __CodeAlchemy::$on) {
+                __CodeAlchemy::$buf .= "o\t1\t" . __CodeAlchemy::esc($text) . "\n";
+                if (strlen(__CodeAlchemy::$buf) > 65536) {
+                    __CodeAlchemy::flush();
+                }
+            }
+            return $text;
+        }, 1);
+        // run after every shutdown function the program registers, too
+        register_shutdown_function(static function () {
+            __CodeAlchemy::unwind();
+            register_shutdown_function([__CodeAlchemy::class, 'finish']);
+        });
+    }
+
+    public static function emit(string $rec): void
+    {
+        if (++self::$events > self::$maxEvents) {
+            self::$buf .= "t\tmax_events\n";
+            self::$on = false;
+            self::flush();
+            return;
+        }
+        self::$buf .= $rec . "\n";
+        if (strlen(self::$buf) > 65536) {
+            self::flush();
+        }
+    }
+
+    public static function flush(): void
+    {
+        if (self::$io !== null && self::$buf !== '') {
+            @fwrite(self::$io, self::$buf);
+            self::$buf = '';
+        }
+    }
+
+    public static function utf8(string $s): string
+    {
+        return preg_match('//u', $s) ? $s : preg_replace('/[\x80-\xff]/', "\u{FFFD}", $s);
+    }
+
+    public static function esc(string $s): string
+    {
+        $s = self::utf8($s);
+        return strtr($s, ["\\" => "\\\\", "\t" => "\\t", "\n" => "\\n", "\r" => "\\r"]);
+    }
+
+    /** The frame `fid`, made the innermost: frames above it (left by an exception) unwind. */
+    public static function top(int $fid): ?__CodeAlchemyFrame
+    {
+        $n = count(self::$stack);
+        while ($n > 0) {
+            $f = self::$stack[$n - 1];
+            if ($f->id === $fid) {
+                return $f;
+            }
+            if ($f->id < $fid) {
+                return null;
+            }
+            array_pop(self::$stack);
+            $n--;
+            if (!$f->done) {
+                $f->done = true;
+                self::emit("r\t{$f->last}\t{$f->id}\t{$f->depth}");
+            }
+        }
+        return null;
+    }
+
+    public static function vars(int $pid, array $vars, bool $top, $self = null): string
+    {
+        $rec = '';
+        foreach ($vars as $k => $v) {
+            $k = (string) $k;
+            if (str_starts_with($k, '__ca_') || ($top && isset(self::$skip[$k]))) {
+                continue;
+            }
+            $rec .= "\t" . self::esc($k) . "\t" . self::esc(self::render($v));
+        }
+        if ($self !== null) {
+            $rec .= "\tthis\t" . self::esc(self::render($self));
+        }
+        return $rec;
+    }
+
+    /** At shutdown: frames still open were left by exit() or a fatal error; report an uncaught exception. */
+    public static function unwind(): void
+    {
+        if (!self::$on) {
+            return;
+        }
+        while (count(self::$stack) > 1 && self::$on) {
+            $f = array_pop(self::$stack);
+            if (!$f->done) {
+                $f->done = true;
+                self::emit("r\t{$f->last}\t{$f->id}\t{$f->depth}");
+            }
+        }
+        $err = error_get_last();
+        self::$fatal = $err !== null && ($err['type'] & (E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR));
+        $main = self::$stack[0] ?? null;
+        if ($main === null || !self::$fatal || !str_starts_with($err['message'], 'Uncaught ') || !self::$on) {
+            return;
+        }
+        $e = self::$lastExc;
+        if ($e !== null && str_starts_with($err['message'], 'Uncaught ' . get_class($e) . ':')) {
+            $type = get_class($e);
+            $msg = $e->getMessage();
+        } else {
+            preg_match('/^Uncaught ([\\\\\w]+)(?:: (.*?))? in \S+:\d+/s', $err['message'], $m);
+            $type = $m[1] ?? 'Error';
+            $msg = $m[2] ?? $err['message'];
+        }
+        self::emit("x\t{$main->last}\t1\t0\t" . self::esc($type) . "\t" . self::esc($msg));
+    }
+
+    public static function finish(): void
+    {
+        $main = self::$stack[0] ?? null;
+        if (self::$on && $main !== null) {
+            self::emit(self::$fatal ? "r\t{$main->last}\t1\t0" : "r\t{$main->last}\t1\t0\tNULL");
+        }
+        self::$on = false;
+        self::flush();
+    }
+
+    // --- values ---------------------------------------------------------------------------
+
+    public static function render($v): string
+    {
+        $max = self::$maxValue;
+        $s = self::utf8(self::rep($v, $max + 1, [], 0));
+        if (strlen($s) > $max && preg_match_all('/./us', $s) > $max) {
+            preg_match('/^.{0,' . max($max - 1, 0) . '}/us', $s, $m);
+            $s = $m[0] . "\u{2026}";
+        }
+        return $s;
+    }
+
+    /** var_export, compact on one line: NULL, true, 1, 1.5, 'str', [1, 'k' => 2], \Cls::__set_state([...]). */
+    public static function rep($v, int $budget, array $seen, int $depth): string
+    {
+        if ($v === null) {
+            return 'NULL';
+        }
+        if (is_bool($v)) {
+            return $v ? 'true' : 'false';
+        }
+        if (is_int($v)) {
+            return (string) $v;
+        }
+        if (is_float($v)) {
+            return var_export($v, true);
+        }
+        if (is_string($v)) {
+            if (strlen($v) > $budget * 4) {
+                $v = substr($v, 0, $budget * 4);
+            }
+            return "'" . strtr($v, ["\\" => "\\\\", "'" => "\\'"]) . "'";
+        }
+        if (is_array($v)) {
+            return self::repArray($v, $budget, $seen, $depth, false);
+        }
+            $first = true;
+        if (is_object($v)) {
+            $cls = '\\' . get_class($v);
+            if ($v instanceof \Closure) {
+                return '\\Closure::__set_state([])';
+            }
+            if ($v instanceof \UnitEnum) {
+                return $cls . '::' . $v->name;
+            }
+            if ($v instanceof \Throwable) {
+                return $cls . '(' . self::rep($v->getMessage(), $budget, $seen, $depth + 1) . ')';
+            }
+            $id = spl_object_id($v);
+            if (isset($seen[$id]) || $depth > 16) {
+                return $cls . '::__set_state(*RECURSION*)';
+            }
+            $seen[$id] = true;
+            $props = [];
+            foreach ((array) $v as $k => $item) {
+                $k = (string) $k;
+                if ($k !== '' && $k[0] === "\0") {
+                    $k = substr($k, strrpos($k, "\0") + 1);
+                }
+                $props[$k] = $item;
+            }
+            if ($v instanceof \stdClass) {
+                return '(object) ' . self::repArray($props, $budget, $seen, $depth + 1, true);
+            }
+            if ($props === [] && ($v instanceof \ArrayObject || $v instanceof \ArrayIterator)) {
+                $props = $v->getArrayCopy();
+            }
+            return $cls . '::__set_state(' . self::repArray($props, $budget, $seen, $depth + 1, true) . ')';
+        }
+        if (is_resource($v) || gettype($v) === 'resource (closed)') {
+            return 'resource(' . get_resource_type($v) . ')';
+        }
+        return var_export($v, true);
+    }
+
+    public static function repArray(array $v, int $budget, array $seen, int $depth, bool $keys): string
+    {
+        if ($depth > 16) {
+            return '[...]';
+        }
+        $keys = $keys || !array_is_list($v);
+        $out = '[';
+        $first = true;
+        foreach ($v as $k => $item) {
+            if (!$first) {
+                $out .= ', ';
+            }
+            $first = false;
+            if ($keys) {
+                $out .= (is_int($k) ? (string) $k : "'" . strtr($k, ["\\" => "\\\\", "'" => "\\'"]) . "'") . ' => ';
+            }
+            $out .= self::rep($item, $budget - strlen($out), $seen, $depth + 1);
+            if (strlen($out) > $budget) {
+                break;
+            }
+        }
+        return $out . ']';
+    }
+}
+
+// --- probes (global functions: the instrumented code calls them fully qualified) -------------
+
+function __ca_setup(string $table): void
+{
+    __CodeAlchemy::setup($table);
+}
+
+/** call: a function starts; returns its frame id */
+function __ca_c(int $pid, array $vars): int
+{
+    if (!__CodeAlchemy::$on) {
+        return 0;
+    }
+    $id = __CodeAlchemy::$nextId++;
+    $f = new __CodeAlchemyFrame($id, $pid, count(__CodeAlchemy::$stack));
+    __CodeAlchemy::$stack[] = $f;
+    $rec = "c\t$pid\t$id\t{$f->depth}";
+    foreach (__CodeAlchemy::$names[$pid] ?? [] as $name) {
+        if (array_key_exists($name, $vars)) {
+            $rec .= "\t" . __CodeAlchemy::esc($name) . "\t" . __CodeAlchemy::esc(__CodeAlchemy::render($vars[$name]));
+        }
+    }
+    __CodeAlchemy::emit($rec);
+    return $id;
+}
+
+/** an arrow function: its call and its one line */
+function __ca_cl(int $pid, int $line, array $vars): int
+{
+    $fid = __ca_c($pid, $vars);
+    __ca_l($line, $fid, $vars);
+    return $fid;
+}
+
+/** line: about to run the statement of probe `pid` in frame `fid` */
+function __ca_l(int $pid, int $fid, array $vars, $self = null): void
+{
+    if (!__CodeAlchemy::$on) {
+        return;
+    }
+    $f = __CodeAlchemy::top($fid);
+    if ($f === null) {
+        return;
+    }
+    $f->last = $pid;
+    __CodeAlchemy::emit("l\t$pid\t$fid\t{$f->depth}" . __CodeAlchemy::vars($pid, $vars, $fid === 1, $self));
+}
+
+/** a loop or elseif condition's line event; always true */
+function __ca_lt(int $pid, int $fid, array $vars, $self = null): bool
+{
+    __ca_l($pid, $fid, $vars, $self);
+    return true;
+}
+
+/** return `v` from frame `fid` */
+function __ca_r(int $fid, $v)
+{
+    if (!__CodeAlchemy::$on) {
+        return $v;
+    }
+    $f = __CodeAlchemy::top($fid);
+    if ($f === null || $f->done) {
+        return $v;
+    }
+    $f->done = true;
+    __CodeAlchemy::emit("r\t{$f->last}\t$fid\t{$f->depth}\t" . __CodeAlchemy::esc(__CodeAlchemy::render($v)));
+    return $v;
+}
+
+/** an arrow function's value: return it and leave the frame */
+function __ca_ar(int $fid, $v)
+{
+    __ca_r($fid, $v);
+    __ca_e($fid);
+    return $v;
+}
+
+/** an exception raised in, or passing through, frame `fid` */
+function __ca_x(int $fid, \Throwable $e): void
+{
+    if (!__CodeAlchemy::$on) {
+        return;
+    }
+    __CodeAlchemy::$lastExc = $e;
+    $f = __CodeAlchemy::top($fid);
+    if ($f === null || $f->exc === $e) {
+        return;
+    }
+    $f->exc = $e;
+    __CodeAlchemy::emit("x\t{$f->last}\t$fid\t{$f->depth}\t" . __CodeAlchemy::esc(get_class($e)) . "\t"
+        . __CodeAlchemy::esc($e->getMessage()));
+}
+
+/** `throw` in frame `fid`: report, and give the exception back to throw */
+function __ca_t(int $fid, $e)
+{
+    if ($e instanceof \Throwable) {
+        __ca_x($fid, $e);
+    }
+    return $e;
+}
+
+/** the frame's `finally`: leave it; without a return it unwound */
+function __ca_e(int $fid): void
+{
+    if (!__CodeAlchemy::$on) {
+        return;
+    }
+    $f = __CodeAlchemy::top($fid);
+    if ($f === null) {
+        return;
+    }
+    array_pop(__CodeAlchemy::$stack);
+    if (!$f->done) {
+        $f->done = true;
+        __CodeAlchemy::emit("r\t{$f->last}\t$fid\t{$f->depth}");
+    }
+}
