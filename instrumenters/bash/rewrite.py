@@ -117,6 +117,9 @@ def rewrite(rw: Rewrite) -> None:
     for cap, node in rw.captures("variables"):
         text = rw.text(node)
         if cap == "assigned":
+            assignment = node.parent if node.parent.type == "variable_assignment" else node.parent.parent
+            if assignment.type == "variable_assignment" and assignment.parent.type == "command":
+                continue  # `NAME=value command`: set for that command only
             note(node, text, True)
         elif cap == "used":
             note(node, text, False)
