@@ -33,20 +33,23 @@ class CType:
     params: str = "()"   # fn parameter list text
     key: int = -1        # struct/union/enum definition id
     shown: str = ""      # how a pointer's type is shown: "(int *) heap+0x10"
+    tag: str = ""        # struct/union tag, resolved when rendering (may be defined later)
+    size: str = ""       # array size, when a number
 
-    def decl(self, inner: str = "") -> str:
-        """A declaration of `inner` with this type (inner "" gives the type name)."""
+    def decl(self, inner: str = "", sizes: bool = False) -> str:
+        """A declaration of `inner` with this type (inner "" gives the type name); array
+        sizes as written in the source only when `sizes` (they may name VLA parameters)."""
         k = self.kind
         if k in ("ptr", "fnptr", "str"):
             t = self.target
             if t is not None and t.kind in ("array", "fn"):
-                return t.decl(f"(*{inner})")
-            base = t.decl(f"*{inner}") if t is not None else f"char *{inner}"
+                return t.decl(f"(*{inner})", sizes)
+            base = t.decl(f"*{inner}", sizes) if t is not None else f"char *{inner}"
             return base
         if k == "array":
-            return self.target.decl(f"{inner}[]")
+            return self.target.decl(f"{inner}[{self.size if sizes else ''}]", sizes)
         if k == "fn":
-            return self.target.decl(f"{inner}{self.params}")
+            return self.target.decl(f"{inner}{self.params}", sizes)
         return f"{self.text} {inner}".strip()
 
 
@@ -157,10 +160,8 @@ class Types:
                 return CType(kind, self.aggs[key].name, key=key)
             if name is None:
                 return CType("opaque")
-            key = self.tags.get((kind, self.text(name)))
-            if key is None:
-                return CType("opaque", f"{kind} {self.text(name)}")
-            return CType(kind, f"{kind} {self.text(name)}", key=key)
+            key = self.tags.get((kind, self.text(name)), -1)
+            return CType(kind, f"{kind} {self.text(name)}", key=key, tag=self.text(name))
         if t == "enum_specifier":
             name = spec.child_by_field_name("name")
             body = spec.child_by_field_name("body")
@@ -203,7 +204,8 @@ class Types:
                     t = CType("ptr", target=t)
                 node = node.child_by_field_name("declarator")
             elif k == "array_declarator" or k == "abstract_array_declarator":
-                t = CType("array", target=t)
+                size = node.child_by_field_name("size")
+                t = CType("array", target=t, size=" ".join(self.text(size).split()) if size is not None else "")
                 node = node.child_by_field_name("declarator")
             elif k == "function_declarator" or k == "abstract_function_declarator":
                 params = node.child_by_field_name("parameters")
@@ -221,7 +223,7 @@ class Types:
     def shown(self, t: CType) -> CType:
         """Fill in the shown type names of pointers (and of pointers inside arrays)."""
         if t.kind in ("ptr", "fnptr") and not t.shown:
-            t.shown = " ".join(t.decl("").split()).replace("( *", "(*")
+            t.shown = " ".join(t.decl("", sizes=True).split()).replace("( *", "(*")
         if t.kind == "array":
             self.shown(t.target)
         return t
@@ -325,7 +327,7 @@ class Types:
         if k == "enum":
             return f"{self.enum_renderer(t.key)}((long long)({lv}))"
         if k in ("struct", "union"):
-            fn = self.agg_renderer(t.key)
+            fn = self.agg_renderer(t)
             return f"{fn}(&({lv}))" if fn else "__ca_wopaque()"
         if k == "array":
             elem, rank = t, 0
@@ -345,7 +347,7 @@ class Types:
 
     def nameable(self, t: CType) -> bool:
         if t.kind in ("struct", "union"):
-            agg = self.aggs.get(t.key)
+            agg = self.agg(t)
             return agg is not None and bool(agg.name)
         if t.kind in ("ptr", "fnptr", "str"):
             return True
@@ -394,8 +396,15 @@ class Types:
                 return False
         return True
 
-    def agg_renderer(self, key: int) -> str | None:
-        agg = self.aggs.get(key)
+    def agg(self, t: CType) -> Aggregate | None:
+        """The definition of a struct/union type (looked up by tag when it came later)."""
+        if t.key == -1 and t.tag:
+            t.key = self.tags.get((t.kind, t.tag), -1)
+        return self.aggs.get(t.key)
+
+    def agg_renderer(self, t: CType) -> str | None:
+        agg = self.agg(t)
+        key = t.key
         if agg is None or not agg.name:
             return None
         sig = ("agg", key)
@@ -505,22 +514,22 @@ class Function:
         self.ret_decl: str | None = None
         self.params: list[Var] = []
         self.written: set[str] = set()
-        self.ids = 0
         self.emit = False
         self.goto_sets: dict[str, list] = {}
+        self.label_sets: dict[str, list] | None = {}
         self.label_in: dict[str, frozenset] = {}
         self.flows: list[Flow] = []
         self.pending: list[Var] = []
         self.level = 0
         self.header = 0
+        self.skip_line = 0
 
     def text(self, node) -> str:
         return self.rw.text(node)
 
-    def new_var(self, name, t, **kw) -> Var:
-        self.ids += 1
-        v = Var(name, t, self.ids, **kw)
-        return v
+    def new_var(self, name, t, node, **kw) -> Var:
+        """A variable; its id is its declarator's position, the same in every pass."""
+        return Var(name, t, node.start_byte, **kw)
 
     # --- setup ------------------------------------------------------------------------------
 
@@ -577,7 +586,7 @@ class Function:
                 t = CType("str", target=t.target) if t.target.kind == "char" else CType("ptr", target=t.target)
             if t.kind == "fn":
                 t = CType("fnptr", target=t)
-            self.params.append(self.new_var(name, self.types.shown(t), param=True))
+            self.params.append(self.new_var(name, self.types.shown(t), d, param=True))
 
     def local_type_names(self) -> set[str]:
         names = set()
@@ -648,6 +657,8 @@ class Function:
             self.wrap(node)
             if self.line_of(node) == self.header:
                 return
+        elif self.skip_line and self.line_of(node) == self.skip_line:
+            return
         self.rw.insert(node.start_byte, self.probe_expr(self.line_of(node), scope, assigned) + "; ", 0)
 
     def wrap(self, node) -> None:
@@ -712,7 +723,7 @@ class Function:
                 # writing one member defines every byte the renderer reads
                 result.add(v.id)
             if v.type.kind == "struct":
-                agg = self.types.aggs.get(v.type.key)
+                agg = self.types.agg(v.type)
                 if agg and agg.fields and all(len(x) == 2 and x[0] for x in agg.fields) and \
                         all((v.id, x[0]) in result for x in agg.fields):
                     result.add(v.id)
@@ -760,7 +771,7 @@ class Function:
                 continue
             t = self.types.shown(t)
             mutable = name in self.written or t.kind in ("array", "str")
-            v = self.new_var(name, t, always=static, mutable=mutable, register="register" in storage)
+            v = self.new_var(name, t, d, always=static, mutable=mutable, register="register" in storage)
             scope[name] = v
             if init and assigned is not None:
                 assigned = assigned | {v.id}
@@ -768,9 +779,20 @@ class Function:
                 self.pending.append(v)
         return assigned
 
-    def block(self, items, scope: dict, assigned):
+    SIMPLE = {"expression_statement", "declaration", "return_statement", "break_statement",
+              "continue_statement", "goto_statement"}
+
+    def block(self, items, scope: dict, assigned, first_line: int = 0):
+        """Statements in sequence. Like Python's settrace, a line fires once: a statement on
+        the line of the statement before it (or of the header whose body this is) gets no
+        probe of its own."""
+        skip = first_line
         for c in items:
+            if c.type == "comment":
+                continue
+            self.skip_line = skip if self.line_of(c) == skip else 0
             assigned = self.stmt(c, scope, assigned, single=False)
+            skip = self.line_of(c) if c.type in self.SIMPLE else 0
         return assigned
 
     def stmt(self, node, scope: dict, assigned, single: bool, header: int = 0):
@@ -788,7 +810,7 @@ class Function:
 
     def _stmt(self, node, t, scope, assigned, single):
         if t == "compound_statement":
-            return self.block(node.named_children, dict(scope), assigned)
+            return self.block(node.named_children, dict(scope), assigned, first_line=self.header)
         if t == "declaration":
             storage = {self.text(c) for c in node.children if c.type == "storage_class_specifier"}
             has_init = any(d.type == "init_declarator" for d in node.children_by_field_name("declarator"))
@@ -888,12 +910,12 @@ class Function:
             return self.exit_set(normal, flow)
         if t == "labeled_statement":
             label = self.text(node.child_by_field_name("label"))
-            if self.emit:
-                entry = assigned
-                for s in self.goto_sets.get(label, []):
-                    entry = meet(entry, s)
-            else:
+            entry = assigned
+            if self.label_sets is None:        # not converged: assume only the parameters
                 entry = self.entry
+            else:
+                for s in self.label_sets.get(label, []):
+                    entry = meet(entry, s)
             inner = [c for c in node.named_children if c.type not in ("statement_identifier", "comment")]
             if single and self.emit:
                 self.wrap(node)
@@ -915,7 +937,7 @@ class Function:
         if t == "goto_statement":
             self.probe_stmt(node, scope, assigned, single)
             label = self.text(node.child_by_field_name("label"))
-            if not self.emit and assigned is not None:
+            if assigned is not None:
                 self.goto_sets.setdefault(label, []).append(assigned)
             return None
         if t == "return_statement":
@@ -994,10 +1016,22 @@ class Function:
             base[p.name] = p
         self.entry = frozenset(p.id for p in self.params)
         stable_globals = [g for g in gscope.values() if not g.mutable]
-        # pass 1: the assigned sets at each goto; pass 2: emit with labels' sets known
+        # analysis passes until the sets at each goto are stable (a label's set is the meet of
+        # its fall-through and its gotos'; starting from "everything" and shrinking, this is
+        # the maximal fixpoint, which for this gen-only problem is the meet over all paths);
+        # then the pass that emits
         self.emit = False
-        self.pending = list(stable_globals)
-        self.block(self.body.named_children, dict(base), self.entry)
+        self.label_sets = {}
+        for _ in range(20):
+            self.goto_sets = {}
+            self.flows = []
+            self.pending = list(stable_globals)
+            self.block(self.body.named_children, dict(base), self.entry)
+            if self.goto_sets == self.label_sets:
+                break
+            self.label_sets = self.goto_sets
+        else:
+            self.label_sets = None
         self.emit = True
         self.pending = list(stable_globals)
         self.flows = []

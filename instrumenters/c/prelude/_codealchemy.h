@@ -190,8 +190,12 @@ static __CA_NI void __ca_wd(double v) {
         if (v == 0 && 1 / v < 0) { __ca_lit("-0"); return; }
         __ca_wi((long long)v); return;
     }
+    /* the shortest of 15, 16 and 17 significant digits that reads back as the same double */
     n = __ca_snprintf(t, sizeof t, "%.15g", v);
-    if (v == v && v - v == 0 && __ca_strtod(t, 0) != v) n = __ca_snprintf(t, sizeof t, "%.17g", v);
+    if (v == v && v - v == 0 && __ca_strtod(t, 0) != v) {
+        n = __ca_snprintf(t, sizeof t, "%.16g", v);
+        if (__ca_strtod(t, 0) != v) n = __ca_snprintf(t, sizeof t, "%.17g", v);
+    }
     __ca_put(t, (__ca_size)n);
 }
 static __CA_NI void __ca_wf(float v) {
