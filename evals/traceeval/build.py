@@ -6,7 +6,8 @@ Selection, in this order (docs/trace-text.md, "TraceEval"):
 2. per language, traces are put in size buckets (events: 1-2, 3-4, 5-8, 9-16, ...), each
    bucket is shuffled with the seed, and the buckets are read in turn (one from each, again);
 3. in that order, a trace is taken unless the tracer cut it, its program text cannot be had
-   (or is longer than max_source_lines), or its program is a near-duplicate (Jaccard
+   (or is longer than max_source_lines), its text has fewer than min_events steps, or its
+   program is a near-duplicate (Jaccard
    similarity of token 5-gram sets >= dedup_threshold) of one already taken; until
    per_language tasks are taken.
 Only traces that reach step 3 are read from the shards, so a large dump costs little.
@@ -162,13 +163,16 @@ def build(dump: str | Path, options: BuildOptions = BuildOptions()) -> BuildResu
             if len(code.splitlines()) > options.max_source_lines:
                 result.skipped[f"more than {options.max_source_lines} source lines"] += 1
                 continue
+            task = make_task(lang, entry["sha256"], code, trace, template, version, source_path=head.get("source"),
+                             trace_id=trace_id(entry), events=entry.get("events"))
+            if task["steps"] < options.min_events:
+                result.skipped[f"fewer than {options.min_events} steps"] += 1
+                continue
             sig = shingles(code)
             if any(jaccard(sig, other) >= options.dedup_threshold for other in taken):
                 result.skipped["near-duplicate source"] += 1
                 continue
             taken.append(sig)
-            result.tasks.append(make_task(lang, entry["sha256"], code, trace, template, version,
-                                          source_path=head.get("source"), trace_id=trace_id(entry),
-                                          events=entry.get("events")))
+            result.tasks.append(task)
     result.tasks.sort(key=lambda t: (t["language"], t["id"]))
     return result
