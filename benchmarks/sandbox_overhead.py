@@ -14,6 +14,7 @@ between the variants so that load from elsewhere hits them alike.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import time
@@ -41,6 +42,7 @@ def main() -> None:
     backend = LocalBackend()
     no_cgroups = LocalBackend(cgroups=False)
     limits = Limits(timeout=10)
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall times rise with it)")
     print(f"{'program':<16} {'bare ms':>8} {'bwrap ms':>9} {'local ms':>9} {'overhead ms':>12}"
           f" {'no-cgroup ms':>13} {'overhead ms':>12}  (median of {runs})")
     for label, argv in PROGRAMS.items():
@@ -56,6 +58,7 @@ def main() -> None:
             plain.append(timed(lambda: no_cgroups.run(req)))   # noqa: B023
         b, w, x, y = (statistics.median(v) for v in (bare, wrapped, local, plain))
         print(f"{label:<16} {b:8.2f} {w:9.2f} {x:9.2f} {x - b:12.2f} {y:13.2f} {y - b:12.2f}")
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
