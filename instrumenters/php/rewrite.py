@@ -107,18 +107,15 @@ class PhpRewriter:
         declares = [c for c in kids if c.type == "declare_statement"]
         if declares:
             return declares[-1].end_byte, " {}"
-        first = kids[0]
-        if first.type == "text":
-            text = self.rw.text(first)
-            if text.startswith("#!"):  # the CLI skips a shebang line: load on the next
-                newline = text.find("\n")
-                if newline < 0 or first.start_byte + newline + 1 >= first.end_byte:
-                    tag = child_of_type(root, "php_tag")
-                    return tag.end_byte, " {} "
-                return first.start_byte + newline + 1, self.html_opener(text[newline + 1:])
-            return first.start_byte, self.html_opener(text)
         tag = child_of_type(root, "php_tag")
-        return tag.end_byte, " {} "
+        source = self.rw.source.decode("utf-8")
+        start = 0
+        if source.startswith("#!"):  # the CLI skips a shebang line: load on the next
+            start = source.find("\n") + 1 if "\n" in source else len(source)
+        head = self.rw.source[start:tag.start_byte].decode("utf-8")
+        if head == "":  # the file opens with <?php
+            return tag.end_byte, " {} "
+        return start, self.html_opener(source[start:])
 
     @staticmethod
     def html_opener(html: str) -> str:
@@ -185,8 +182,9 @@ class PhpRewriter:
                 if end_probe:
                     self.rw.insert(body.children[-1].start_byte, end_probe + " ", priority=55)
             elif body.type == "colon_block":
-                if end_probe:
-                    self.rw.insert(body.end_byte, end_probe, priority=55)
+                closer = child_of_type(node, "endforeach")
+                if end_probe and closer is not None:  # in PHP mode even when the block ends in HTML
+                    self.rw.insert(closer.start_byte, end_probe.strip() + " ", priority=55)
             elif body.type not in NOT_STATEMENTS:
                 probe = ""
                 if line_of(body) not in frame.lines:

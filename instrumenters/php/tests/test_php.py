@@ -1,0 +1,151 @@
+"""PHP tracing: goldens, traced == untraced, lines kept, limits, no-op probes, conformance."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codealchemy.tracer import plugins
+from codealchemy.tracer.instrument import Instrumented, Skip, instrument
+from codealchemy.tracer.testing import Tracer, check_golden
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE / "fixtures"
+CONFORMANCE = HERE / "conformance"
+BENCH = FIXTURES / "bench_loop.php"
+PROGRAMS = sorted(p for p in FIXTURES.glob("*.php") if p != BENCH)
+
+pytestmark = pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed")
+
+
+@pytest.fixture(scope="module")
+def php():
+    return plugins.languages().get("php")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Each program traced and run untraced once for the whole module."""
+    tracer = Tracer()
+    cache: dict[str, tuple] = {}
+
+    def get(path: Path):
+        if str(path) not in cache:
+            cache[str(path)] = (tracer.trace(path), tracer.untraced(path))
+        return cache[str(path)]
+
+    get.tracer = tracer
+    return get
+
+
+def test_enough_fixtures():
+    assert len(PROGRAMS) >= 20
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_golden(path, runs):
+    traced, _ = runs(path)
+    check_golden(traced.events, path.with_suffix(".jsonl"))
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_same_stdout_and_exit_code(path, runs):
+    traced, untraced = runs(path)
+    footer = traced.footer
+    assert footer["status"] in ("ok", "runtime_error"), footer
+    assert footer["dropped"] == 0
+    assert traced.stdout == untraced.run.stdout.decode("utf-8")
+    assert footer["exit_code"] == untraced.run.exit_code
+    if footer["status"] == "runtime_error":
+        assert footer["stderr"] == (untraced.run.stderr or untraced.run.stdout).decode("utf-8")
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_lines_kept(path, php):
+    """Probes go on the lines they belong to: line numbers in PHP's messages stay right."""
+    source = path.read_text(encoding="utf-8")
+    result = instrument(source, php)
+    assert isinstance(result, Instrumented), result
+    assert result.code.count("\n") == source.count("\n")
+    for a, b in zip(source.splitlines(), result.code.splitlines(), strict=True):
+        rest = iter(b)
+        assert all(ch in rest for ch in a), (a, b)  # the original line, in order, inside the new one
+
+
+def test_frames_depths_and_returns(runs):
+    traced, _ = runs(FIXTURES / "recursion.php")
+    events = [e for e in traced.events if e["kind"] != "output"]
+    assert events[0] == {"kind": "call", "func": "<module>", "line": 1, "frame": 1, "depth": 0, "args": {}}
+    assert events[-1]["kind"] == "return" and events[-1]["func"] == "<module>"
+    calls = [e for e in events if e["kind"] == "call"]
+    assert len({e["frame"] for e in calls}) == len(calls)
+    facts = [(e["depth"], e["args"]["n"]) for e in calls if e["func"] == "fact"]
+    assert facts == [(1, "5"), (2, "4"), (3, "3"), (4, "2"), (5, "1")]
+    returns = [e["value"] for e in events if e["kind"] == "return" and e["func"] == "fact"]
+    assert returns == ["1", "2", "6", "24", "120"]
+
+
+def test_uncaught_exception_keeps_message_and_exit_code(runs):
+    traced, untraced = runs(FIXTURES / "uncaught.php")
+    assert traced.footer["exit_code"] == untraced.run.exit_code == 255
+    assert traced.footer["stderr"] == untraced.run.stderr.decode()
+    assert "Uncaught InvalidArgumentException: bad item: 2 in /work/main.php:5" in traced.footer["stderr"]
+    exc = [(e["func"], e["type"]) for e in traced.events if e["kind"] == "exception"]
+    assert exc == [("check", "InvalidArgumentException"), ("process", "InvalidArgumentException"),
+                   ("<module>", "InvalidArgumentException")]
+    tail = [(e["kind"], e["func"], e.get("value", "-")) for e in traced.events[-2:]]
+    assert tail == [("exception", "<module>", "-"), ("return", "<module>", None)]
+
+
+def test_html_around_php_is_output_unchanged(runs):
+    traced, untraced = runs(FIXTURES / "html_page.php")
+    assert traced.stdout == untraced.run.stdout.decode() and traced.stdout.startswith("\n<!DOCTYPE html>")
+    names = {k for e in traced.events if e["kind"] == "line" for k in e["vars"]}
+    assert "title" in names and not any(k.startswith("$") for k in names)
+
+
+def test_limits_max_events_and_max_value(runs, tmp_path):
+    prog = tmp_path / "big.php"
+    prog.write_text('<?php\n$s = str_repeat("x", 500);\n$i = 0;\n'
+                    'while ($i < 1000) {\n  $i++;\n}\necho strlen($s), "\\n";\n')
+    traced = runs.tracer.trace(prog, max_events=50, max_value=20)
+    footer = traced.footer
+    assert footer["truncated"] and footer["truncation"] == "max_events"
+    assert footer["events"] == 50 and footer["exit_code"] == 0
+    values = [v for e in traced.events if e["kind"] == "line" for v in e["vars"].values()]
+    assert "'xxxxxxxxxxxxxxxxxx\u2026" in values and all(len(v) <= 20 for v in values)
+
+
+def test_probes_are_noops_without_the_channel(php, tmp_path):
+    source = (FIXTURES / "closures.php").read_text(encoding="utf-8")
+    result = instrument(source, php)
+    for name, data in result.files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "main.php").write_text(result.code, encoding="utf-8")
+    (tmp_path / "plain.php").write_text(source, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEALCHEMY_")}
+    traced = subprocess.run(["php", "main.php"], cwd=tmp_path, env=env, capture_output=True, timeout=30)
+    plain = subprocess.run(["php", "plain.php"], cwd=tmp_path, env=env, capture_output=True, timeout=30)
+    assert traced.returncode == plain.returncode == 0
+    assert traced.stdout == plain.stdout and traced.stderr == b""
+
+
+def test_printing_cannot_forge_events(runs):
+    traced, _ = runs(FIXTURES / "output.php")
+    assert "l\t0\t1\t0" in traced.stdout
+    assert traced.footer["dropped"] == 0
+
+
+def test_html_only_is_a_skip(php):
+    assert isinstance(instrument("<p>no php here</p>\n", php), Skip)
+
+
+@pytest.mark.parametrize("path", sorted(CONFORMANCE.glob("*.php")), ids=lambda p: p.name)
+def test_conformance_programs_run_the_same(path, runs):
+    traced, untraced = runs(path)
+    assert traced.footer["status"] == "ok", traced.footer
+    assert traced.stdout == untraced.run.stdout.decode("utf-8")
