@@ -18,7 +18,16 @@ anything of the program (--block-fd); meanwhile the host sets the rlimits on the
 space; file size, which also caps the trace channel; open files; processes) and moves it into
 per-run memory and pids cgroups where the cgroup tree is writable (see cgroups.py). With a
 memory cgroup, RLIMIT_DATA is twice the limit (the cgroup bounds what is resident and its OOM
-kill is reported as memory_limit); without one it is the limit itself.
+kill is reported as memory_limit); without one it is the limit itself. The run folder then
+lives on /dev/shm, so what the program writes to /work is charged to its memory cgroup too.
+Moving a process into a cgroup costs the kernel an RCU grace period (a few ms of latency, no
+CPU) unless it runs with cgroup_favordynmods=true (boot) or favordynmods (v2 mount option).
+
+A timeout, output over the cap, or the program's exit ends the phase with SIGKILL to the
+namespace's init (and to bubblewrap), then waits until that init is gone: by then the kernel
+has killed and reaped everything in the namespace. A Python program that times out first gets
+a `py-spy dump` of its stack (PhaseResult.stack). The trace channel is an unnamed file on disk
+passed as fd 3 and capped by RLIMIT_FSIZE; output pipes are read at most up to the cap.
 
 Toolchains under /root or /home (rustup, pyenv, a user's Go) are hidden by the sandbox; a run
 gets them bound read-only at the same path: a PATH entry of the run's environment under /root
