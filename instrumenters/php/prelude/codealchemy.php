@@ -6,6 +6,8 @@
 final class __CodeAlchemyFrame
 {
     public $done = false;
+    public $returned = false;
+    public $value = null;
     public $exc = null;
     public $last;
 
@@ -338,18 +340,18 @@ function __ca_lt(int $pid, int $fid, array $vars, $self = null): bool
     return true;
 }
 
-/** return `v` from frame `fid` */
+/** return `v` from frame `fid`: the event is written when the frame is left (after `finally` blocks) */
 function __ca_r(int $fid, $v)
 {
     if (!__CodeAlchemy::$on) {
         return $v;
     }
     $f = __CodeAlchemy::top($fid);
-    if ($f === null || $f->done) {
+    if ($f === null || $f->done || $f->returned) {
         return $v;
     }
-    $f->done = true;
-    __CodeAlchemy::emit("r\t{$f->last}\t$fid\t{$f->depth}\t" . __CodeAlchemy::esc(__CodeAlchemy::render($v)));
+    $f->returned = true;
+    $f->value = __CodeAlchemy::render($v);
     return $v;
 }
 
@@ -399,6 +401,7 @@ function __ca_e(int $fid): void
     array_pop(__CodeAlchemy::$stack);
     if (!$f->done) {
         $f->done = true;
-        __CodeAlchemy::emit("r\t{$f->last}\t$fid\t{$f->depth}");
+        $value = $f->returned ? "\t" . __CodeAlchemy::esc($f->value) : '';
+        __CodeAlchemy::emit("r\t{$f->last}\t$fid\t{$f->depth}$value");
     }
 }

@@ -6,7 +6,8 @@ module CodeAlchemy
   ESC_RE = /[\\\t\n\r]/.freeze
   ADDR_RE = /:0x\h{8,16}/.freeze
   NEW_HASH_STYLE = ({ a: 1 }.inspect == "{a: 1}")
-  Frame = Struct.new(:id, :pid, :depth, :last, :done, :exc, :shown, :muted, :method_pid)
+  # `value` is the rendered return value (nil: none yet); `done` once the return event is written
+  Frame = Struct.new(:id, :pid, :depth, :last, :done, :exc, :shown, :muted, :value)
 
   @on = false
   @muted = false
@@ -44,10 +45,10 @@ module CodeAlchemy
     # --- probes ---------------------------------------------------------------------------
 
     # call: a method, block or lambda starts; `b` is its binding (params come from the table)
-    def c(pid, b, method_pid = nil)
+    def c(pid, b)
       return unless @on
       st = (Thread.current[:__codealchemy] ||= [])
-      f = Frame.new(@next_id, pid, st.size, pid, false, nil, nil, @muted, method_pid)
+      f = Frame.new(@next_id, pid, st.size, pid, false, nil, nil, @muted, nil)
       @next_id += 1
       st.push(f)
       return if @muted
@@ -88,13 +89,12 @@ module CodeAlchemy
       emit(rec)
     end
 
-    # return with a value from the innermost frame; returns `v`
+    # the innermost frame returns `v` (written when the frame is left, after `ensure` clauses)
     def r(v)
       return v if !@on || @muted
       f = (Thread.current[:__codealchemy] ||= []).last
-      return v if f.nil? || f.done || f.id == 1
-      f.done = true
-      emit("r\t#{f.last}\t#{f.id}\t#{f.depth}\t#{esc(render(v))}")
+      return v if f.nil? || f.done || f.value || f.id == 1
+      f.value = render(v)
       v
     end
 
@@ -104,15 +104,7 @@ module CodeAlchemy
       st = (Thread.current[:__codealchemy] ||= [])
       j = st.rindex { |f| f.pid == mpid && !f.done }
       return r(v) if j.nil?
-      (st.size - 1).downto(j + 1) do |k|
-        f = st[k]
-        next if f.done
-        f.done = true
-        emit("r\t#{f.last}\t#{f.id}\t#{f.depth}")
-      end
-      f = st[j]
-      f.done = true
-      emit("r\t#{f.last}\t#{f.id}\t#{f.depth}\t#{esc(render(v))}")
+      st[j].value ||= render(v)
       v
     end
 
@@ -131,7 +123,7 @@ module CodeAlchemy
       f = (Thread.current[:__codealchemy] ||= []).pop
       return if f.nil? || f.done || f.muted || @muted
       f.done = true
-      emit("r\t#{f.last}\t#{f.id}\t#{f.depth}")
+      emit(f.value ? "r\t#{f.last}\t#{f.id}\t#{f.depth}\t#{esc(f.value)}" : "r\t#{f.last}\t#{f.id}\t#{f.depth}")
     end
 
     # --- output ---------------------------------------------------------------------------
