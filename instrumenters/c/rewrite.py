@@ -462,10 +462,10 @@ class Types:
             lines.append(f"{indent}if (__ca_full()) break;")
         at = " + ".join(idx[:loops]) if loops else "0"
         if string:
-            lines.append(f"{indent}__ca_wstr((const char *)&__ca_a[{at}], (long)n{rank - 1});")
+            lines.append(f"{indent}__ca_wchars(&__ca_a[{at}], n{rank - 1});")
         else:
             lines.append(f"{indent}{self.value(elem, f'__ca_a[{at}]')};")
-        for i in reversed(range(loops)):
+        for _ in range(loops):
             indent = indent[:-4]
             lines.append(f"{indent}}}")
             lines.append(f"{indent}__ca_lit(\"}}\");")
@@ -628,8 +628,8 @@ class Function:
             return None
         if t.kind == "generic" and not t.text:
             return None
-        label = f"\\t{v.name}\\t"
         n = len(v.name) + 2
+        label = f"\\t{v.name}\\t" + "\\0" * (-n % 8)   # padded: the prelude copies 8 bytes at a time
         if t.kind == "int":
             return f"__ca_vi(\"{label}\", {n}, (long long)({v.name}))"
         if t.kind == "uint":
@@ -880,11 +880,9 @@ class Function:
             at_cond = meet(body_out, assigned) if flow.continued else body_out
             cond = node.child_by_field_name("condition")
             kw = next((c for c in node.children if c.type == "while"), node)
-            if self.emit and at_cond is not None:
-                self.rw.insert(cond.start_byte + 1,
-                               self.probe_expr(kw.start_point[0] + 1, scope, at_cond) + ", ", 0)
-            elif self.emit:
-                self.rw.insert(cond.start_byte + 1, self.probe_expr(kw.start_point[0] + 1, scope, frozenset()) + ", ", 0)
+            if self.emit:
+                known = at_cond if at_cond is not None else frozenset()
+                self.rw.insert(cond.start_byte + 1, self.probe_expr(kw.start_point[0] + 1, scope, known) + ", ", 0)
             a1 = self.assigns(cond, scope, at_cond)
             normal = None if is_true(cond, self.text) else a1
             return self.exit_set(normal, flow)

@@ -103,11 +103,25 @@ static __CA_U void __ca_put(const char *s, __ca_size n) {
 }
 #define __ca_lit(s) __ca_put(s, sizeof(s) - 1)
 
+static const char __ca_digits[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 static inline char *__ca_fmt_u(char *p, unsigned long long v) {
-    char tmp[24]; int i = 0;
-    do { tmp[i++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (i) *p++ = tmp[--i];
-    return p;
+    if (v < 10) { *p = (char)('0' + v); return p + 1; }
+    if (v < 100) { __builtin_memcpy(p, __ca_digits + 2 * v, 2); return p + 2; }
+    char tmp[24]; char *e = tmp + 24, *q = e;
+    while (v >= 100) { q -= 2; __builtin_memcpy(q, __ca_digits + 2 * (v % 100), 2); v /= 100; }
+    if (v < 10) *--q = (char)('0' + v);
+    else { q -= 2; __builtin_memcpy(q, __ca_digits + 2 * v, 2); }
+    __builtin_memcpy(p, q, 24); /* fixed size: a move, not a call; only e - q bytes count */
+    return p + (e - q);
+}
+/* names come as "\tNAME\t" padded with NULs to a multiple of 8 bytes */
+static inline void __ca_name(const char *nm, __ca_size nl) {
+    char *p = __ca_p;
+    for (__ca_size i = 0; i < nl; i += 8) __builtin_memcpy(p + i, nm + i, 8);
+    __ca_p = p + nl;
 }
 static inline char *__ca_fmt_i(char *p, long long v) {
     if (v < 0) { *p++ = '-'; return __ca_fmt_u(p, 0ull - (unsigned long long)v); }
@@ -157,7 +171,23 @@ static __CA_U void __ca_wc(int v) {
     *__ca_p++ = '\''; __ca_esc((unsigned char)v, '\''); *__ca_p++ = '\''; __ca_vlen += 2;
 }
 
-/* bounded string: at most n bytes (n < 0: NUL-terminated); guarded against bad pointers */
+/* a string of at most n bytes (n < 0: up to the NUL) */
+static void __ca_chars(const char *s, long n) {
+    *__ca_p++ = '"'; __ca_vlen++;
+    for (long i = 0; (n < 0 || i < n) && s[i]; i++) {
+        if (__ca_vlen > __ca_maxv) return;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') { *__ca_p++ = (char)c; __ca_vlen++; }
+        else __ca_esc(c, '"');
+    }
+    *__ca_p++ = '"'; __ca_vlen++;
+}
+/* a char array: its bytes are the program's own, always readable */
+static __CA_NI void __ca_wchars(const void *s, __ca_size n) {
+    if (__ca_full()) return;
+    __ca_chars((const char *)s, (long)n);
+}
+/* a char pointer: NULL, or the string, guarded against pointers that cannot be read */
 static __CA_NI void __ca_wstr(const char *s, long n) {
     if (!s) { __ca_lit("NULL"); return; }
     if (__ca_full()) return;
@@ -172,17 +202,10 @@ static __CA_NI void __ca_wstr(const char *s, long n) {
         __ca_lit("<unreadable>");
         return;
     }
-    *__ca_p++ = '"'; __ca_vlen++;
-    long i = 0;
-    for (; (n < 0 || i < n) && s[i]; i++) {
-        if (__ca_vlen > __ca_maxv) break;
-        __ca_esc((unsigned char)s[i], '"');
-    }
+    __ca_chars(s, n);
     __ca_guarded = 0;
-    if (__ca_vlen <= __ca_maxv) { *__ca_p++ = '"'; __ca_vlen++; }
 }
 static __CA_U void __ca_ws(const char *s) { __ca_wstr(s, -1); }
-static __CA_U void __ca_wchars(const void *s, __ca_size n) { __ca_wstr((const char *)s, (long)n); }
 
 static __CA_NI void __ca_wd(double v) {
     char t[48]; int n;
@@ -332,14 +355,14 @@ static __CA_U void __ca_rvoid(int pid, unsigned fr) { if (__ca_on && __ca_r(pid,
 /* a name: "\tNAME\t" with its length; resets the value length */
 static inline __CA_U void __ca_n(const char *nm, __ca_size nl) {
     __ca_room();
-    __ca_raw(nm, nl);
+    __ca_name(nm, nl);
     __ca_vlen = 0;
 }
 static __CA_NI void __ca_vi(const char *nm, __ca_size nl, long long v) {
-    __ca_room(); __ca_raw(nm, nl); __ca_p = __ca_fmt_i(__ca_p, v);
+    __ca_room(); __ca_name(nm, nl); __ca_p = __ca_fmt_i(__ca_p, v);
 }
 static __CA_NI void __ca_vu(const char *nm, __ca_size nl, unsigned long long v) {
-    __ca_room(); __ca_raw(nm, nl); __ca_p = __ca_fmt_u(__ca_p, v);
+    __ca_room(); __ca_name(nm, nl); __ca_p = __ca_fmt_u(__ca_p, v);
 }
 
 /* ---- output streams ------------------------------------------------------------------------- */
