@@ -512,6 +512,10 @@ func (r *_caR) value(v reflect.Value, top bool) {
 		}
 		r.w("}")
 	case reflect.Struct:
+		if pkg := t.PkgPath(); pkg == "sync" || pkg == "sync/atomic" {
+			r.w(t.String() + "{…}") // internal state that other goroutines change under us
+			return
+		}
 		r.w(t.String() + "{")
 		for i := 0; i < v.NumField(); i++ {
 			if i > 0 {
