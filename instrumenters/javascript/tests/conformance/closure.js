@@ -1,0 +1,11 @@
+function make_counter() {
+  let count = 0;
+  return () => {
+    count += 1;
+    return count;
+  };
+}
+const next = make_counter();
+console.log(next());
+console.log(next());
+console.log(next());

@@ -1,0 +1,12 @@
+function divide(a, b) {
+  if (b === 0) {
+    throw new Error("division by zero");
+  }
+  return Math.trunc(a / b);
+}
+console.log(divide(10, 2));
+try {
+  console.log(divide(1, 0));
+} catch (e) {
+  console.log("error");
+}
