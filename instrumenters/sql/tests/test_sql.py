@@ -1,0 +1,89 @@
+"""SQL (SQLite): goldens, traced output == the sqlite3 CLI's, markers keep lines, limits."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codealchemy.tracer import plugins
+from codealchemy.tracer.instrument import Instrumented, instrument
+from codealchemy.tracer.testing import check_golden
+
+HERE = Path(__file__).parent
+BENCH = HERE / "fixtures" / "bench_loop.sql"
+FIXTURES = sorted(p for p in (HERE / "fixtures").glob("*.sql") if p != BENCH)
+CLI_ERROR = re.compile(r"^(Parse|Runtime) error near line \d+: .*$", re.M)
+
+pytestmark = pytest.mark.skipif(plugins.languages().get("sql").runtime.missing_tools() != [],
+                                reason="sqlite3 or /usr/bin/python3 is not installed")
+
+
+@pytest.fixture(scope="module")
+def sql():
+    return plugins.languages().get("sql")
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_fixture(tracer, path):
+    """The golden trace; stdout and exit code as the sqlite3 CLI gives them; same error lines."""
+    traced = tracer.trace(path)
+    footer = traced.footer
+    assert footer["status"] in ("ok", "runtime_error"), footer
+    assert footer["dropped"] == 0
+    check_golden(traced.events, path.with_suffix(".jsonl"))
+    plain = tracer.untraced(path)
+    assert traced.stdout == plain.run.stdout.decode()
+    assert footer["exit_code"] == plain.run.exit_code
+    stderr = "".join(e["text"] for e in traced.events if e["kind"] == "output" and e["stream"] == "stderr")
+    # the CLI adds the statement and a caret under a parse error: compare the error lines
+    assert [m.group(0) for m in CLI_ERROR.finditer(stderr)] == \
+        [m.group(0) for m in CLI_ERROR.finditer(plain.run.stderr.decode())]
+
+
+def test_fixture_count():
+    assert len(FIXTURES) >= 20
+
+
+def test_one_probe_per_statement_and_lines_kept(sql):
+    for path in FIXTURES:
+        source = path.read_text()
+        result = instrument(source, sql)
+        assert isinstance(result, Instrumented), (path.name, result)
+        assert result.code.count("\n") == source.count("\n")
+        assert re.sub(r"/\*@ca \d+\*/", "", result.code) == source
+
+
+def test_statements_split_like_the_cli(sql):
+    source = "SELECT 1; SELECT 2;\n-- note\nCREATE TRIGGER t AFTER INSERT ON x BEGIN\n  DELETE FROM y;\nEND;\n"
+    result = instrument("CREATE TABLE x(a INTEGER);\nCREATE TABLE y(a INTEGER);\n" + source, sql)
+    assert isinstance(result, Instrumented), result
+    assert [p.line for p in result.probes] == [1, 2, 3, 3, 5]
+
+
+def test_instrumented_script_still_runs_in_the_cli(sql, tmp_path):
+    path = HERE / "fixtures" / "joins.sql"
+    result = instrument(path.read_text(), sql)
+    (tmp_path / "main.sql").write_text(result.code)
+    out = subprocess.run(["sqlite3", "-batch", ":memory:"], stdin=(tmp_path / "main.sql").open(),
+                         capture_output=True, text=True)
+    plain = subprocess.run(["sqlite3", "-batch", ":memory:"], stdin=path.open(), capture_output=True, text=True)
+    assert (out.stdout, out.returncode) == (plain.stdout, plain.returncode)
+
+
+def test_limits(tracer):
+    traced = tracer.trace(BENCH, max_events=40, max_value=30)
+    assert traced.footer["truncation"] == "max_events"
+    assert len([e for e in traced.events if e["kind"] != "output"]) == 40
+    values = [v for e in traced.events if e["kind"] == "line" for v in e["vars"].values()]
+    assert values and all(len(v) <= 30 for v in values)
+    assert any(v.endswith("…") for v in values)
+
+
+def test_conformance_programs_are_all_skipped():
+    skipped = {line.split(":", 1)[0] for line in (HERE / "conformance" / "SKIPPED").read_text().splitlines() if line}
+    assert skipped == {"recursion", "gcd_loop", "sort", "reverse", "counter", "exception", "closure",
+                       "nested_loops", "early_return", "collections"}
+    assert not list((HERE / "conformance").glob("*.sql"))
