@@ -132,6 +132,7 @@ class Runner:
         self.db = sqlite3.connect(":memory:", isolation_level=None, cached_statements=0)
         self.db.text_factory = lambda b: b.decode("utf-8", "replace")
         self.touched: dict[tuple[str, str], int] = {}
+        self.known: dict[tuple[str, str], int] = {}  # tables reported so far
         self.errors = 0
         self.out = sys.stdout.buffer
         self.err = sys.stderr.buffer
@@ -237,6 +238,8 @@ class Runner:
                 pass  # more than one statement: let the real run say so
         self.touched = {}
         self.dml = False
+        head = body[:8].upper()
+        before = self.tables() if head.startswith("ALTER") else None
         self.db.set_authorizer(self.authorize)
         chunks: list[bytes] = []
         failed = None
@@ -256,12 +259,28 @@ class Runner:
             if isinstance(failed, sqlite3.Warning):
                 failed = sqlite3.ProgrammingError(str(failed))
             self.fail(probe, "Runtime error", startline, failed)
+        if before is not None:  # ALTER TABLE ... RENAME TO: the new name is a new table
+            for key in self.tables() - before:
+                self.touched.setdefault(key, 2)
+        if head.startswith("ROLLBACK"):  # tables shown before may have gone back
+            for key in self.known:
+                self.touched.setdefault(key, 23)
         self.state()
         return failed is None
+
+    def tables(self) -> set[tuple[str, str]]:
+        found = set()
+        for db in [row[1] for row in self.db.execute("PRAGMA database_list")]:
+            quoted = db.replace('"', '""')
+            for (name,) in self.db.execute(f'SELECT name FROM "{quoted}".sqlite_master WHERE type = \'table\''):
+                if not name.lower().startswith("sqlite_"):
+                    found.add((db, name))
+        return found
 
     def state(self) -> None:
         if self.chan is None or not self.touched:
             return
+        self.known.update(self.touched)
         pairs = []
         if self.dml:
             pairs += ["changes", str(self.db.execute("SELECT changes()").fetchone()[0])]
