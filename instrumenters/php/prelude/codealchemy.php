@@ -163,7 +163,8 @@ final class __CodeAlchemy
             return;
         }
         $e = self::$lastExc;
-        if ($e !== null && str_starts_with($err['message'], 'Uncaught ' . get_class($e) . ':')) {
+        $said = $e === null ? '' : 'Uncaught ' . get_class($e) . ($e->getMessage() === '' ? '' : ': ' . $e->getMessage());
+        if ($e !== null && str_starts_with($err['message'], $said . ' in ')) {
             $type = get_class($e);
             $msg = $e->getMessage();
         } else {
