@@ -514,6 +514,7 @@ class Function:
         self.ret_decl: str | None = None
         self.params: list[Var] = []
         self.written: set[str] = set()
+        self.raw: set[str] = set()
         self.emit = False
         self.goto_sets: dict[str, list] = {}
         self.label_sets: dict[str, list] | None = {}
@@ -587,6 +588,9 @@ class Function:
             if t.kind == "fn":
                 t = CType("fnptr", target=t)
             self.params.append(self.new_var(name, self.types.shown(t), d, param=True))
+        self.raw = raw_buffers(self.body, self.text)
+        for p in self.params:
+            p.type = as_pointer(p.type, p.name, self.raw)
 
     def local_type_names(self) -> set[str]:
         names = set()
@@ -606,6 +610,7 @@ class Function:
 
     def scan_writes(self) -> None:
         self.written = writes(self.body, self.text)
+        self.raw = raw_buffers(self.body, self.text)
 
     # --- probes -----------------------------------------------------------------------------
 
@@ -769,7 +774,7 @@ class Function:
             name, t = self.types.declarator(base, d, "")
             if name is None or t.kind == "fn":
                 continue
-            t = self.types.shown(t)
+            t = as_pointer(self.types.shown(t), name, self.raw)
             mutable = name in self.written or t.kind in ("array", "str")
             v = self.new_var(name, t, d, always=static, mutable=mutable, register="register" in storage)
             scope[name] = v
@@ -1105,6 +1110,51 @@ def writes(body, text) -> set[str]:
     return out
 
 
+ALLOCATORS = {"malloc", "realloc", "aligned_alloc", "alloca", "valloc", "__builtin_alloca", "reallocarray"}
+RELEASERS = {"free", "realloc", "reallocarray"}
+FILLERS = WRITERS_STR | WRITERS_MEM | {"fgets", "gets", "read", "fread", "strcat", "strncat", "sscanf"}
+
+
+def raw_buffers(body, text) -> set[str]:
+    """Names of char pointers whose bytes may be uninitialised or freed: assigned from an
+    allocator, passed to free/realloc, or filled by a library call. They are shown as
+    pointers, never read as strings."""
+    out = set()
+    for n in iter_nodes(body):
+        if n.type == "call_expression":
+            fn = n.child_by_field_name("function")
+            args = n.child_by_field_name("arguments")
+            name = text(fn) if fn is not None and fn.type == "identifier" else ""
+            if args is not None and args.named_children and (name in RELEASERS or name in FILLERS):
+                first = strip_casts(args.named_children[0])
+                if first is not None and first.type == "identifier":
+                    out.add(text(first))
+        elif n.type in ("assignment_expression", "init_declarator"):
+            value = strip_casts(n.child_by_field_name("right" if n.type == "assignment_expression" else "value"))
+            if value is not None and value.type == "call_expression":
+                fn = value.child_by_field_name("function")
+                if fn is not None and text(fn) in ALLOCATORS:
+                    target = n.child_by_field_name("left" if n.type == "assignment_expression" else "declarator")
+                    while target is not None and target.type == "pointer_declarator":
+                        target = target.child_by_field_name("declarator")
+                    if target is not None and target.type == "identifier":
+                        out.add(text(target))
+    return out
+
+
+def strip_casts(node):
+    while node is not None and node.type in ("cast_expression", "parenthesized_expression"):
+        node = node.child_by_field_name("value") if node.type == "cast_expression" else \
+            (node.named_children[0] if node.named_children else None)
+    return node
+
+
+def as_pointer(t: CType, name: str, raw: set[str]) -> CType:
+    if t.kind == "str" and name in raw:
+        return CType("ptr", target=t.target, shown=t.shown or "char *")
+    return t
+
+
 def identifiers(body, text) -> set[str]:
     out = set()
     stack = [body]
@@ -1125,9 +1175,10 @@ class Program:
 
     def file_scope(self, functions) -> None:
         text = self.rw.text
-        written = set()
+        written, raw = set(), set()
         for fn in functions:
             written |= writes(fn, text)
+            raw |= raw_buffers(fn, text)
         for node in self.rw.root.named_children:
             if node.type == "type_definition":
                 self.types.typedef(node)
@@ -1140,7 +1191,7 @@ class Program:
                     name, t = self.types.declarator(base, d, "")
                     if name is None or t.kind == "fn":
                         continue
-                    t = self.types.shown(t)
+                    t = as_pointer(self.types.shown(t), name, raw)
                     self.ids += 1
                     self.globals[name] = Var(name, t, self.ids, always=True,
                                              mutable=name in written or t.kind in ("array", "str"))
