@@ -38,6 +38,7 @@ RESERVED = re.compile(rb"\b_ca(?:[A-Z0-9]\w*|f)\b")
 PRINTS = {"Print": "_caPrint", "Println": "_caPrintln", "Printf": "_caPrintf", "Fprint": "_caFprint",
           "Fprintln": "_caFprintln", "Fprintf": "_caFprintf"}
 EXITS = {("os", "Exit"), ("log", "Fatal"), ("log", "Fatalf"), ("log", "Fatalln")}
+BREAKABLE = {"for_statement", "expression_switch_statement", "type_switch_statement", "select_statement"}
 NO_PROBE = {"empty_statement", "block", "type_declaration", "comment"}
 
 
@@ -252,8 +253,14 @@ class GoRewriter:
         if inner.type == "return_statement":
             rp = self.rw.probe("return", _line(inner), scope.ctx.name)
             extra = f"{F}.R({rp})"
-        if probe:
-            self.line_probe(node, scope, at, after, extra)
+        if probe and inner is not node and inner.type not in BREAKABLE:
+            # a goto target: the probe goes after the (last) label, so that a jump runs it too
+            labels = [c for c in node.children if c.type == ":"]
+            inner_parent = inner.parent
+            colon = next((c for c in inner_parent.children if c.type == ":"), labels[0] if labels else None)
+            self.line_probe(inner, scope, colon.end_byte, False, extra)
+        elif probe:
+            self.line_probe(inner, scope, at, after, extra)
         self.visit(inner, scope)
 
     @staticmethod

@@ -436,7 +436,11 @@ func _caRender(v any) (s string) {
 	if v == nil {
 		return "<nil>"
 	}
-	r.value(reflect.ValueOf(v), true)
+	if b, ok := v.([]byte); ok && b != nil {
+		r.list("[]byte", reflect.ValueOf(v)) // as fmt's %#v writes a []byte it is given
+	} else {
+		r.value(reflect.ValueOf(v), true)
+	}
 	s = r.b.String()
 	if len([]rune(s)) > _caMaxValue {
 		s = string([]rune(s)[:_caMaxValue-1]) + "…"
@@ -512,6 +516,15 @@ func (r *_caR) value(v reflect.Value, top bool) {
 		}
 		r.w("}")
 	case reflect.Struct:
+		if t.PkgPath() == "strings" && t.Name() == "Builder" || t.PkgPath() == "bytes" && t.Name() == "Buffer" {
+			// buffers that point at themselves: show their contents
+			buf := v.FieldByName("buf").Bytes()
+			if off := v.FieldByName("off"); off.IsValid() && int(off.Int()) <= len(buf) {
+				buf = buf[off.Int():]
+			}
+			r.w(t.String() + "{" + strconv.Quote(string(buf)) + "}")
+			return
+		}
 		if pkg := t.PkgPath(); pkg == "sync" || pkg == "sync/atomic" {
 			r.w(t.String() + "{…}") // internal state that other goroutines change under us
 			return
