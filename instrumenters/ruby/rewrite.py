@@ -2,13 +2,13 @@
 
 Every method, block and lambda body is wrapped (on its own first and last lines) as
 
-    ::CodeAlchemy.c(PID, binding); begin; ::CodeAlchemy.r(begin; BODY
+    ::CodeAlchemy.c(PID, ::Kernel.binding); begin; ::CodeAlchemy.r(begin; BODY
     ;end); rescue ::Exception; ::CodeAlchemy.x($!); raise; ensure; ::CodeAlchemy.e; end
 
 so the return event carries the value of the body's last expression, an exception passing
 through is reported, and a frame left any other way (break, throw) unwinds. `return` and
 block `next` values go through `::CodeAlchemy.r`. Each statement gets
-`::CodeAlchemy.l(PID, binding); ` in front of it; `while`/`until` conditions and `elsif`
+`::CodeAlchemy.l(PID, ::Kernel.binding); ` in front of it; `while`/`until` conditions and `elsif`
 conditions carry their probe inside, so they report on every evaluation. The prelude is loaded
 on the line of the first statement (after magic comments), with a table of the names each
 probe needs: a call probe's parameters, and for a line probe the variables assigned before it
@@ -164,7 +164,7 @@ class RubyRewriter:
         names = [] if ctx.in_class_body else self.assigned_before(ctx.scope, node.start_byte if at is None else at)
         pid = self.probe("line", line, ctx.frame.func, names)
         ctx.frame.lines.add(line)
-        return f"{NS}.l({pid}, {'nil' if ctx.in_class_body else 'binding'})"
+        return f"{NS}.l({pid}, {'nil' if ctx.in_class_body else '::Kernel.binding'})"
 
     # --- the walk ----------------------------------------------------------------------------
 
@@ -275,7 +275,7 @@ class RubyRewriter:
         # a body that ends in `return` (or another jump) has no value Ruby lets us take
         void = body is not None and is_void(body)
         take, give = ("", "") if void else (f"{NS}.r(", ")")
-        self.rw.insert(open_at, f"; {NS}.c({pid}, binding); begin; {take}begin; ", priority=-60)
+        self.rw.insert(open_at, f"; {NS}.c({pid}, ::Kernel.binding); begin; {take}begin; ", priority=-60)
         self.rw.insert(close_at, f";end{give}; rescue ::Exception; {NS}.x($!); raise; ensure; {NS}.e; end; ",
                        priority=60)
 
@@ -297,7 +297,7 @@ class RubyRewriter:
             body = node.child_by_field_name("body")
             if body is None:
                 return
-            self.rw.insert(body.start_byte, f"({NS}.c({pid}, binding); begin; {NS}.r((", priority=-60)
+            self.rw.insert(body.start_byte, f"({NS}.c({pid}, ::Kernel.binding); begin; {NS}.r((", priority=-60)
             self.rw.insert(body.end_byte, f")); rescue ::Exception; {NS}.x($!); raise; ensure; {NS}.e; end)",
                            priority=60)
             self.visit(body, inner)
