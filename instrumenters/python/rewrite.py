@@ -19,6 +19,7 @@ Scope rules (which names a frame shows) come from the stdlib `symtable`, run on 
 
 from __future__ import annotations
 
+import re
 import symtable
 
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
@@ -35,6 +36,15 @@ NESTED = {"function_definition", "class_definition", "lambda", *COMPS}
 CONDITIONAL = {"boolean_operator", "conditional_expression"}
 PRE = -10**6   # statement prefixes: before any expression edit at the same byte
 POST = 10**6   # statement suffixes: after every closing edit at the same byte
+
+
+LPROBE = re.compile(r"_ca_\.l\d?\((\d+)(?:, (.*))?\)")
+
+
+def parse_lprobe(text: str):
+    """(probe id, values text) of a line probe call `_ca_.lN(P, ...)`, else None."""
+    m = LPROBE.fullmatch(text)
+    return (int(m.group(1)), m.group(2) or "") if m else None
 
 
 def line(node) -> int:
@@ -67,6 +77,7 @@ class Scope:
         self.gen = False
         self.visible: set[str] = set()
         self.on_call: list[str] = []  # names other scopes may rebind when something is called
+        self.params: set[str] = set()
         if table is None:
             return
         if kind in ("function", "lambda"):
@@ -89,6 +100,7 @@ class Rewriter:
         self.xbase: dict[int, tuple[int, int, int]] = {}
         self.tables: dict[tuple[str, int], list] = {}
         self.edits: list[tuple[int, str, int]] = []
+        self.bound: set[str] = set()
 
     # --- edits -----------------------------------------------------------------------------
 
@@ -113,7 +125,7 @@ class Rewriter:
         carry = [n for n in dict.fromkeys(carry) if n in scope.visible]
         p = self.rw.probe("line", ln, scope.func)
         self.ln[p] = tuple(carry)
-        probe = "_ca_.l(%s)" % ", ".join([str(p), *carry])
+        probe = "_ca_.l%s(%s)" % (len(carry) if len(carry) <= 4 else "", ", ".join([str(p), *carry]))
         return "_ca_.n(%s, %s)" % (vd, probe) if vd else probe
 
     def vprobe(self, scope: Scope, names) -> str | None:
@@ -122,6 +134,10 @@ class Rewriter:
             return None
         self.vn.append(tuple(names))
         return "_ca_.v(%s)" % ", ".join([str(len(self.vn) - 1), *names])
+
+    def vn_index(self, names) -> int:
+        self.vn.append(tuple(names))
+        return len(self.vn) - 1
 
     def vdprobe(self, scope: Scope) -> str | None:
         if not scope.on_call:
@@ -270,7 +286,11 @@ class Rewriter:
         self.setup_pc = pc
         if lead:
             # docstring / __future__ imports first: the prelude comes right after them
-            events = ["_ca_.l(%d)" % self.rw.probe("line", line(s), "<module>") for s in stmts[:lead]]
+            events = []
+            for s in stmts[:lead]:
+                p = self.rw.probe("line", line(s), "<module>")
+                self.ln[p] = ()
+                events.append("_ca_.l(%d)" % p)
             self.setup_at = ("post", stmts[lead - 1].end_byte, events)
             left = self.block(module, stmts[lead:], [], prev_line=end_line(stmts[lead - 1]))
         else:
@@ -339,26 +359,33 @@ class Rewriter:
     # --- blocks and statements -------------------------------------------------------------
 
     def block(self, scope: Scope, stmts, pending: list, prev_line: int, *, terminal=None,
-              ctx=None, loop=None, fbody=False) -> None:
+              ctx=None, loop=None, fbody=False, carry0=(), tail_skip=(), loop_end=None,
+              bound=None) -> None:
         """Instrument a block. `terminal`: the function's fall-off handler when this block ends it.
         `ctx`: list of enclosing with/finally records in this function (for returns).
         `loop`: the innermost loop record (for `break` at a function's end)."""
         ctx = ctx if ctx is not None else []
         stmts = [s for s in stmts if s.type != "comment"]
-        carry: list[str] = []
+        carry: list[str] = list(carry0)
+        bound = set(bound or ())
         for i, s in enumerate(stmts):
             if fbody and i == 0 and self.is_doc(s):
                 continue  # a function's docstring is not executed
             last = i == len(stmts) - 1
+            self.bound = bound
             pending = self.statement(scope, s, pending, carry, prev_line, terminal if last else None, ctx, loop)
             carry = self.after(scope, s)
+            bound |= set(carry)
             prev_line = end_line(s) if s.type in SIMPLE else line(s)
             if last and s.type in SIMPLE and s.type not in ("return_statement", "raise_statement",
                                                             "break_statement", "continue_statement"):
                 tail = []
-                v = self.vprobe(scope, carry)
-                if v:
-                    tail.append(v)
+                if loop_end is not None:
+                    tail.append(loop_end(carry))
+                else:
+                    v = self.vprobe(scope, [n for n in carry if n not in tail_skip])
+                    if v:
+                        tail.append(v)
                 vd = self.vdprobe(scope) if self.calls_in(scope, s) else None
                 if vd:
                     tail.append(vd)
@@ -372,8 +399,9 @@ class Rewriter:
         """Line events left at the end of a class body or module (after a def): run afterwards."""
         out = []
         for item in pending:
-            if isinstance(item, str) and item.startswith("_ca_.l("):
-                p = int(item[len("_ca_.l("):].split(",")[0].rstrip(")"))
+            parsed = parse_lprobe(item) if isinstance(item, str) else None
+            if parsed is not None:
+                p = parsed[0]
                 out.append((p, self.ln.get(p, ())))
             elif item != "@SETUP@":
                 self.rw.notes.append(f"probe at the end of {scope.func} dropped")
@@ -466,6 +494,8 @@ class Rewriter:
                 self.wrap(vals[0], "%s(%d, (" % (fn, p), "))")
             else:
                 self.post(s.end_byte, " %s(%d)" % (fn, p))
+        elif t == "continue_statement" and loop is not None and loop.get("back") is not None:
+            self.pre(s.start_byte, loop["back"]() + "; ")
         elif t == "break_statement" and loop is not None and loop.get("terminal") is not None:
             self.pre(s.start_byte, "_ca_.r0(%d); " % self.rprobe(scope, line(loop["node"])))
 
@@ -613,14 +643,29 @@ class Rewriter:
     def while_stmt(self, scope, s, pending, carry, terminal, ctx):
         cond = s.child_by_field_name("condition")
         items = []
+        entry = None
         for p in pending:
             if isinstance(p, tuple):
-                items.append(p[2])
+                entry = p
             elif p == "@SETUP@" or p.startswith(("_ca_.v", "_ca_.ex(")):
                 items.append(p)
             else:
                 self.rw.notes.append(f"probe before the while loop at line {line(s)} dropped")
-        lp = self.lprobe(scope, line(s), carry)
+        # the condition shows what the body's last statement changed, for names bound already
+        body_stmts = [c for c in named(self.body_of(s)) if c.type != "comment"]
+        back: list[str] = []
+        if body_stmts and body_stmts[-1].type in SIMPLE:
+            back = [n for n in self.after(scope, body_stmts[-1]) if n in self.bound or n in scope.params]
+        bound = set(self.bound)
+        lp = self.lprobe(scope, line(s), list(carry) + back)
+        if entry is not None:
+            _, _, pc, gen, args = entry
+            parsed = parse_lprobe(lp)
+            if parsed is None:
+                raise SkipProgram("unsupported loop at the start of a function")
+            pid, vals = parsed
+            args = ", ".join([str(pid), str(pc), *args] + ([vals] if vals else []))
+            lp = "_ca_.n((_ca_g := _ca_.lwg(%s)))" % args if gen else "_ca_.lw(%s)" % args
         if items and items[0] == "@SETUP@":
             expr = "((_ca_ := __import__('_codealchemy')).first() and _ca_.n(@SETUP_CALL@, %s)) or %s" % (
                 ", ".join(items[1:]) or "None", lp)
@@ -635,7 +680,8 @@ class Rewriter:
         else:
             self.wrap(cond, expr + " or (", ")")
         self.expressions(scope, cond)
-        self.block(scope, named(self.body_of(s)), [], line(s), ctx=ctx, loop=loop)
+        self.block(scope, named(self.body_of(s)), [], line(s), ctx=ctx, loop=loop, tail_skip=set(back),
+                   bound=bound)
         if alt is not None:
             self.block(scope, named(self.body_of(alt)), [], line(alt), terminal=terminal, ctx=ctx, loop=None)
         return []
@@ -644,30 +690,37 @@ class Rewriter:
         left = s.child_by_field_name("left")
         right = s.child_by_field_name("right")
         items = pending + [self.lprobe(scope, line(s), carry)]
-        p = self.rw.probe("line", line(s), scope.func)
-        self.ln[p] = ()
         alt = s.child_by_field_name("alternative")
-        pr = self.rprobe(scope, line(s)) if terminal is not None and alt is None else -1
-        self.wrap(right, "%s.it(%d, %s or (" % (self.mod(items), p, self.as_expression(items)), "), %d)" % pr)
+        terminal_loop = terminal is not None and alt is None
+        body_stmts = [c for c in named(self.body_of(s)) if c.type != "comment"]
+        last = body_stmts[-1] if body_stmts else None
+        direct = (not terminal_loop and last is not None and last.type in SIMPLE and last.type not in (
+            "return_statement", "raise_statement", "break_statement", "continue_statement"))
+        loop = {"node": s, "terminal": terminal if alt is None else None}
+        if direct:
+            # no wrapper: the end of the body (and each `continue`) shows the `for` line itself
+            self.wrap(right, "%s or (" % self.as_expression(items), ")")
+            loop["back"] = lambda names=(): self.lprobe(scope, line(s), names)
+            loop_end = loop["back"]
+        else:
+            p = self.rw.probe("line", line(s), scope.func)
+            self.ln[p] = ()
+            pr = self.rprobe(scope, line(s)) if terminal_loop else -1
+            self.wrap(right, "%s.it(%d, %s or (" % (self.mod(items), p, self.as_expression(items)), "), %d)" % pr)
+            loop_end = None
         self.expressions(scope, right)
         self.expressions(scope, left)
         targets: list[str] = []
         self.targets(left, targets)
-        loop = {"node": s, "terminal": terminal if alt is None else None}
-        self.block_carry(scope, self.body_of(s), line(s), targets, ctx=ctx, loop=loop)
+        self.block_carry(scope, self.body_of(s), line(s), targets, ctx=ctx, loop=loop, loop_end=loop_end)
         if alt is not None:
             self.block(scope, named(self.body_of(alt)), [], line(alt), terminal=terminal, ctx=ctx, loop=None)
         return []
 
     def block_carry(self, scope, body, prev_line, names, **kw):
         """A block whose first event shows `names` (loop targets, `as` names)."""
-        names = [n for n in names if n in scope.visible]
-        pending = []
-        if names:
-            v = self.vprobe(scope, names)
-            if v:
-                pending.append(v)
-        self.block(scope, named(body), pending, prev_line, **kw)
+        bound = set(self.bound) | set(names)
+        self.block(scope, named(body), [], prev_line, carry0=names, bound=bound, **kw)
 
     def try_stmt(self, scope, s, pending, carry, terminal, ctx, loop):
         body = self.body_of(s)
@@ -761,6 +814,7 @@ class Rewriter:
         table = self.table_for(name, ln)
         sub = Scope("function", name, table, scope, s)
         params = tuple(table.get_parameters()) if table else ()
+        sub.params = set(params)
         frees = tuple(sorted(table.get_frees())) if table else ()
         if table is not None:
             rebound = set()
@@ -778,12 +832,12 @@ class Rewriter:
         call = "_ca_.c(%s)" % ", ".join([str(pc), *params, *frees])
         if sub.gen:
             call = "(_ca_g := %s)" % call
-        callw = "(_ca_g := _ca_.cw(%d))" % pc if sub.gen else "_ca_.cw(%d)" % pc
 
         def terminal(last):
             return "_ca_.r0(%d)" % self.rprobe(sub, line(last))
         stmts = [c for c in stmts if c.type != "comment"]
-        self.block(sub, stmts, [("call", call, callw)], 0, terminal=terminal, fbody=True)
+        self.block(sub, stmts, [("call", call, pc, sub.gen, params + frees)], 0, terminal=terminal, fbody=True,
+                   bound=set(params) | set(frees))
         if decorators:
             return []
         # the def line itself: a line event in the defining scope, run by the next probe
@@ -856,7 +910,7 @@ class Rewriter:
             expr = named(dec)[0]
             pk = self.lprobe(scope, line(dec), carry if k == 0 else ())
             items = (list(pending) if k == 0 else []) + [pk]
-            pkid = int(pk[len("_ca_.l("):].split(",")[0].rstrip(")"))
+            pkid = parse_lprobe(pk)[0]
             pre = ([pdef] if (k == n - 1 and not is_class) else []) + [pkid]
             post = [pdef] if k == 0 else []
             self.wrap(expr, "%s.d(%s or (" % (self.mod(items), self.as_expression(items)),

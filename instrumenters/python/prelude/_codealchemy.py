@@ -20,11 +20,26 @@ _on = _fd is not None
 _fd = int(_fd) if _on else -1
 _max_events = int(_env("CODEALCHEMY_MAX_EVENTS") or 100000)
 _max_value = int(_env("CODEALCHEMY_MAX_VALUE") or 200)
-_events = 0
-_busy = False
+
+
+class _State:
+    """Mutable state in slots: writing module globals would make CPython 3.11 drop the
+    specialized global lookups of every function in the module, probes included."""
+
+    __slots__ = ("live", "n", "sfx", "next")
+
+
+_S = _State()
+_S.live = _on   # recording now: on, not inside a repr, under the event limit
+_S.n = 0        # events recorded
+_S.sfx = "\t0\t0"  # frame and depth fields of the frame on top
+_S.next = 1     # the next frame id
 _buf = []
+_append = _buf.append
+_LP = {}      # line probe -> "l\tP"
+_LNP = {}     # line probe -> ("\tname\t", ...)
+_NA = {}      # call probe -> number of arguments and free variables
 _stack = []
-_next_frame = 1
 _getframe = _sys._getframe
 _main_file = None
 _prelude_file = __file__
@@ -57,17 +72,19 @@ def _esc(s):
 
 
 def _repr(v):
-    global _busy
     t = type(v)
-    if t is int or t is bool or t is type(None):
-        return repr(v)
-    _busy = True
+    if t is int or t is bool or t is type(None) or t is float:
+        s = repr(v)
+        if len(s) > _max_value:
+            s = s[:max(_max_value - 1, 0)] + "\u2026"
+        return s
+    _S.live = False
     try:
         s = repr(v)
     except BaseException as e:  # a broken __repr__ must not break the program
         s = "<repr failed: %s>" % type(e).__name__
     finally:
-        _busy = False
+        _S.live = _on
     if len(s) > _max_value:
         s = s[:max(_max_value - 1, 0)] + "\u2026"
     return _esc(s)
@@ -103,14 +120,19 @@ def _flush():
 
 def _count():
     """Count one event; False (and tracing off) once the limit is reached."""
-    global _events, _on
-    if _events >= _max_events:
-        _emit("t\tmax_events")
-        _on = False
-        _flush()
+    if _S.n >= _max_events:
+        _stop()
         return False
-    _events += 1
+    _S.n += 1
     return True
+
+
+def _stop():
+    global _on
+    if _on:
+        _buf.append("t\tmax_events")
+        _on = _S.live = False
+        _flush()
 
 
 def _visible(d, skip=()):
@@ -127,11 +149,11 @@ def _visible(d, skip=()):
 # --- frames --------------------------------------------------------------------------------
 
 def _push(pc, frame=None):
-    global _next_frame
-    fid = _next_frame
-    _next_frame += 1
-    e = [fid, pc, frame, None]
+    fid = _S.next
+    _S.next = fid + 1
+    e = [fid, pc, frame, None, "\t%d\t%d" % (fid, len(_stack))]
     _stack.append(e)
+    _S.sfx = e[4]
     return e
 
 
@@ -145,8 +167,11 @@ def setup(tails, ln, vn, call, classes, xbase, module_probe):
     _main_file = _getframe(1).f_code.co_filename
     _module_tails = tails
     _LN.update(ln)
+    _LNP.update({p: tuple("\t%s\t" % n for n in names) for p, names in ln.items()})
+    _LP.update({p: "l\t%d" % p for p in ln})
     _VN.extend(vn)
     _CALL.update(call)
+    _NA.update({pc: len(a) + len(f) for pc, (a, f) in call.items()})
     _CLASS.update(classes)
     _XBASE.update(xbase)
     if not _on:
@@ -158,7 +183,7 @@ def setup(tails, ln, vn, call, classes, xbase, module_probe):
 
 def c(p, *vals):
     """Function entry: push a frame, record the call with its arguments."""
-    if not _on or _busy:
+    if not _S.live:
         return None
     e = _push(p)
     argn, freen = _CALL[p]
@@ -171,49 +196,147 @@ def c(p, *vals):
     return e
 
 
-def cw(p):
-    """Entry probe of a function whose first statement is a loop header (runs every time)."""
-    if not _on or _busy:
+def _setsfx():
+    """The frame and depth fields of the frame on top (kept ready for line records)."""
+    _S.sfx = _stack[-1][4] if _stack else "\t0\t0"
+
+
+def _lp(p):
+    s = _LP[p] = "l\t%d" % p
+    return s
+
+
+def l(p, *vals):  # noqa: E741
+    """About to run the statement of line probe `p`; `vals` are the values it carries."""
+    S = _S
+    if not S.live:
+        return None
+    k = S.n = S.n + 1
+    if k > _max_events:
+        S.n = k - 1
+        _stop()
+        return None
+    if vals:
+        rec = _LP[p] + S.sfx
+        for n, v in zip(_LNP[p], vals):
+            t = type(v)
+            if t is int:
+                rec += n + repr(v)
+            elif t in _SIMPLE or not _hidden(v):
+                rec += n + _repr(v)
+        _append(rec)
+    else:
+        _append(_LP[p] + S.sfx)
+    if not k & 4095:
+        _flush()
+    return None
+
+
+def _val(n, v):
+    """`\tname\tvalue` for a line record, or nothing for a value the trace does not show."""
+    t = type(v)
+    if t is int:
+        return n + repr(v)
+    if t in _SIMPLE or not _hidden(v):
+        return n + _repr(v)
+    return ""
+
+
+def _make_line_probes():
+    """l0..l4: line probes for a fixed number of values (no argument tuple, no loop)."""
+    out = {}
+    for arity in range(5):
+        args = "".join(", v%d" % i for i in range(arity))
+        names = "".join("n%d, " % i for i in range(arity))
+        vals = "".join(" + (n%d + repr(v%d) if type(v%d) is int else _val(n%d, v%d))" % ((i,) * 5)
+                       for i in range(arity))
+        src = (
+            "def l%d(p%s):\n"
+            "    S = _S\n"
+            "    if S.live:\n"
+            "        k = S.n = S.n + 1\n"
+            "        if k > _max_events:\n"
+            "            S.n = k - 1\n"
+            "            return _stop()\n"
+            "%s"
+            "        _append(_LP[p] + S.sfx%s)\n"
+            "        if not k & 4095:\n"
+            "            _flush()\n"
+        ) % (arity, args, ("        %s = _LNP[p]\n" % names.rstrip(", ")) if arity > 1 else
+             ("        n0, = _LNP[p]\n" if arity == 1 else ""), vals)
+        exec(src, globals(), out)
+    return out
+
+
+globals().update(_make_line_probes())
+
+
+def lw(p, pc, *vals):
+    """The line probe of a loop header that starts a function, which is also the function's
+    entry: `vals` are the arguments and free variables, then the values the probe carries."""
+    S = _S
+    if not S.live:
         return None
     fr = _getframe(1)
-    if _stack and _stack[-1][2] is fr:
-        return _stack[-1]
-    e = _push(p, fr)
-    argn, freen = _CALL[p]
-    loc = fr.f_locals
-    _call_rec(e, _pairs(argn, [loc.get(n) for n in argn]))
+    na = _NA[pc]
+    if _stack[-1][2] is not fr:
+        _enter(pc, fr, vals[:na])
+    if len(vals) == na:
+        k = S.n = S.n + 1
+        if k > _max_events:
+            S.n = k - 1
+            _stop()
+            return None
+        _append(_LP[p] + S.sfx)
+        if not k & 4095:
+            _flush()
+        return None
+    return l(p, *vals[na:])
+
+
+def lwg(p, pc, *vals):
+    """lw for a generator: returns the frame's entry (kept in the local `_ca_g`)."""
+    if not _S.live:
+        return None
+    fr = _getframe(1)
+    e = _stack[-1]
+    na = _NA[pc]
+    if e[2] is not fr:
+        e = _enter(pc, fr, vals[:na])
+    l(p, *vals[na:])
+    return e
+
+
+def _enter(pc, fr, vals):
+    e = _push(pc, fr)
+    argn, freen = _CALL[pc]
+    na = len(argn)
+    _call_rec(e, _pairs(argn, vals[:na]))
     if freen:
-        pr = _pairs(freen, [loc[n] for n in freen if n in loc])
+        pr = _pairs(freen, vals[na:])
         if pr:
             _emit("v\t%d\t%s" % (e[0], "\t".join(pr)))
     return e
 
 
-def l(p, *vals):  # noqa: E741
-    """About to run the statement of line probe `p`; `vals` are the values it carries."""
-    if not _on or _busy or not _stack:
-        return None
-    if _count():
-        e = _stack[-1]
-        if vals:
-            _emit("l\t%d\t%d\t%d\t%s" % (p, e[0], len(_stack) - 1, "\t".join(_pairs(_LN[p], vals))))
-        else:
-            _emit("l\t%d\t%d\t%d" % (p, e[0], len(_stack) - 1))
-    return None
-
-
 def v(k, *vals):
     """Values of the variables a statement just set (shown at the frame's next event)."""
-    if not _on or _busy or not _stack:
+    if not _S.live:
         return None
-    pr = _pairs(_VN[k], vals)
-    if pr:
-        _emit("v\t%d\t%s" % (_stack[-1][0], "\t".join(pr)))
+    rec = "v\t%d" % _stack[-1][0]
+    for n, x in zip(_VN[k], vals):
+        t = type(x)
+        if t is int:
+            rec += "\t" + n + "\t" + repr(x)
+        elif t in _SIMPLE or not _hidden(x):
+            rec += "\t" + n + "\t" + _repr(x)
+    _append(rec)
     return None
 
 
 def _ret(p, value, has_value=True):
     e = _stack.pop()
+    _setsfx()
     if _count():
         if has_value:
             _emit("r\t%d\t%d\t%d\t%s" % (p, e[0], len(_stack), _repr(value)))
@@ -223,21 +346,21 @@ def _ret(p, value, has_value=True):
 
 def r(p, value=None):
     """`return value` at probe p's line."""
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         _ret(p, value)
     return value
 
 
 def rd(p, value=None):
     """A return inside `with`/`finally`: recorded when the frame really leaves (fin/with exit)."""
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         _stack[-1][3] = (p, value)
     return value
 
 
 def fin():
     """End of an outermost `finally` block enclosing a return: finish a pending return."""
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         e = _stack[-1]
         if e[3] is not None and _sys.exc_info()[1] is None:
             p, value = e[3]
@@ -248,7 +371,7 @@ def fin():
 
 def fin0(p):
     """End of a `finally` block that ends a function: a pending return, else falling off."""
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         e = _stack[-1]
         if e[3] is not None:
             fin()
@@ -259,7 +382,7 @@ def fin0(p):
 
 def r0(p):
     """Falling off the end of a function (returns None)."""
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         _ret(p, None)
     return None
 
@@ -268,7 +391,7 @@ def e0(p, value=None):
     """Wrapper for a loop condition at the end of a function: returns at a false condition."""
     if value:
         return True
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         _ret(p, None)
     return False
 
@@ -286,7 +409,7 @@ def l0(p, *vals):
 
 def vd(k, d):
     """Values of names that may be unbound (rebound by other scopes), looked up in `d`."""
-    if not _on or _busy or not _stack:
+    if not _S.live or not _stack:
         return None
     names, vals = [], []
     for name in _VN[k]:
@@ -367,7 +490,7 @@ class w:
         l(self.p)
         res = self.exit(self.cm, et, ev, tb)
         if ev is None or res:
-            if _on and not _busy and _stack and _stack[-1][3] is not None:
+            if _S.live and _stack and _stack[-1][3] is not None:
                 if self.fin:
                     fin()
             elif self.pr >= 0:
@@ -379,8 +502,9 @@ class w:
 
 def y(p, value=None):
     """A generator yields: its frame returns `value` to the consumer."""
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         e = _stack.pop()
+        _setsfx()
         if _count():
             _emit("r\t%d\t%d\t%d\t%s" % (p, e[0], len(_stack), _repr(value)))
     return value
@@ -388,8 +512,10 @@ def y(p, value=None):
 
 def rs(e, sent=None):
     """A generator is resumed (after `yield`): its frame is called again."""
-    if _on and not _busy and e is not None:
+    if _S.live and e is not None:
+        e[4] = "\t%d\t%d" % (e[0], len(_stack))
         _stack.append(e)
+        _setsfx()
         fr = _getframe(1)
         e[2] = fr
         argn, freen = _CALL[e[1]]
@@ -437,14 +563,14 @@ def yf(p, e, iterable):
 
 def lc(pc, pl, *vals):
     """A lambda starts: call, then its one line."""
-    if _on and not _busy:
+    if _S.live:
         c(pc, *vals)
         l(pl)
     return None
 
 
 def lr(p, value):
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         _ret(p, value)
     return value
 
@@ -467,14 +593,14 @@ class ci:
     def __next__(self):
         if self.first:
             self.first = False
-            if _on and not _busy:
+            if _S.live:
                 _push(self.pc)
                 _call_rec(_stack[-1], ())
                 l(self.pl)
-        elif _on and not _busy:
+        elif _S.live:
             _comp_line(self.pl)
         item = next(self.i)
-        if _on and not _busy:
+        if _S.live:
             _comp_vals(self.t, item)
         return item
 
@@ -496,10 +622,10 @@ class ci2:
     def __next__(self):
         if self.first:
             self.first = False
-        elif _on and not _busy:
+        elif _S.live:
             _comp_line(self.pl)
         item = next(self.i)
-        if _on and not _busy:
+        if _S.live:
             _comp_vals(self.t, item)
         return item
 
@@ -540,7 +666,7 @@ def _comp_line(p):
 
 def cr(p, value):
     """A comprehension finished: its frame returns the built value."""
-    if _on and not _busy and _stack and _stack[-1][1] != -1:
+    if _S.live and _stack and _stack[-1][1] != -1:
         _ret(p, value)
     return value
 
@@ -569,13 +695,15 @@ class gi:
         return self
 
     def __next__(self):
-        if _on and not _busy:
+        if _S.live:
             if self.suspended:
                 self.suspended = False
                 if self.e is None:
                     self.e = _push(self.pc, self)
                 else:
+                    self.e[4] = "\t%d\t%d" % (self.e[0], len(_stack))
                     _stack.append(self.e)
+                    _setsfx()
                 _call_rec(self.e, ())
                 if self.last is not _NOTHING:
                     _comp_vals(self.t, self.last)
@@ -583,16 +711,16 @@ class gi:
         try:
             item = next(self.i)
         except StopIteration:
-            if _on and not _busy and _stack and _stack[-1] is self.e:
+            if _S.live and _stack and _stack[-1] is self.e:
                 _ret(self.pr, None)
             raise
-        if _on and not _busy:
+        if _S.live:
             _comp_vals(self.t, item)
             self.last = item
         return item
 
     def y(self, value):
-        if _on and not _busy and _stack and _stack[-1] is self.e:
+        if _S.live and _stack and _stack[-1] is self.e:
             self.suspended = True
             y(self.pr, value)
         return value
@@ -600,7 +728,7 @@ class gi:
 
 def gy(p, value):
     """The element a generator expression yields."""
-    if _on and not _busy and _stack:
+    if _S.live and _stack:
         g = _stack[-1][2]
         if type(g) is gi:
             return g.y(value)
@@ -612,7 +740,7 @@ def gy(p, value):
 def _build_class(func, name, *bases, **kw):
     code = getattr(func, "__code__", None)
     info = _CLASS.get(code.co_firstlineno) if code is not None and code.co_filename == _main_file else None
-    if info is None or not _on or _busy:
+    if info is None or not _S.live:
         return _orig_build_class(func, name, *bases, **kw)
     pc, pl, pr, tails = info
     e = _push(pc)
@@ -628,7 +756,7 @@ def _build_class(func, name, *bases, **kw):
 def kenter(first):
     """Enter a class body the __build_class__ hook could not see (it imported the prelude)."""
     info = _CLASS.get(first)
-    if not _on or _busy or info is None or (_stack and _stack[-1][1] == info[0]):
+    if not _S.live or info is None or (_stack and _stack[-1][1] == info[0]):
         return None
     e = _push(info[0])
     _call_rec(e, ())
@@ -639,7 +767,7 @@ def kenter(first):
 def kpop(first, cls):
     """Leave that class body (run by the statement after the class)."""
     info = _CLASS.get(first)
-    if not _on or _busy or info is None:
+    if not _S.live or info is None:
         return None
     kenter(first)
     if _stack and _stack[-1][1] == info[0]:
@@ -681,7 +809,7 @@ def _xprobe(e, line):
 
 def _observe(exc, here, unwind_all=False):
     """Report `exc` in every traced frame it passed through since it was last seen."""
-    if not _on or _busy or not _stack or exc is None:
+    if not _S.live or not _stack or exc is None:
         return
     chain = _traced(exc.__traceback__)
     if not unwind_all and (not chain or chain[0].tb_frame is not here):
@@ -703,6 +831,7 @@ def _observe(exc, here, unwind_all=False):
                                              _esc(type(exc).__name__), _msg(exc)))
         if i >= seen[2] and i < m - keep:
             _stack.pop()
+            _setsfx()
             if _count():
                 _emit("r\t%d\t%d\t%d" % (_xprobe(e, tb.tb_lineno), e[0], len(_stack)))
     seen[1] = max(seen[1], m)
@@ -710,14 +839,13 @@ def _observe(exc, here, unwind_all=False):
 
 
 def _msg(exc):
-    global _busy
-    _busy = True
+    _S.live = False
     try:
         s = str(exc)
     except BaseException:
         s = ""
     finally:
-        _busy = False
+        _S.live = _on
     if len(s) > _max_value:
         s = s[:max(_max_value - 1, 0)] + "\u2026"
     return _esc(s)
@@ -725,7 +853,7 @@ def _msg(exc):
 
 def ex():
     """Entry of an `except` clause or a `finally` block: see the exception being handled."""
-    if _on and not _busy:
+    if _S.live:
         exc = _sys.exc_info()[1]
         if exc is not None:
             _observe(exc, _getframe(1))
@@ -763,6 +891,7 @@ def _atexit():
     if _on:
         while _stack:
             e = _stack.pop()
+            _setsfx()
             if _count():
                 _emit("r\t%d\t%d\t%d%s" % (e[1], e[0], len(_stack), "\tNone" if not _stack else ""))
     _flush()
