@@ -138,21 +138,40 @@ def places() -> tuple[dict[str, _Place], list[str]]:
     return found, notes
 
 
+def _write(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _read(path: str) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 65536).decode()
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class RunCgroups:
-    """The cgroups of one run; `add(pid)` before the program starts, `close()` when it is gone."""
-    dirs: dict[str, tuple[int, Path]] = field(default_factory=dict)
+    """The cgroups of one run; `add(pid)` before the program starts, `close()` when it is gone.
+
+    Per-run file access uses plain os calls on string paths: a run touches a dozen cgroup files,
+    and pathlib plus text I/O would cost more than the kernel work."""
+    dirs: dict[str, tuple[int, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, memory: int, processes: int) -> RunCgroups:
         found, notes = places()
         run = cls(notes=list(notes))
-        name = f"codealchemy-{os.getpid()}-{next(_counter)}"
+        name = f"/codealchemy-{os.getpid()}-{next(_counter)}"
         for ctrl, place in found.items():
-            d = place.parent / name
+            d = str(place.parent) + name
             try:
-                d.mkdir()
+                os.mkdir(d)
             except OSError as e:
                 run.notes.append(f"cannot create {d} ({e.strerror}): no {ctrl} cgroup")
                 continue
@@ -161,29 +180,27 @@ class RunCgroups:
                 if ctrl == "memory":
                     run._limit_memory(place.version, d, memory)
                 elif ctrl == "pids":
-                    (d / "pids.max").write_text(str(processes))
+                    _write(d + "/pids.max", str(processes))
             except OSError as e:
                 run.notes.append(f"cannot set {ctrl} limit in {d} ({e.strerror})")
         return run
 
     @staticmethod
-    def _limit_memory(version: int, d: Path, memory: int) -> None:
+    def _limit_memory(version: int, d: str, memory: int) -> None:
         if version == 2:
-            (d / "memory.max").write_text(str(memory))
-            swap = d / "memory.swap.max"
-            if swap.exists():
-                swap.write_text("0")
+            _write(d + "/memory.max", str(memory))
+            if os.path.exists(d + "/memory.swap.max"):
+                _write(d + "/memory.swap.max", "0")
             return
-        (d / "memory.limit_in_bytes").write_text(str(memory))
-        memsw = d / "memory.memsw.limit_in_bytes"
-        if memsw.exists():
-            memsw.write_text(str(memory))
+        _write(d + "/memory.limit_in_bytes", str(memory))
+        if os.path.exists(d + "/memory.memsw.limit_in_bytes"):   # no swap beyond the limit either
+            _write(d + "/memory.memsw.limit_in_bytes", str(memory))
 
     def add(self, pid: int) -> None:
         """Move `pid` (blocked before it runs anything of the program) into every run cgroup."""
         for ctrl, (_, d) in list(self.dirs.items()):
             try:
-                (d / "cgroup.procs").write_text(str(pid))
+                _write(d + "/cgroup.procs", str(pid))
             except OSError as e:
                 self.notes.append(f"cannot join {ctrl} cgroup ({e.strerror})")
 
@@ -198,8 +215,8 @@ class RunCgroups:
         version, d = self.dirs["cpu"]
         try:
             if version == 1:
-                return int((d / "cpuacct.usage").read_text()) / 1e9
-            for line in (d / "cpu.stat").read_text().splitlines():
+                return int(_read(d + "/cpuacct.usage")) / 1e9
+            for line in _read(d + "/cpu.stat").splitlines():
                 key, _, value = line.partition(" ")
                 if key == "usage_usec":
                     return int(value) / 1e6
@@ -212,7 +229,7 @@ class RunCgroups:
             return False
         version, d = self.dirs["memory"]
         try:
-            text = (d / ("memory.events" if version == 2 else "memory.oom_control")).read_text()
+            text = _read(d + ("/memory.events" if version == 2 else "/memory.oom_control"))
         except OSError:
             return False
         for line in text.splitlines():
@@ -221,7 +238,7 @@ class RunCgroups:
                 return int(value) > 0
         if version == 1:  # kernels before 4.13 lack the oom_kill counter
             try:
-                return int((d / "memory.failcnt").read_text()) > 0
+                return int(_read(d + "/memory.failcnt")) > 0
             except (OSError, ValueError):
                 return False
         return False
@@ -230,7 +247,7 @@ class RunCgroups:
         out = set()
         for _, d in self.dirs.values():
             try:
-                out.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+                out.update(int(p) for p in _read(d + "/cgroup.procs").split())
             except (OSError, ValueError):
                 pass
         return sorted(out)
@@ -238,10 +255,9 @@ class RunCgroups:
     def kill(self) -> None:
         """SIGKILL everything in the run's cgroups (cgroup.kill on v2)."""
         for version, d in self.dirs.values():
-            if version == 2 and (d / "cgroup.kill").exists():
+            if version == 2 and os.path.exists(d + "/cgroup.kill"):
                 try:
-                    (d / "cgroup.kill").write_text("1")
-                    continue
+                    _write(d + "/cgroup.kill", "1")
                 except OSError:
                     pass
         for pid in self.pids():
@@ -256,7 +272,7 @@ class RunCgroups:
             left = {}
             for ctrl, (version, d) in self.dirs.items():
                 try:
-                    d.rmdir()
+                    os.rmdir(d)
                 except FileNotFoundError:
                     pass
                 except OSError:
@@ -267,4 +283,4 @@ class RunCgroups:
             if attempt == 0:
                 self.kill()
             time.sleep(0.002 * (attempt + 1))
-        self.notes.append(f"cgroups not removed: {', '.join(str(d) for _, d in self.dirs.values())}")
+        self.notes.append(f"cgroups not removed: {', '.join(d for _, d in self.dirs.values())}")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import json
 import os
 import random
@@ -312,6 +313,7 @@ class LocalBackend:
 
 # --- uids: one per concurrent run, across processes ---------------------------------------------
 
+@functools.cache
 def _lock_dir() -> Path:
     for base in (Path("/run/lock"), Path(tempfile.gettempdir())):
         d = base / "codealchemy-uids"
