@@ -155,7 +155,8 @@ __ca_newproc() {  # first probe in a subshell: it reports as a frame of its own
   __ca_seq=0
   __ca_fr=$__ca_base
   __ca_sp0=${#__ca_stk[@]}
-  trap '__ca_atexit' EXIT
+  __ca_uexit=
+  builtin trap '__ca_atexit' EXIT
 }
 
 __ca_push() {  # enter a new frame (call probe $1)
@@ -253,7 +254,7 @@ __ca_atexit() {  # the script or a subshell is exiting: unwind the frames it sti
   local __ca_st=$? __ca_cmd=$BASH_COMMAND __ca_ty= __ca_msg __ca_o=$-
   set +eu
   __ca_flush
-  [[ -n $__ca_on ]] || return "$__ca_st"
+  [[ -n $__ca_on ]] || { __ca_user_exit "$__ca_st"; return; }
   if ((__ca_st)); then
     if [[ -n ${__ca_ex-} ]]; then
       __ca_ty=exit; __ca_msg="exit status $__ca_st"
@@ -267,16 +268,51 @@ __ca_atexit() {  # the script or a subshell is exiting: unwind the frames it sti
   while ((${#__ca_stk[@]} > __ca_sp0)); do
     if [[ -n $__ca_ty ]]; then
       __ca_s=$__ca_msg; __ca_esc
-      __ca_emit "x	$__ca_lp	$__ca_fr	$__ca_dp	$__ca_ty	$__ca_s" || return "$__ca_st"
+      __ca_emit "x	$__ca_lp	$__ca_fr	$__ca_dp	$__ca_ty	$__ca_s" || break
     fi
-    __ca_emit "r	$__ca_lp	$__ca_fr	$__ca_dp" || return "$__ca_st"
+    __ca_emit "r	$__ca_lp	$__ca_fr	$__ca_dp" || break
     __ca_pop
   done
   if [[ -n $__ca_ty && $__ca_ty != exit && $__ca_fr == 1 ]]; then
     __ca_s=$__ca_msg; __ca_esc
     __ca_emit "x	$__ca_lp	$__ca_fr	$__ca_dp	$__ca_ty	$__ca_s"
   fi
-  return "$__ca_st"
+  __ca_user_exit "$__ca_st"
 }
-trap '__ca_atexit' EXIT
+
+__ca_user_exit() {  # the program's own EXIT trap, run after the unwinding with $? as it was
+  [[ -n ${__ca_uexit-} ]] || return "$1"
+  [[ $__ca_o == *u* ]] && set -u
+  __ca_setst "$1"
+  eval "$__ca_uexit"
+}
+__ca_setst() { return "$1"; }
+
+# `trap ... EXIT` of the program: kept in __ca_uexit and run by __ca_atexit, so that both run.
+trap() {
+  if (($# == 1)) && [[ $1 == EXIT || $1 == 0 || $1 == SIGEXIT ]]; then
+    __ca_uexit=
+    return 0
+  fi
+  if (($# >= 2)) && [[ $1 != -[lp] ]]; then
+    local __ca_h __ca_a __ca_exit=0 __ca_rest=()
+    [[ $1 == -- ]] && shift
+    __ca_h=$1
+    shift
+    for __ca_a in "$@"; do
+      case $__ca_a in EXIT | 0 | SIGEXIT | exit) __ca_exit=1 ;; *) __ca_rest+=("$__ca_a") ;; esac
+    done
+    if ((__ca_exit)); then
+      [[ -z $__ca_on || $BASH_SUBSHELL == "$__ca_sub" ]] || __ca_newproc
+      builtin trap '__ca_atexit' EXIT
+      if [[ $__ca_h == - ]]; then __ca_uexit=; else __ca_uexit=$__ca_h; fi
+      ((${#__ca_rest[@]})) || return 0
+    fi
+    builtin trap -- "$__ca_h" "${__ca_rest[@]}"
+    return
+  fi
+  builtin trap "$@"
+}
+__ca_uexit=
+builtin trap '__ca_atexit' EXIT
 fi
