@@ -297,7 +297,9 @@ class RubyRewriter:
             body = node.child_by_field_name("body")
             if body is None:
                 return
-            self.rw.insert(body.start_byte, f"({NS}.c({pid}, ::Kernel.binding); begin; {NS}.r((", priority=-60)
+            line = self.line_probe(inner, body)
+            self.rw.insert(body.start_byte, f"({NS}.c({pid}, ::Kernel.binding); begin; {NS}.r(({line}; ",
+                           priority=-60)
             self.rw.insert(body.end_byte, f")); rescue ::Exception; {NS}.x($!); raise; ensure; {NS}.e; end)",
                            priority=60)
             self.visit(body, inner)
