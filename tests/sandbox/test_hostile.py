@@ -50,11 +50,11 @@ def test_writes_stay_inside(hostile):
 
 
 def test_fork_bomb_is_contained(hostile):
-    before = len(os.listdir("/proc"))
+    """RLIMIT_NPROC of the run's own uid (and its pids cgroup) stop it; the kill takes the rest
+    (the autouse check: no process of the sandbox uids is left)."""
     result = hostile("forkbomb", timeout=1.0)
     assert result.run.status in ("timeout", "runtime_error"), result.run
     assert result.run.wall < 1.0 + 2
-    assert len(os.listdir("/proc")) < before + 16
 
 
 def test_memory_hog(hostile):
