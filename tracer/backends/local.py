@@ -130,7 +130,11 @@ class LocalBackend:
                 spawned = _spawn_bwrap(box, env, limits, data, trace_fd, cg)
             if isinstance(spawned, PhaseResult):
                 return spawned
-            return self._watch(spawned, started, limits, cg, language)
+            result = self._watch(spawned, started, limits, cg, language)
+            if result.status == "timeout" and language == "python" and result.stack is None:
+                notes.append("no py-spy stack: " + ("py-spy is not installed (pip install py-spy)"
+                                                    if not self.py_spy else "py-spy could not dump it"))
+            return result
         finally:
             if cg is not None:
                 cg.close()
