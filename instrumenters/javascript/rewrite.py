@@ -211,7 +211,7 @@ class JSRewriter:
             self.rw.insert(children[i].start_byte, load, priority=-BIG // 2)
         else:
             at = children[-1].end_byte if children else self.after_hashbang(root)
-            self.rw.insert(at, " " + load, priority=-BIG // 2)
+            self.rw.insert(at, ("; " if children else " ") + load, priority=-BIG // 2)
         self.stmts(children[i:], scope, module)
         tail = f";{CA}.end({F});"
         if not self.rw.source.endswith(b"\n"):
@@ -606,6 +606,8 @@ class JSRewriter:
                 head, tail = " " + enter, f" {CA}.leave({F}); "
             else:
                 head, tail = " " + enter + "try {", "} " + catch + " "
+            if i:
+                head = ";" + head  # after a directive without its semicolon
             if at == body.end_byte - 1:
                 self.rw.insert(at, head + tail, priority=_opener(_span(body) + 3))
             else:
