@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .records import TRUNCATION_MARKER
@@ -43,6 +44,9 @@ Values are written in the program's language syntax (Python repr, JavaScript ins
 
 _MORE = re.compile(rf"^{re.escape(TRUNCATION_MARKER)} (\d+) more steps?$")
 _LINE = re.compile(r"^L(\d+)(?: (.*))?$")
+_END = re.compile(r"^end [a-z_]+( exit -?\d+)?$")
+_CUT = f"{TRUNCATION_MARKER} trace cut"
+_CALL = re.compile(r"^([^(]*)\((.*)\)$")
 _ITEM_START = re.compile(r"[A-Za-z_$][\w$.\[\]]*=")
 _STREAMS = {"stdout": "out", "stderr": "err"}
 TOP_LEVEL = "<module>"
@@ -252,6 +256,7 @@ def split_assignments(text: str) -> list[tuple[str, str]]:
     return items
 
 
+@lru_cache(maxsize=1 << 16)
 def step_key(line: str) -> tuple:
     """A canonical, hashable form of one step: variable order does not matter."""
     line = " ".join(line.split())
@@ -263,7 +268,7 @@ def step_key(line: str) -> tuple:
         if rest == kind or rest.startswith(kind + " "):
             payload = rest[len(kind):].strip()
             if kind == "call":
-                call = re.match(r"^([^(]*)\((.*)\)$", payload)
+                call = _CALL.match(payload)
                 if call:
                     return ("call", loc, call.group(1), frozenset(split_assignments(call.group(2))))
             return (kind, loc, payload)
@@ -275,9 +280,8 @@ def parse_steps(text: str) -> list[tuple]:
     end lines are not steps."""
     keys = []
     for line in normalize(text).split("\n"):
-        if not line or _MORE.match(line.strip()) or line.startswith(f"{TRUNCATION_MARKER} trace cut"):
-            continue
-        if re.match(r"^end [a-z_]+( exit -?\d+)?$", line.strip()):
+        stripped = line.strip()
+        if not stripped or _MORE.match(stripped) or stripped.startswith(_CUT) or _END.match(stripped):
             continue
         keys.append(step_key(line))
     return keys

@@ -29,7 +29,7 @@ def exact_match(prediction: str, reference: str) -> float:
 
 
 def ngrams(tokens: Sequence[str], n: int) -> Counter:
-    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return Counter(zip(*(tokens[i:] for i in range(n)), strict=False))  # ragged on purpose: n-grams
 
 
 def rouge_n(prediction: str, reference: str, n: int = 2) -> float:
