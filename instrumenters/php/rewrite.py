@@ -91,9 +91,31 @@ class PhpRewriter:
         self.probe("call", 1, "<module>")  # probe 0: the top-level frame
         self.visit(root, Frame("<module>"), "")
         table = "|".join(" ".join(n) for n in self.names)
+        ended = self.end_marker(root)
         at, text = self.prelude_at(root)
-        load = f"require_once __DIR__ . '/codealchemy.php'; \\__ca_setup('{table}');"
+        load = f"require_once __DIR__ . '/codealchemy.php'; \\__ca_setup('{table}', {ended});"
         self.rw.insert(at, text.format(load), priority=-100)
+
+    def end_marker(self, root) -> str:
+        """After the last top-level statement: `\\__ca_end();` tells a normal end from exit().
+
+        Returns "true" when a marker was placed (the prelude then treats a run that never
+        reached it as left by exit()), "false" where no marker fits (braced namespaces, a
+        program that ends in a `<?=` tag)."""
+        last, echo_tag = None, False
+        for c in root.children:
+            if c.type in ("php_tag", "text_interpolation"):
+                tag = c if c.type == "php_tag" else (c.children[-1] if c.children else c)
+                echo_tag = self.rw.text(tag).startswith("<?=")
+                continue
+            if c.is_named and c.type not in ("text", "comment"):
+                last = (c, echo_tag)
+                echo_tag = False
+        if last is None or last[1] or last[0].type in ("namespace_definition", "declare_statement"):
+            return "false"
+        sep = "" if self.rw.text(last[0]).rstrip().endswith((";", "}")) else ";"  # `echo 1 ?>` needs one
+        self.rw.insert(last[0].end_byte, sep + " \\__ca_end();", priority=100)
+        return "true"
 
     def prelude_at(self, root) -> tuple[int, str]:
         """Where the prelude is loaded: before any output, after declare/namespace."""
@@ -265,7 +287,7 @@ class PhpRewriter:
         value = [v for v in value if v.type != "comment"]
         if not value:
             self.rw.insert(node.start_byte, f"{{ \\__ca_r({frame.var}, null); ", priority=0)
-            self.rw.insert(node.end_byte, " }", priority=0)
+            self.rw.insert(node.end_byte, " }" if self.rw.text(node).endswith(";") else "; }", priority=0)
             return
         self.rw.insert(value[0].start_byte, f"\\__ca_r({frame.var}, ", priority=-70)
         self.rw.insert(value[-1].end_byte, ")", priority=70)

@@ -30,12 +30,14 @@ final class __CodeAlchemy
     public static $nextId = 2;
     public static $lastExc = null;
     public static $fatal = false;
+    public static $ended = false;  // the top-level code ran to its end
     public static $skip = ['GLOBALS' => 1, '_GET' => 1, '_POST' => 1, '_COOKIE' => 1, '_FILES' => 1,
         '_SERVER' => 1, '_ENV' => 1, '_REQUEST' => 1, '_SESSION' => 1, 'argv' => 1, 'argc' => 1,
         'http_response_header' => 1];
 
-    public static function setup(string $table): void
+    public static function setup(string $table, bool $marked): void
     {
+        self::$ended = !$marked;
         if (self::$io !== null || self::$names) {
             return;
         }
@@ -179,7 +181,8 @@ final class __CodeAlchemy
     {
         $main = self::$stack[0] ?? null;
         if (self::$on && $main !== null) {
-            self::emit(self::$fatal ? "r\t{$main->last}\t1\t0" : "r\t{$main->last}\t1\t0\tNULL");
+            $left = self::$fatal || !self::$ended;  // an exception, a fatal error or exit()
+            self::emit($left ? "r\t{$main->last}\t1\t0" : "r\t{$main->last}\t1\t0\tNULL");
         }
         self::$on = false;
         self::flush();
@@ -288,9 +291,15 @@ final class __CodeAlchemy
 
 // --- probes (global functions: the instrumented code calls them fully qualified) -------------
 
-function __ca_setup(string $table): void
+function __ca_setup(string $table, bool $marked = false): void
 {
-    __CodeAlchemy::setup($table);
+    __CodeAlchemy::setup($table, $marked);
+}
+
+/** the top-level code ran to its end (not left by exit()) */
+function __ca_end(): void
+{
+    __CodeAlchemy::$ended = true;
 }
 
 /** call: a function starts; returns its frame id */
