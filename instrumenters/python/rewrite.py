@@ -664,8 +664,13 @@ class Rewriter:
             if parsed is None:
                 raise SkipProgram("unsupported loop at the start of a function")
             pid, vals = parsed
-            args = ", ".join([str(pid), str(pc), *args] + ([vals] if vals else []))
-            lp = "_ca_.n((_ca_g := _ca_.lwg(%s)))" % args if gen else "_ca_.lw(%s)" % args
+            if gen:
+                args = ", ".join([str(pid), str(pc), *args] + ([vals] if vals else []))
+                lp = "_ca_.n((_ca_g := _ca_.lwg(%s)))" % args
+            else:
+                n = len(self.ln[pid])
+                args = ", ".join([str(pid), str(pc)] + ([vals] if vals else []) + list(args))
+                lp = "_ca_.lw%d(%s)" % (n, args) if n <= 4 else "_ca_.lw(%s)" % args
         if items and items[0] == "@SETUP@":
             expr = "((_ca_ := __import__('_codealchemy')).first() and _ca_.n(@SETUP_CALL@, %s)) or %s" % (
                 ", ".join(items[1:]) or "None", lp)

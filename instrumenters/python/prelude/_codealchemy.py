@@ -38,6 +38,7 @@ _buf = []
 _append = _buf.append
 _LP = {}      # line probe -> "l\tP"
 _LNP = {}     # line probe -> ("\tname\t", ...)
+_LF = {}      # line probe -> its record as a format string, for int values
 _NA = {}      # call probe -> number of arguments and free variables
 _stack = []
 _getframe = _sys._getframe
@@ -169,6 +170,7 @@ def setup(tails, ln, vn, call, classes, xbase, module_probe):
     _LN.update(ln)
     _LNP.update({p: tuple("\t%s\t" % n for n in names) for p, names in ln.items()})
     _LP.update({p: "l\t%d" % p for p in ln})
+    _LF.update({p: "l\t%d%%s" % p + "".join("\t%s\t%%d" % n for n in names) for p, names in ln.items()})
     _VN.extend(vn)
     _CALL.update(call)
     _NA.update({pc: len(a) + len(f) for pc, (a, f) in call.items()})
@@ -243,13 +245,14 @@ def _val(n, v):
 
 
 def _make_line_probes():
-    """l0..l4: line probes for a fixed number of values (no argument tuple, no loop)."""
+    """l0..l4: line probes for a fixed number of values (no argument tuple, no loop); when
+    every value is an int, one precomputed format string renders the record."""
     out = {}
     for arity in range(5):
         args = "".join(", v%d" % i for i in range(arity))
-        names = "".join("n%d, " % i for i in range(arity))
-        vals = "".join(" + (n%d + repr(v%d) if type(v%d) is int else _val(n%d, v%d))" % ((i,) * 5)
-                       for i in range(arity))
+        ints = " and ".join("type(v%d) is int" % i for i in range(arity)) or "True"
+        slow = "".join(" + _val(n%d, v%d)" % (i, i) for i in range(arity))
+        unpack = ("        %s, = _LNP[p]\n" % ", ".join("n%d" % i for i in range(arity))) if arity else ""
         src = (
             "def l%d(p%s):\n"
             "    S = _S\n"
@@ -258,13 +261,22 @@ def _make_line_probes():
             "        if k > _max_events:\n"
             "            S.n = k - 1\n"
             "            return _stop()\n"
+            "        if %s:\n"
+            "            _append(_LF[p] %% (S.sfx%s))\n"
+            "        else:\n"
             "%s"
-            "        _append(_LP[p] + S.sfx%s)\n"
+            "            _append(_LP[p] + S.sfx%s)\n"
             "        if not k & 4095:\n"
             "            _flush()\n"
-        ) % (arity, args, ("        %s = _LNP[p]\n" % names.rstrip(", ")) if arity > 1 else
-             ("        n0, = _LNP[p]\n" if arity == 1 else ""), vals)
+        ) % (arity, args, ints, args, unpack.replace("        ", "            ", 1), slow)
         exec(src, globals(), out)
+        # lwN: the same for a loop header that starts a function (it is the entry, too)
+        wsrc = src.replace("def l%d(p%s):\n    S = _S\n    if S.live:\n" % (arity, args),
+                           "def lw%d(p, pc%s, *args):\n    S = _S\n    if S.live:\n"
+                           "        fr = _getframe(1)\n"
+                           "        if _stack[-1][2] is not fr:\n"
+                           "            _enter(pc, fr, args)\n" % (arity, args))
+        exec(wsrc, globals(), out)
     return out
 
 
@@ -273,25 +285,14 @@ globals().update(_make_line_probes())
 
 def lw(p, pc, *vals):
     """The line probe of a loop header that starts a function, which is also the function's
-    entry: `vals` are the arguments and free variables, then the values the probe carries."""
-    S = _S
-    if not S.live:
+    entry: `vals` are the values the probe carries, then the arguments and free variables."""
+    if not _S.live:
         return None
     fr = _getframe(1)
-    na = _NA[pc]
+    na = len(vals) - _NA[pc]
     if _stack[-1][2] is not fr:
-        _enter(pc, fr, vals[:na])
-    if len(vals) == na:
-        k = S.n = S.n + 1
-        if k > _max_events:
-            S.n = k - 1
-            _stop()
-            return None
-        _append(_LP[p] + S.sfx)
-        if not k & 4095:
-            _flush()
-        return None
-    return l(p, *vals[na:])
+        _enter(pc, fr, vals[na:])
+    return l(p, *vals[:na])
 
 
 def lwg(p, pc, *vals):
@@ -336,12 +337,17 @@ def v(k, *vals):
 
 def _ret(p, value, has_value=True):
     e = _stack.pop()
-    _setsfx()
-    if _count():
-        if has_value:
-            _emit("r\t%d\t%d\t%d\t%s" % (p, e[0], len(_stack), _repr(value)))
-        else:
-            _emit("r\t%d\t%d\t%d" % (p, e[0], len(_stack)))
+    S = _S
+    S.sfx = _stack[-1][4] if _stack else "\t0\t0"
+    k = S.n = S.n + 1
+    if k > _max_events:
+        S.n = k - 1
+        _stop()
+        return
+    if has_value:
+        _append("r\t%d\t%d\t%d\t%s" % (p, e[0], len(_stack), repr(value) if type(value) is int else _repr(value)))
+    else:
+        _append("r\t%d\t%d\t%d" % (p, e[0], len(_stack)))
 
 
 def r(p, value=None):
