@@ -64,6 +64,8 @@ extern char __ca_image_end[] __asm__("_end");
 static char __ca_buf[__CA_BUF];
 static char *__ca_p = __ca_buf;          /* write position */
 static char *__ca_hw = __ca_buf;         /* high water: flush before a record or value past it */
+/* (4 MiB: 64 KiB of records, then room for the longest value: max_value <= 256 Ki characters,
+   at most 8 bytes each once escaped, plus what one value's renderer may overshoot) */
 static char *__ca_rec = __ca_buf;        /* start of the record being written */
 static int __ca_on;                      /* recording */
 static int __ca_open;                    /* a record was opened by the last begin */
@@ -74,6 +76,8 @@ static unsigned __ca_frames;
 static unsigned __ca_depth;
 static unsigned __ca_stk_fr[__CA_MAXSTACK];
 static int __ca_stk_pid[__CA_MAXSTACK];
+static unsigned __ca_last_fr;            /* frame and probe of the last call/line event, for */
+static int __ca_last_pid;                /* crashes deeper than __CA_MAXSTACK frames */
 static __ca_uptr __ca_heap0, __ca_stack0;
 static struct _IO_FILE *__ca_out, *__ca_err, *__ca_real_out, *__ca_real_err;
 static volatile int __ca_guarded;
@@ -318,6 +322,7 @@ static __CA_NI int __ca_l(int pid, unsigned fr) {
     if (__CA_UNLIKELY(++__ca_events > __ca_maxe)) { __ca_stop(); return 0; }
     unsigned d = __ca_depth ? __ca_depth - 1 : 0;
     if (d < __CA_MAXSTACK) __ca_stk_pid[d] = pid;
+    else { __ca_last_fr = fr; __ca_last_pid = pid; }
     __ca_p = __ca_head('l', pid, fr, d);
     return 1;
 }
@@ -330,6 +335,7 @@ static __CA_NI unsigned __ca_c_slow(int pid) {
     if (__CA_UNLIKELY(++__ca_events > __ca_maxe)) { __ca_stop(); return fr; }
     __ca_p = __ca_head('c', pid, fr, __ca_depth);
     if (__ca_depth < __CA_MAXSTACK) { __ca_stk_fr[__ca_depth] = fr; __ca_stk_pid[__ca_depth] = pid; }
+    else { __ca_last_fr = fr; __ca_last_pid = pid; }
     __ca_depth++;
     __ca_open = 1;
     return fr;
@@ -424,10 +430,11 @@ static void __ca_on_signal(int sig) {
         __ca_on = 0;
         __ca_p = __ca_rec;                 /* drop a record cut short */
         if (__ca_depth) {
-            unsigned d = __ca_depth - 1 < __CA_MAXSTACK ? __ca_depth - 1 : __CA_MAXSTACK - 1;
+            unsigned d = __ca_depth - 1;
+            int deep = d >= __CA_MAXSTACK;
             const char *msg, *name = __ca_signame(sig, &msg);
             if (__ca_p > __ca_hw) __ca_flush();
-            __ca_p = __ca_head('x', __ca_stk_pid[d], __ca_stk_fr[d], __ca_depth - 1);
+            __ca_p = __ca_head('x', deep ? __ca_last_pid : __ca_stk_pid[d], deep ? __ca_last_fr : __ca_stk_fr[d], d);
             *__ca_p++ = '\t'; __ca_raw(name, __builtin_strlen(name));
             *__ca_p++ = '\t'; __ca_raw(msg, __builtin_strlen(msg));
             *__ca_p++ = '\n';
@@ -461,7 +468,9 @@ __attribute__((constructor)) static void __ca_init(void) {
     if (mv && *mv) __ca_maxv = (long)__ca_atoll(mv);
     if (__ca_maxv < 1) __ca_maxv = 1;
     if (__ca_maxv > (256 << 10)) __ca_maxv = 256 << 10;
-    __ca_hw = __ca_buf + __CA_BUF - (8 * __ca_maxv + 65536);
+    /* write out every 64 KiB (a program killed on timeout loses little); the rest of the
+       buffer is room for one more value of up to max_value characters, escaped */
+    __ca_hw = __ca_buf + 65536;
     __ca_heap0 = (__ca_uptr)__ca_sbrk(0);
     __ca_stack0 = (__ca_uptr)&local;
     __ca_on = 1;
