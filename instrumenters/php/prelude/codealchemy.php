@@ -218,7 +218,15 @@ final class __CodeAlchemy
         }
         if (is_string($v)) {
             if (strlen($v) > $budget * 4) {
-                $v = substr($v, 0, $budget * 4);
+                $cut = substr($v, 0, $budget * 4);
+                if (!preg_match('//u', $cut) && preg_match('//u', $v)) {  // do not split a character
+                    $cut = preg_replace('/[\xc0-\xff][\x80-\xbf]*$/', '', $cut);
+                }
+                $v = $cut;
+            }
+            if (!preg_match('//u', $v)) {  // binary: a double-quoted literal with \x escapes
+                return '"' . preg_replace_callback('/[\x00-\x1f\x7f-\xff]/', fn ($m) => sprintf('\\x%02x', ord($m[0])),
+                    strtr($v, ["\\" => "\\\\", '"' => '\\"', '$' => '\\$'])) . '"';
             }
             return "'" . strtr($v, ["\\" => "\\\\", "'" => "\\'"]) . "'";
         }
