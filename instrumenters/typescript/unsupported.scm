@@ -1,0 +1,2 @@
+; Constructs the TypeScript rewriter refuses (SkipProgram with the reason).
+(with_statement) @with
