@@ -469,6 +469,10 @@ class JSRewriter:
             else:
                 self.walk(left, inner, frame)
         if right is not None:
+            if frame is not None and any(c.type == "await" for c in n.children):
+                # the loop awaits at each step: the frame leaves the stack in next()
+                self.rw.insert(right.start_byte, f"{CA}.ait({F}, (", priority=_opener(_span(right) + 0.5))
+                self.rw.insert(right.end_byte, "))", priority=_closer(_span(right) + 0.5))
             self.walk(right, inner, frame)
         self.body(n.child_by_field_name("body"), inner, frame, header_line=_line(n), owner_line=_line(n))
 

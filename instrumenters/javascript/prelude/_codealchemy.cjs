@@ -245,6 +245,33 @@ function sus(f, v) {
   return v;
 }
 
+// `for await (x of X)` iterates ait(f, X): the frame leaves the stack whenever the loop asks
+// for the next value (and awaits it). Anything but an async iterable is passed through.
+function ait(f, x) {
+  let get;
+  try {
+    get = x == null ? undefined : x[Symbol.asyncIterator];
+  } catch (e) {
+    return x;
+  }
+  if (typeof get !== 'function') return x;
+  return {
+    [Symbol.asyncIterator]() {
+      const it = get.call(x);
+      if (it === null || (typeof it !== 'object' && typeof it !== 'function')) return it;
+      const wrapped = {
+        next(v) {
+          const r = it.next(v);
+          if (REC) pop(f);
+          return r;
+        },
+      };
+      if (typeof it.return === 'function') wrapped.return = (v) => it.return(v);
+      return wrapped;
+    },
+  };
+}
+
 // `yield X` becomes `res(f, pc, yield yld(f, pr, X))`: a generator frame returns the yielded
 // value and is called again when resumed (like Python's settrace).
 function yld(f, p, v) {
@@ -327,4 +354,4 @@ if (REC) {
   });
 }
 
-module.exports = { enter, l, ret, retl, x, xw, leave, sus, yld, res, module: module_, end, flush };
+module.exports = { enter, l, ret, retl, ait, x, xw, leave, sus, yld, res, module: module_, end, flush };
