@@ -140,6 +140,24 @@ def test_printing_cannot_forge_events(runs):
     assert traced.footer["dropped"] == 0
 
 
+PLACEMENTS = {
+    "shebang": "#!/usr/bin/env php\n<?php\necho 'a', \"\\n\";\n",
+    "braced_namespace": "<?php\nnamespace A {\n    function f() { return 1; }\n    echo f(), \"\\n\";\n}\n",
+    "no_semicolon_before_close": "<?php\n$x = 2;\necho $x ?>\n<b>html</b>\n",
+    "blank_then_tag": "  \n<?php echo \"x\\n\";\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLACEMENTS))
+def test_prelude_placement(name, runs, tmp_path):
+    prog = tmp_path / f"{name}.php"
+    prog.write_text(PLACEMENTS[name], encoding="utf-8")
+    traced, untraced = runs(prog)
+    assert traced.footer["status"] == "ok", traced.footer
+    assert traced.stdout == untraced.run.stdout.decode()
+    assert traced.events[0]["kind"] == "call" and traced.events[-1]["value"] == "NULL"
+
+
 def test_html_only_is_a_skip(php):
     assert isinstance(instrument("<p>no php here</p>\n", php), Skip)
 
