@@ -276,6 +276,8 @@ class Types:
             for d in decls:
                 name, t = self.declarator(base, d, "")
                 if name is not None:
+                    if t.kind == "array" and not t.size:     # flexible array member: no size
+                        t = CType("opaque")
                     out.append((name, self.shown(t)))
         return out
 
@@ -377,8 +379,10 @@ class Types:
             first = False
         cond = ""
         if kind == "union":
-            sizes = [f"sizeof({base}.{f[0]}) == sizeof({base})" for f in fields if f[0]]
-            cond = " && ".join(sizes)
+            # every member as large as the others (so as large as the union): whichever was
+            # written last, all the bytes a member reads are defined
+            members = [f"sizeof({base}.{f[0]})" for f in fields if f[0]]
+            cond = " && ".join(f"{members[0]} == {m}" for m in members[1:]) or "1"
         body = ", ".join(["__ca_lit(\"{\")", *parts, "__ca_lit(\"}\")"])
         if cond:
             return f"(({cond}) ? (void)({body}) : (void)__ca_lit(\"{{...}}\"))"
@@ -897,6 +901,9 @@ class Function:
             flow = Flow("switch")
             self.flows.append(flow)
             body = node.child_by_field_name("body")
+            if body is None or body.type != "compound_statement":
+                self.flows.pop()
+                return a1        # `switch (x) case 1: ...;` without braces: left alone
             inner = dict(scope)
             out = None
             has_default = False
@@ -905,7 +912,7 @@ class Function:
                     if c.child_by_field_name("value") is None:
                         has_default = True
                     stmts = [s for s in c.named_children if s != c.child_by_field_name("value")]
-                    out = self.block(stmts, inner, a1)
+                    out = self.block(stmts, inner, a1, first_line=self.line_of(node))
                 else:
                     out = self.stmt(c, inner, a1 if out is None else out, single=False)
             self.flows.pop()
@@ -1192,6 +1199,8 @@ class Program:
                     if name is None or t.kind == "fn":
                         continue
                     t = as_pointer(self.types.shown(t), name, raw)
+                    if t.kind == "array" and not t.size and d.type != "init_declarator":
+                        continue     # extern int xs[]; (incomplete: no size to render)
                     self.ids += 1
                     self.globals[name] = Var(name, t, self.ids, always=True,
                                              mutable=name in written or t.kind in ("array", "str"))
