@@ -155,7 +155,7 @@ def rewrite(rw: Rewrite) -> None:
     for s in scopes:
         names = [n for n in s.used if n in assigned_anywhere or n in IMPLICIT or n in s.assigned]
         body = "".join(
-            f'if [[ ${{{n}@a}} == *[aA]* ]]; then __ca_arr {n}; '
+            f'if [[ ${{{n}[0]@a}} == *[aA]* ]]; then __ca_arr {n}; '
             f'elif [[ -v {n} && ${{__ca_K[$__ca_fr.{n}]-$\'\\1\'}} != "${n}" ]]; then __ca_sc {n} "${n}"; fi; '
             for n in names)
         decls.append(f"__ca_v{s.index}() {{ {body or ':; '}}};")

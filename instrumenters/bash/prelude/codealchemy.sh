@@ -101,9 +101,10 @@ __ca_sc() {  # a scalar that changed: NAME VALUE; appends "\tNAME\tRENDERED" to 
   __ca_p+=$'\t'"$1"$'\t'"$__ca_s"
 }
 
-__ca_arr() {  # an array NAME: appends "\tNAME\t(...)" to __ca_p
+__ca_arr() {  # an array NAME: appends "\tNAME\t(...)" to __ca_p; big arrays cost their head only
   local -n __ca_r=$1
-  local __ca_at=${__ca_r@a} __ca_k __ca_i=0 __ca_dense=1 __ca_ncm=
+  local __ca_at=${__ca_r[0]@a} __ca_k __ca_ncm= __ca_i
+  local __ca_n=${#__ca_r[@]} __ca_dense=1
   if shopt -q nocasematch; then shopt -u nocasematch; __ca_ncm=1; fi
   __ca_s="("
   if [[ $__ca_at == *A* ]]; then
@@ -116,16 +117,27 @@ __ca_arr() {  # an array NAME: appends "\tNAME\t(...)" to __ca_p
       __ca_q "${__ca_r[$__ca_k]}"
     done
   else
-    for __ca_k in "${!__ca_r[@]}"; do
-      if [[ $__ca_k != "$__ca_i" ]]; then __ca_dense=0; break; fi
-      __ca_i=$((__ca_i + 1))
+    # dense (indices 0..n-1) as far as it is shown: element by element, never the whole array
+    for ((__ca_i = 0; __ca_i < __ca_n && ${#__ca_s} <= __ca_mv; __ca_i++)); do
+      if [[ ! -v __ca_r[__ca_i] ]]; then __ca_dense=0; break; fi
+      ((__ca_i)) && __ca_s+=" "
+      if [[ $__ca_at == *i* || ${__ca_r[__ca_i]} != *[\\\"\$\`]* ]]; then
+        [[ $__ca_at == *i* ]] && __ca_s+=${__ca_r[__ca_i]} || __ca_s+="\"${__ca_r[__ca_i]}\""
+      else
+        __ca_q "${__ca_r[__ca_i]}"
+      fi
     done
-    for __ca_k in "${!__ca_r[@]}"; do
-      ((${#__ca_s} > __ca_mv)) && break
-      [[ $__ca_s == "(" ]] || __ca_s+=" "
-      ((__ca_dense)) || __ca_s+="[$__ca_k]="
-      if [[ $__ca_at == *i* ]]; then __ca_s+=${__ca_r[$__ca_k]}; else __ca_q "${__ca_r[$__ca_k]}"; fi
-    done
+    if ((__ca_dense)); then
+      ((__ca_i < __ca_n)) && __ca_s+=" …"
+    else
+      __ca_s="("
+      for __ca_k in "${!__ca_r[@]}"; do
+        ((${#__ca_s} > __ca_mv)) && break
+        [[ $__ca_s == "(" ]] || __ca_s+=" "
+        __ca_s+="[$__ca_k]="
+        if [[ $__ca_at == *i* ]]; then __ca_s+=${__ca_r[$__ca_k]}; else __ca_q "${__ca_r[$__ca_k]}"; fi
+      done
+    fi
   fi
   __ca_s+=")"
   __ca_cut
