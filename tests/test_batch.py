@@ -73,7 +73,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
 def test_other_settings_are_refused_on_an_existing_dump(tmp_path):
     make_corpus(tmp_path / "corpus", n_slow=0)
     assert batch(tmp_path / "corpus", "--out", tmp_path / "dump", "--languages", "c").returncode == 0
-    assert sources(tmp_path / "dump") == [str(tmp_path / "corpus" / "main.c")]
+    assert sources(tmp_path / "dump") == [str(tmp_path / "corpus" / n) for n in ("blob.c", "main.c")]
     again = batch(tmp_path / "corpus", "--out", tmp_path / "dump", "--shard-size", "5")
     assert again.returncode != 0 and "other settings" in again.stderr
 

@@ -98,7 +98,7 @@ def test_runtime_error_is_one_line_and_exit_1(tmp_path):
 
 def test_bundled_example_and_langs():
     done = run("run", ROOT / "examples" / "gcd.py")
-    assert done.returncode == 0 and "total 26" in done.stdout
+    assert done.returncode == 0 and "total 29" in done.stdout
     langs = run("langs").stdout
     assert all(name in langs for name in ("python", "javascript", "c"))
     code = run("instrument", ROOT / "examples" / "gcd.py")

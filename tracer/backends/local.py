@@ -504,6 +504,7 @@ def _spawn_plain(argv: list[str], work: Path, env: dict[str, str], limits,
     def child() -> None:
         if trace_fd is not None:
             os.dup2(trace_fd, TRACE_FD)
+            os.set_inheritable(TRACE_FD, True)  # dup2 onto itself keeps close-on-exec
         cpu = int(limits.timeout) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
