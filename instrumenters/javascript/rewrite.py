@@ -539,7 +539,7 @@ class JSRewriter:
             else:
                 kw = n.children[0]
                 ret = "retl" if frame.fallback else "ret"
-                self.rw.insert(kw.end_byte, f" {CA}.{ret}({F}, {pid}, undefined)", priority=0)
+                self.rw.insert(kw.end_byte, f" {CA}.{ret}({F}, {pid}, undefined)", priority=_closer(0))
         for c in arg:
             self.walk(c, scope, frame)
 
@@ -562,7 +562,7 @@ class JSRewriter:
                     self.rw.insert(a.end_byte, "))", priority=_closer(_span(a) + 0.5))
                 else:
                     kw = n.children[0]
-                    self.rw.insert(kw.end_byte, f" {CA}.yld({F}, {pr}, undefined)", priority=0)
+                    self.rw.insert(kw.end_byte, f" {CA}.yld({F}, {pr}, undefined)", priority=_closer(0))
                 self.rw.insert(n.end_byte, ")", priority=_closer(sp + 0.5))
         for c in arg:
             self.walk(c, scope, frame)
