@@ -71,6 +71,8 @@ def child_of_type(node, *types):
 
 
 JUMPS = {"return", "next", "break", "redo", "retry"}
+JUMP_PLACES = CONTAINERS | {"if_modifier", "unless_modifier", "while_modifier", "until_modifier",
+                            "parenthesized_statements"}
 
 
 def last_statement(node):
@@ -359,6 +361,8 @@ class RubyRewriter:
             return
         if node.type == "next" and (ctx.loop_owner == "loop" or frame.kind == "method"):
             return
+        if node.parent is None or node.parent.type not in JUMP_PLACES:
+            return  # e.g. `x = f rescue next`: Ruby takes no argument there; the frame unwinds
         if node.type == "return" and frame.kind == "block":
             call = f"{NS}.nr({frame.method_pid if frame.method_pid is not None else -1}, "
         else:
@@ -377,7 +381,7 @@ class RubyRewriter:
         else:
             opener, closer = "[", "]"
         self.rw.insert(args.start_byte, f"{call}{opener}", priority=-70)
-        self.rw.insert(args.end_byte, f"{closer})", priority=70)
+        self.rw.insert(args.end_byte, f"{closer})", priority=55)  # before a frame closing here
 
 
 def rewrite(rw: Rewrite) -> None:
