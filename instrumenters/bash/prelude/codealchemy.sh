@@ -225,7 +225,10 @@ __ca_r() {
     __ca_flush
     __ca_x=$__ca_st
     (($# > 1)) && __ca_x=$2
-    [[ $__ca_x =~ ^-?[0-9]+$ ]] && __ca_x=$((__ca_x & 255))
+    __ca_s=${__ca_x#-}  # a number is masked like `return` does (no =~ here: it would set BASH_REMATCH)
+    if [[ -n $__ca_s && $__ca_s != *[!0-9]* && ${#__ca_s} -lt 19 ]]; then
+      if [[ $__ca_x == -* ]]; then __ca_x=$(((-10#$__ca_s) & 255)); else __ca_x=$((10#$__ca_s & 255)); fi
+    fi
     if ((__ca_cf)); then
       __ca_pend="$1 $__ca_fr $__ca_dp"
     else
