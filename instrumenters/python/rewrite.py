@@ -431,6 +431,11 @@ class Rewriter:
                 v = self.vprobe(scope, carry)
                 return pending + ([v] if v else [])
             items = list(pending)
+            acts = self.multiline(s) if end_line(s) > ln else None
+            if acts:
+                ln = acts[0][2] if acts[0][0] == "first" else ln
+                same = ln == prev_line
+                self.apply_acts(scope, acts)
             if not same:
                 items.append(self.lprobe(scope, ln, carry))
             else:
@@ -477,6 +482,200 @@ class Rewriter:
             return []
         self.rw.notes.append(f"statement {t} at line {ln} not instrumented")
         return pending
+
+    # --- statements that span lines: CPython 3.11 reports each line its bytecode reaches ---
+
+    LEAVES = {"identifier", "integer", "float", "string", "concatenated_string", "true", "false",
+              "none", "ellipsis"}
+    CONST = {"integer", "float", "string", "concatenated_string", "true", "false", "none", "ellipsis"}
+
+    def is_const(self, n) -> bool:
+        if n.type in ("string", "concatenated_string"):
+            return not any(c.type == "interpolation" for c in self.walk(n))
+        if n.type == "tuple":
+            return all(self.is_const(c) for c in named(n))
+        if n.type == "parenthesized_expression":
+            kids = named(n)
+            return len(kids) == 1 and self.is_const(kids[0])
+        if n.type == "unary_operator":
+            kids = named(n)
+            return bool(kids) and kids[-1].type in ("integer", "float")
+        return n.type in self.CONST
+
+    def multiline(self, s):
+        """The line events a multi-line simple statement makes, as where-to-probe actions:
+        ("first", node, line) for the statement's first event, ("before", node, line) for an event
+        before `node` is evaluated, ("after", node, line) for one right after it. None when the
+        statement holds constructs this model does not follow (the statement keeps one event)."""
+        acts = []
+        self._unmodelled = False
+        kids = named(s)
+        t = s.type
+        cur = None
+        if t == "expression_statement" and len(kids) == 1:
+            e = kids[0]
+            if e.type == "assignment":
+                right = e.child_by_field_name("right")
+                left = e.child_by_field_name("left")
+                if right is None or right.type in ("assignment", "yield") or e.child_by_field_name("type"):
+                    return None
+                cur = self.model(right, cur, acts)
+                cur = self.model_target(left, cur, acts)
+            elif e.type == "augmented_assignment":
+                left = e.child_by_field_name("left")
+                if left.type != "identifier":
+                    return None
+                cur = self.model(left, cur, acts)
+                cur = self.model(e.child_by_field_name("right"), cur, acts)
+                cur = self.op(e, line(e), cur, acts)
+            else:
+                cur = self.model(e, cur, acts)
+                cur = self.op(e, line(s), cur, acts)
+        elif t == "return_statement" and kids:
+            cur = self.model(kids[0], cur, acts)
+            cur = self.op(kids[0], line(s), cur, acts)
+        else:
+            return None
+        if self._unmodelled or not acts:
+            return None
+        return acts
+
+    def cond_lines(self, scope, cond) -> None:
+        """Line events inside a condition that spans lines."""
+        if cond is None or end_line(cond) == line(cond):
+            return
+        acts: list = []
+        self._unmodelled = False
+        self.model(cond, None, acts)
+        if not self._unmodelled:
+            self.apply_acts(scope, acts)
+
+    def op(self, node, ln, cur, acts):
+        """An instruction at line `ln` right after `node` was evaluated."""
+        if cur is None:
+            acts.append(("first", node, ln))
+        elif ln != cur:
+            acts.append(("after", node, ln))
+        return ln
+
+    def model(self, n, cur, acts):
+        """Walk expression `n` in evaluation order; returns the line of its last instruction."""
+        t = n.type
+        if t == "parenthesized_expression":
+            kids = named(n)
+            if len(kids) != 1:
+                self._unmodelled = True
+                return cur
+            return self.model(kids[0], cur, acts)
+        if t in self.LEAVES or self.is_const(n) or (t == "list" and len(named(n)) >= 3 and
+                                                     all(self.is_const(c) for c in named(n))):
+            ln = line(n)
+            if cur is None:
+                acts.append(("first", n, ln))
+            elif ln != cur:
+                acts.append(("before", n, ln))
+            return ln
+        if t == "call":
+            fn = n.child_by_field_name("function")
+            args = n.child_by_field_name("arguments")
+            if args is None or args.type != "argument_list":
+                self._unmodelled = True
+                return cur
+            if fn.type == "attribute":
+                cur = self.model(fn.child_by_field_name("object"), cur, acts)
+                op_line = line(fn.child_by_field_name("attribute"))
+                cur = self.op(fn, op_line, cur, acts)
+            else:
+                cur = self.model(fn, cur, acts)
+                op_line = line(n)
+            for a in named(args):
+                if a.type == "keyword_argument":
+                    a = a.child_by_field_name("value")
+                elif a.type in ("list_splat", "dictionary_splat"):
+                    a = named(a)[0]
+                cur = self.model(a, cur, acts)
+            last = named(args)[-1] if named(args) else fn
+            if last.type == "keyword_argument":
+                last = last.child_by_field_name("value")
+            elif last.type in ("list_splat", "dictionary_splat"):
+                last = named(last)[0]
+            return self.op(last, op_line, cur, acts)
+        if t == "attribute":
+            cur = self.model(n.child_by_field_name("object"), cur, acts)
+            return self.op(n.child_by_field_name("object"), line(n.child_by_field_name("attribute")), cur, acts)
+        if t in ("binary_operator", "comparison_operator", "subscript"):
+            kids = named(n)
+            if t == "comparison_operator" and len(kids) != 2:
+                self._unmodelled = True
+                return cur
+            for k in kids:
+                cur = self.model(k, cur, acts)
+            return self.op(kids[-1], line(n), cur, acts)
+        if t == "boolean_operator":
+            left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+            cur = self.model(left, cur, acts)
+            cur = self.op(left, line(n), cur, acts)
+            return self.model(right, cur, acts)
+        if t in ("list", "tuple", "set"):
+            kids = named(n)
+            if not kids or any(k.type in ("list_splat", "parenthesized_list_splat") for k in kids):
+                self._unmodelled = True
+                return cur
+            for k in kids:
+                cur = self.model(k, cur, acts)
+            return self.op(kids[-1], line(n), cur, acts)
+        if t == "dictionary":
+            pairs = named(n)
+            if not pairs or any(p.type != "pair" for p in pairs):
+                self._unmodelled = True
+                return cur
+            keys = [p.child_by_field_name("key") for p in pairs]
+            vals = [p.child_by_field_name("value") for p in pairs]
+            if len(pairs) > 1 and all(self.is_const(k) for k in keys):
+                for v in vals:
+                    cur = self.model(v, cur, acts)
+            else:
+                for k, v in zip(keys, vals):
+                    cur = self.model(k, cur, acts)
+                    cur = self.model(v, cur, acts)
+            return self.op(vals[-1], line(n), cur, acts)
+        if t in ("list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"):
+            clause = next((c for c in named(n) if c.type == "for_in_clause"), None)
+            right = clause.child_by_field_name("right") if clause is not None else None
+            if right is None:
+                self._unmodelled = True
+                return cur
+            cur = self.model(right, cur, acts)
+            return self.op(right, line(n), cur, acts)
+        if t == "unary_operator":
+            kids = named(n)
+            cur = self.model(kids[-1], cur, acts)
+            return self.op(kids[-1], line(n), cur, acts)
+        self._unmodelled = True
+        return cur
+
+    def model_target(self, n, cur, acts):
+        if n.type == "identifier":
+            return self.op(n, line(n), cur, acts) if line(n) != cur else cur
+        self._unmodelled = True
+        return cur
+
+    def apply_acts(self, scope, acts) -> None:
+        for kind, node, ln in acts:
+            if kind == "first":
+                continue
+            p = self.rw.probe("line", ln, scope.func)
+            self.ln[p] = ()
+            target = node
+            if target.type in ("list_splat", "dictionary_splat"):
+                target = named(target)[0]
+            d = depth(target)
+            if kind == "before":
+                self.edits.append((target.start_byte, "(_ca_.l0(%d) or (" % p, d))
+                self.edits.append((target.end_byte, "))", -d))
+            else:
+                self.edits.append((target.start_byte, "_ca_.la(%d, (" % p, d - 0.5))
+                self.edits.append((target.end_byte, "))", -d + 0.5))
 
     def annotation_only(self, s) -> bool:
         kids = named(s)
@@ -634,6 +833,7 @@ class Rewriter:
             else:
                 self.wrap(c, self.as_expression(probes) + " or (", ")")
             self.expressions(scope, c)
+            self.cond_lines(scope, c)
             self.block(scope, named(body), [], ln, terminal=terminal, ctx=ctx, loop=loop)
         for a in alts:
             if a.type == "else_clause":
@@ -685,6 +885,7 @@ class Rewriter:
         else:
             self.wrap(cond, expr + " or (", ")")
         self.expressions(scope, cond)
+        self.cond_lines(scope, cond)
         self.block(scope, named(self.body_of(s)), [], line(s), ctx=ctx, loop=loop, tail_skip=set(back),
                    bound=bound)
         if alt is not None:

@@ -39,6 +39,7 @@ _append = _buf.append
 _LP = {}      # line probe -> "l\tP"
 _LNP = {}     # line probe -> ("\tname\t", ...)
 _LF = {}      # line probe -> its record as a format string, for int values
+_CF = {}      # call probe -> (its record as a format string for int arguments, count) or None
 _NA = {}      # call probe -> number of arguments and free variables
 _stack = []
 _getframe = _sys._getframe
@@ -174,6 +175,8 @@ def setup(tails, ln, vn, call, classes, xbase, module_probe):
     _VN.extend(vn)
     _CALL.update(call)
     _NA.update({pc: len(a) + len(f) for pc, (a, f) in call.items()})
+    _CF.update({pc: (("c\t%d\t%%d\t%%d" % pc + "".join("\t%s\t%%d" % n for n in a)), len(a)) if not f else None
+                for pc, (a, f) in call.items()})
     _CLASS.update(classes)
     _XBASE.update(xbase)
     if not _on:
@@ -187,15 +190,7 @@ def c(p, *vals):
     """Function entry: push a frame, record the call with its arguments."""
     if not _S.live:
         return None
-    e = _push(p)
-    argn, freen = _CALL[p]
-    na = len(argn)
-    _call_rec(e, _pairs(argn, vals[:na]))
-    if freen:
-        pr = _pairs(freen, vals[na:])
-        if pr:
-            _emit("v\t%d\t%s" % (e[0], "\t".join(pr)))
-    return e
+    return _enter(p, None, vals)
 
 
 def _setsfx():
@@ -283,6 +278,12 @@ def _make_line_probes():
 globals().update(_make_line_probes())
 
 
+def la(p, value):
+    """A line event right after a value was computed (statements that span lines)."""
+    l0(p)
+    return value
+
+
 def lw(p, pc, *vals):
     """The line probe of a loop header that starts a function, which is also the function's
     entry: `vals` are the values the probe carries, then the arguments and free variables."""
@@ -309,10 +310,20 @@ def lwg(p, pc, *vals):
 
 
 def _enter(pc, fr, vals):
+    """Push a frame and record its call: `vals` are its arguments, then its free variables."""
     e = _push(pc, fr)
+    if _S.n >= _max_events:
+        _stop()
+        return e
+    _S.n += 1
+    fmt = _CF[pc]
+    if fmt is not None and len(vals) == fmt[1] and all(type(x) is int for x in vals):
+        _append(fmt[0] % (e[0], len(_stack) - 1, *vals))
+        return e
     argn, freen = _CALL[pc]
     na = len(argn)
-    _call_rec(e, _pairs(argn, vals[:na]))
+    pairs = _pairs(argn, vals[:na])
+    _append("c\t%d\t%d\t%d%s" % (pc, e[0], len(_stack) - 1, "".join("\t" + x for x in pairs)))
     if freen:
         pr = _pairs(freen, vals[na:])
         if pr:
