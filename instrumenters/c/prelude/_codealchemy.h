@@ -50,6 +50,7 @@ extern int __ca_snprintf(char *, __ca_size, const char *, ...) __asm__("snprintf
 extern double __ca_strtod(const char *, char **) __asm__("strtod");
 extern float __ca_strtof(const char *, char **) __asm__("strtof");
 extern long long __ca_atoll(const char *) __asm__("atoll");
+extern int __ca_register_atfork(void (*)(void), void (*)(void), void (*)(void), void *) __asm__("__register_atfork");
 extern char __ca_image_start[] __asm__("__executable_start");
 extern char __ca_image_end[] __asm__("_end");
 
@@ -449,6 +450,12 @@ static void __ca_on_signal(int sig) {
     __ca_raise(sig);  /* pending until the handler returns; a fault re-executes and dies anyway */
 }
 
+/* fork: the parent's buffered records are written first; the child is not traced (its
+   records would interleave with the parent's on the one channel) but its output still goes
+   through to its stdout/stderr */
+static void __ca_before_fork(void) { if (__ca_on && __ca_p == __ca_rec) __ca_flush(); }
+static void __ca_in_child(void) { __ca_on = 0; __ca_p = __ca_rec = __ca_buf; __ca_fd = -1; }
+
 __attribute__((constructor)) static void __ca_init(void) {
     int local;
     const char *fd = __ca_getenv("CODEALCHEMY_TRACE_FD");
@@ -486,6 +493,7 @@ __attribute__((constructor)) static void __ca_init(void) {
         __ca_stdout = __ca_out;
         __ca_stderr = __ca_err;
     }
+    __ca_register_atfork(__ca_before_fork, 0, __ca_in_child, 0);
     struct __ca_stack_t ss = {__ca_altstack, 0, sizeof __ca_altstack};
     __ca_sigaltstack(&ss, 0);
     struct __ca_sigaction_t sa;
