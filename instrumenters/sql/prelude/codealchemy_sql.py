@@ -25,7 +25,8 @@ import sys
 
 ROW_LIMIT = 20
 MARK = re.compile(r"/\*@ca (\d+)\*/")
-_SPACE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*(?:[^*]|\*(?!/))*(?:\*/|$))*")
+# blanks and comments; like the CLI's _all_whitespace, an unterminated /* comment is not blank
+_SPACE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*(?:[^*]|\*(?!/))*\*/)*")
 
 # sqlite3_set_authorizer action codes: (code) -> (index of the table name, index of the db name)
 _WRITES = {
@@ -58,7 +59,7 @@ def statements(buffer: str) -> list[tuple[int, int]]:
     n = len(buffer)
     while True:
         start = skip_space(buffer, start)
-        if start >= n:
+        if start >= n or buffer.startswith("/*", start):  # the end, or a comment left open
             return out
         end = None
         i = buffer.find(";", start)
