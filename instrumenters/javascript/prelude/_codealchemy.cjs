@@ -75,7 +75,9 @@ function cut(s) {
 function render(v) {
   let s;
   try {
-    if (v !== null && typeof v === 'object' && util.types.isNativeError(v)) {
+    if (v !== null && typeof v === 'object' && util.types.isProxy(v)) {
+      s = util.inspect(v, INSPECT); // the target, without running traps
+    } else if (v !== null && typeof v === 'object' && util.types.isNativeError(v)) {
       s = '[' + errorType(v) + ': ' + String(v.message) + ']';
     } else if (v !== null && typeof v === 'object' && TIMERS.has(errorType(v))) {
       s = errorType(v) + ' {}'; // timer handles hold clock readings: never deterministic
@@ -94,22 +96,28 @@ function render(v) {
   return cut(s);
 }
 
+// The constructor's name without running program code (no getters, no proxy traps).
 function errorType(e) {
+  if (e === null || (typeof e !== 'object' && typeof e !== 'function')) return typeof e;
   try {
-    if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
-      const c = e.constructor;
-      if (c && typeof c.name === 'string' && c.name) return c.name;
-      if (typeof e.name === 'string') return e.name;
-      return 'Object';
-    }
-  } catch (err) { /* a hostile getter */ }
-  return typeof e;
+    if (util.types.isProxy(e)) return 'Proxy';
+    const proto = Object.getPrototypeOf(e);
+    if (proto === null) return 'Object';
+    const d = Object.getOwnPropertyDescriptor(proto, 'constructor');
+    const name = d && typeof d.value === 'function' ? d.value.name : undefined;
+    if (typeof name === 'string' && name) return name;
+  } catch (err) { /* exotic object */ }
+  return typeof e === 'function' ? 'Function' : 'Object';
 }
 
 function errorMessage(e) {
   try {
-    if (e !== null && typeof e === 'object' && 'message' in e) return cut(String(e.message));
-  } catch (err) { /* a hostile getter */ }
+    if (e !== null && typeof e === 'object' && !util.types.isProxy(e)) {
+      const d = Object.getOwnPropertyDescriptor(e, 'message');
+      if (d && 'value' in d) return cut(String(d.value));
+      if (util.types.isNativeError(e)) return '';
+    }
+  } catch (err) { /* exotic object */ }
   return render(e);
 }
 
