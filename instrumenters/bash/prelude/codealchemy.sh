@@ -193,11 +193,17 @@ __ca_l() {  # PROBE SCOPE: the rewriter defines __ca_v<SCOPE>, which fills __ca_
   __ca_st=$?
   [[ -n $__ca_on ]] || return $__ca_st
   [[ $BASH_SUBSHELL == "$__ca_sub" ]] || __ca_newproc
-  __ca_flush
+  IFS= read -r -N 1 -u "$__ca_ro" __ca_x && __ca_out "$__ca_x" "$__ca_ro" "$__ca_so" 1
+  IFS= read -r -N 1 -u "$__ca_re" __ca_x && __ca_out "$__ca_x" "$__ca_re" "$__ca_se" 2
   __ca_lp=$1
   __ca_p=
   if [[ -o nounset ]]; then set +u; "__ca_v$2"; set -u; else "__ca_v$2"; fi
-  [[ -n $__ca_on ]] && __ca_emit "l	$1	$__ca_fr	$__ca_dp$__ca_p"
+  if ((__ca_ne < __ca_me)); then  # __ca_emit, inlined: this is the hot path
+    __ca_ne=$((__ca_ne + 1))
+    printf 'l\t%s\t%s\t%s%s\n' "$1" "$__ca_fr" "$__ca_dp" "$__ca_p" >&"$__ca_fd"
+  else
+    __ca_emit
+  fi
   return $__ca_st
 }
 
