@@ -1,0 +1,8 @@
+def gcd(a, b):
+    while b != 0:
+        a, b = b, a % b
+    return a
+
+
+print(gcd(48, 18))
+print(gcd(17, 5))
