@@ -878,7 +878,12 @@ class Function:
             self.stmt(node.child_by_field_name("body"), dict(inner), a1, single=True, header=self.line_of(node))
             self.flows.pop()
             normal = None if cond is None or is_true(cond, self.text) else a1
-            return self.exit_set(normal, flow)
+            out = self.exit_set(normal, flow)
+            if out is not None:
+                filled = {v.id for v in self.filled(node, inner, [])}
+                if filled:
+                    out = out | filled
+            return out
         if t == "do_statement":
             self.probe_stmt(node, scope, assigned, single)
             flow = Flow("loop")
@@ -958,6 +963,75 @@ class Function:
             return None
         # attributed statements, asm, seh and anything else: leave alone, assume nothing
         return assigned
+
+    def counted(self, node) -> tuple[str, str] | None:
+        """(i, N) of `for (i = 0; i < N; i++)` (or int i = 0, ++i, i += 1)."""
+        init = node.child_by_field_name("initializer")
+        cond = node.child_by_field_name("condition")
+        upd = node.child_by_field_name("update")
+        if init is None or cond is None or upd is None:
+            return None
+        if init.type == "declaration":
+            ds = init.children_by_field_name("declarator")
+            if len(ds) != 1 or ds[0].type != "init_declarator":
+                return None
+            name_node, value = ds[0].child_by_field_name("declarator"), ds[0].child_by_field_name("value")
+        elif init.type == "assignment_expression" and self.text(init.child_by_field_name("operator")) == "=":
+            name_node, value = init.child_by_field_name("left"), init.child_by_field_name("right")
+        else:
+            return None
+        if name_node is None or name_node.type != "identifier" or value is None or self.text(value) != "0":
+            return None
+        i = self.text(name_node)
+        if cond.type != "binary_expression" or self.text(cond.child_by_field_name("operator")) != "<" or \
+                self.text(cond.child_by_field_name("left")) != i:
+            return None
+        bound = cond.child_by_field_name("right")
+        if bound.type == "identifier" and self.text(bound) in self.written:
+            return None
+        if bound.type not in ("identifier", "number_literal"):
+            return None
+        step = " ".join(self.text(upd).split())
+        if step not in (f"{i}++", f"++{i}", f"{i} += 1", f"{i} = {i} + 1"):
+            return None
+        return i, self.text(bound)
+
+    def filled(self, node, scope: dict, outer: list[str]) -> list[Var]:
+        """Arrays a counted loop (or a nest of them) assigns every element of: `a[i] = ...;`
+        (`a[i][j] = ...;` in an inner counted loop) at the top level of the body, the bounds
+        being the array's declared sizes, and no break/continue in the body nor write to the
+        counters. Conservative: anything else fills nothing."""
+        loop = self.counted(node)
+        body = node.child_by_field_name("body")
+        if loop is None or body is None:
+            return []
+        i, bound = loop
+        if i in writes(body, self.text) or any(n.type in ("break_statement", "continue_statement")
+                                                for n in iter_nodes(body)):
+            return []
+        idx = [*outer, i]
+        items = body.named_children if body.type == "compound_statement" else [body]
+        found = []
+        for st in items:
+            if st.type == "for_statement":
+                found += self.filled(st, scope, idx)
+                continue
+            if st.type != "expression_statement" or not st.named_children:
+                continue
+            e = st.named_children[0]
+            if e.type != "assignment_expression" or self.text(e.child_by_field_name("operator")) != "=":
+                continue
+            subs, n = [], e.child_by_field_name("left")
+            while n is not None and n.type == "subscript_expression":
+                index = n.child_by_field_name("index")
+                subs.insert(0, self.text(index) if index is not None else "")
+                n = n.child_by_field_name("argument")
+            if n is not None and n.type == "identifier" and subs == idx and self.text(n) in scope:
+                v = scope[self.text(n)]
+                if len(array_sizes(v.type)) == len(idx):
+                    found.append(v)
+        # this loop covers dimension len(outer) when its bound is that dimension's size
+        return [v for v in found if array_sizes(v.type)[len(outer)] == bound]
 
     def exit_set(self, normal, flow: Flow):
         out = normal
@@ -1063,6 +1137,14 @@ class Function:
                 end = f"__ca_rvoid({pid}, __ca_fr); "
             del out
             self.rw.insert(close.start_byte, end, 200)
+
+
+def array_sizes(t: CType) -> list[str]:
+    sizes = []
+    while t.kind == "array":
+        sizes.append(t.size)
+        t = t.target
+    return sizes
 
 
 def is_true(cond, text) -> bool:

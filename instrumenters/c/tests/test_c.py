@@ -189,7 +189,7 @@ def _build(tmp: Path, name: str, flags: list[str]) -> subprocess.CompletedProces
 
 
 GCC_FIXTURES = ["definite", "goto", "loops", "switch", "structs", "unions", "strings", "static_locals",
-                "nested_structs", "pointers", "matrix", "early_return", "malloc_list"]
+                "nested_structs", "pointers", "matrix", "early_return", "malloc_list", "array_fill"]
 
 
 def test_instrumented_code_has_no_uninitialised_reads_by_gcc():
@@ -204,7 +204,7 @@ def test_instrumented_code_has_no_uninitialised_reads_by_gcc():
     assert not bad, bad
 
 
-VALGRIND_FIXTURES = ["definite", "unions", "strings", "goto"]
+VALGRIND_FIXTURES = ["definite", "unions", "strings", "goto", "array_fill"]
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
