@@ -132,7 +132,7 @@ function Frame(id, probe) {
   this.depth = 0;
   this.on = false; // on the stack (not suspended at an await/yield)
   this.seen = new Map(); // name -> rendered value last reported
-  this.raw = new Map(); // name -> primitive value last reported
+  this.raw = new Map(); // name -> {v, fp}: the value last rendered and its fingerprint
   this.returned = false;
   this.rprobe = probe;
   this.rvalue = 'undefined';
@@ -162,6 +162,64 @@ function head(kind, p, f) {
   return kind + '\t' + p + '\t' + f.id + '\t' + f.depth;
 }
 
+// A shallow fingerprint of what util.inspect shows of v (identities and primitive values down
+// to the depth it renders), so an unchanged object is not rendered again at every event.
+// false where that cannot be known cheaply or without running program code (proxies,
+// promises, dates, typed arrays, big or symbol-keyed objects): those are always rendered.
+const FP_MAX = 256;
+const T = util.types;
+
+function fp(v, depth, out) {
+  if (out.length > FP_MAX) return false;
+  out.push(v);
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return true;
+  if (depth > INSPECT.depth) return true;
+  if (T.isProxy(v)) return false;
+  out.push(Object.getPrototypeOf(v));
+  if (T.isMap(v) || T.isSet(v)) {
+    out.push(v.size);
+    if (v.size > FP_MAX) return false;
+    let ok = true;
+    const each = T.isMap(v) ? Map.prototype.forEach : Set.prototype.forEach;
+    each.call(v, (val, key) => { ok = ok && fp(key, depth + 1, out) && fp(val, depth + 1, out); });
+    if (!ok) return false;
+  } else if (Array.isArray(v)) {
+    if (v.length > FP_MAX) return false;
+    out.push(v.length);
+  } else if (T.isPromise(v) || T.isDate(v) || T.isRegExp(v) || T.isTypedArray(v) || T.isAnyArrayBuffer(v)
+             || T.isBoxedPrimitive(v) || T.isNativeError(v) || T.isWeakMap(v) || T.isWeakSet(v)
+             || T.isDataView(v) || T.isGeneratorObject(v) || T.isModuleNamespaceObject(v)
+             || T.isMapIterator(v) || T.isSetIterator(v) || T.isExternal(v)) {
+    return false;
+  }
+  if (Object.getOwnPropertySymbols(v).length) return false;
+  const keys = Object.keys(v);
+  if (keys.length > FP_MAX) return false;
+  out.push(keys.length);
+  for (const k of keys) {
+    const d = Object.getOwnPropertyDescriptor(v, k);
+    out.push(k);
+    if (d === undefined) out.push(undefined);
+    else if ('value' in d) { if (!fp(d.value, depth + 1, out)) return false; } else out.push(d.get, d.set);
+  }
+  return true;
+}
+
+function sameFp(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+function fingerprint(v) {
+  const out = [];
+  try {
+    return fp(v, 0, out) ? out : null;
+  } catch (e) {
+    return null;
+  }
+}
+
 // Appends the NAME VALUE pairs of args[from..] whose rendering changed since the frame's
 // previous event (the host keeps exactly those too).
 function pairs(f, args, from) {
@@ -170,9 +228,17 @@ function pairs(f, args, from) {
     const name = args[i];
     const v = args[i + 1];
     const prim = v === null || (typeof v !== 'object' && typeof v !== 'function');
-    if (prim && f.raw.has(name) && Object.is(f.raw.get(name), v)) continue;
+    const prev = f.raw.get(name);
+    let print = null;
+    if (prev !== undefined && Object.is(prev.v, v)) {
+      if (prim) continue;
+      if (prev.fp !== null) {
+        print = fingerprint(v);
+        if (print !== null && sameFp(print, prev.fp)) continue;
+      }
+    }
     const s = render(v);
-    if (prim) f.raw.set(name, v); else f.raw.delete(name);
+    f.raw.set(name, { v, fp: prim ? null : (print || fingerprint(v)) });
     if (f.seen.get(name) === s) continue;
     f.seen.set(name, s);
     out += '\t' + esc(name) + '\t' + esc(s);
