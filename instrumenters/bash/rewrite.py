@@ -57,6 +57,7 @@ class _Scope:
         self.node = node
         self.assigned: list[str] = []
         self.used: list[str] = []
+        self.shifts = False  # runs `shift` or `set -- ...`: its line events show "$1".. and "$#"
 
 
 def _kids(node):
@@ -128,6 +129,13 @@ def rewrite(rw: Rewrite) -> None:
         elif cap == "command":
             name_node = node.child_by_field_name("name")
             name = rw.text(name_node) if name_node is not None else ""
+            if name in ("shift", "set"):
+                args = [rw.text(a) for a in node.children_by_field_name("argument")]
+                if name == "shift" or (args and (args[0] == "--" or args[0][:1] not in "-+")):
+                    owner = scope_for(node)
+                    if owner is not None:
+                        owner.shifts = True
+                continue
             if name not in ASSIGNING_COMMANDS:
                 continue
             args = [rw.text(a) for a in node.children_by_field_name("argument")]
@@ -158,6 +166,8 @@ def rewrite(rw: Rewrite) -> None:
             f'if [[ ${{{n}[0]@a}} == *[aA]* ]]; then __ca_arr {n}; '
             f'elif [[ -v {n} && ${{__ca_K[$__ca_fr.{n}]-$\'\\1\'}} != "${n}" ]]; then __ca_sc {n} "${n}"; fi; '
             for n in names)
+        if s.shifts:
+            body += '__ca_pos "$@"; '
         decls.append(f"__ca_v{s.index}() {{ {body or ':; '}}};")
 
     # --- probes --------------------------------------------------------------------------
@@ -166,7 +176,8 @@ def rewrite(rw: Rewrite) -> None:
 
     def line_probe(at: int, lineno: int, s: _Scope, priority: int = 0) -> None:
         pid = rw.probe("line", lineno, s.name)
-        rw.insert(at, f'__ca_l {pid} {s.index} && :; ', priority)
+        args = ' "$@"' if s.shifts else ""
+        rw.insert(at, f"__ca_l {pid} {s.index}{args} && :; ", priority)
 
     def is_loop(node) -> bool:
         if node.type == "redirected_statement":

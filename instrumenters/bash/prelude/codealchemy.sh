@@ -101,6 +101,19 @@ __ca_sc() {  # a scalar that changed: NAME VALUE; appends "\tNAME\tRENDERED" to 
   __ca_p+=$'\t'"$1"$'\t'"$__ca_s"
 }
 
+__ca_pos() {  # the positional parameters of a scope that shifts them: "$#" and "$1"...
+  local __ca_i __ca_v
+  if [[ ${__ca_K[$__ca_fr.#]-x} != "$#" ]]; then __ca_K[$__ca_fr.#]=$#; __ca_p+=$'\t$#\t'"$#"; fi
+  for ((__ca_i = 1; __ca_i <= $#; __ca_i++)); do
+    __ca_v=${!__ca_i}
+    if [[ ${__ca_K[$__ca_fr.$__ca_i]-$'\1'} != "$__ca_v" ]]; then
+      __ca_K[$__ca_fr.$__ca_i]=$__ca_v
+      __ca_s=; __ca_q "$__ca_v"; __ca_cut; __ca_esc
+      __ca_p+=$'\t$'"$__ca_i"$'\t'"$__ca_s"
+    fi
+  done
+}
+
 __ca_arr() {  # an array NAME: appends "\tNAME\t(...)" to __ca_p; big arrays cost their head only
   local -n __ca_r=$1
   local __ca_at=${__ca_r[0]@a} __ca_k __ca_ncm= __ca_i
@@ -197,7 +210,7 @@ __ca_l() {  # PROBE SCOPE: the rewriter defines __ca_v<SCOPE>, which fills __ca_
   IFS= read -r -N 1 -u "$__ca_re" __ca_x && __ca_out "$__ca_x" "$__ca_re" "$__ca_se" 2
   __ca_lp=$1
   __ca_p=
-  if [[ -o nounset ]]; then set +u; "__ca_v$2"; set -u; else "__ca_v$2"; fi
+  if [[ -o nounset ]]; then set +u; "__ca_v$2" "${@:3}"; set -u; else "__ca_v$2" "${@:3}"; fi
   if ((__ca_ne < __ca_me)); then  # __ca_emit, inlined: this is the hot path
     __ca_ne=$((__ca_ne + 1))
     printf 'l\t%s\t%s\t%s%s\n' "$1" "$__ca_fr" "$__ca_dp" "$__ca_p" >&"$__ca_fd"
