@@ -19,6 +19,7 @@ Scope rules (which names a frame shows) come from the stdlib `symtable`, run on 
 
 from __future__ import annotations
 
+import bisect
 import re
 import symtable
 
@@ -296,11 +297,25 @@ class Rewriter:
         else:
             left = self.block(module, stmts, ["@SETUP@"], prev_line=0)
         tails = self.tails(module, left)
-        setup = "_ca_.setup(%r, %r, %r, %r, %r, %r, %d)"
-        self.setup_text = setup % (tails, self.ln, self.vn, self.calls, self.classes, self.xbase, pc)
         if lead:
             _, at, events = self.setup_at
-            self.post(at, "; import _codealchemy as _ca_; " + self.setup_text + "".join("; " + e for e in events))
+            self.post(at, "; import _codealchemy as _ca_; @SETUP_CALL@" + "".join("; " + e for e in events))
+        # where the probes went, per line: (original byte column, bytes inserted); the setup call's
+        # own length is -1 (the prelude works it out): tracebacks show the original columns
+        starts = [0]
+        for i, ch in enumerate(self.src):
+            if ch == 0x0A:
+                starts.append(i + 1)
+        colmap: dict[int, list] = {}
+        order = sorted(range(len(self.edits)), key=lambda i: (self.edits[i][0], self.edits[i][2], i))
+        for i in order:
+            at, text, _ = self.edits[i]
+            ln = bisect.bisect_right(starts, at)
+            size = -1 if "@SETUP_CALL@" in text else len(text.encode("utf-8"))
+            colmap.setdefault(ln, []).append((at - starts[ln - 1], size))
+        setup = "_ca_.setup(%r, %r, %r, %r, %r, %r, %d, %r, %r)"
+        self.setup_text = setup % (tails, self.ln, self.vn, self.calls, self.classes, self.xbase, pc,
+                                   self.src.decode("utf-8"), colmap)
         for at, text, prio in self.edits:
             self.rw.insert(at, text.replace("@SETUP_CALL@", self.setup_text), prio)
 

@@ -164,8 +164,10 @@ def _call_rec(e, pairs):
         _emit("c\t%d\t%d\t%d%s" % (e[1], e[0], len(_stack) - 1, "".join("\t" + p for p in pairs)))
 
 
-def setup(tails, ln, vn, call, classes, xbase, module_probe):
-    global _main_file, _module_tails
+def setup(tails, ln, vn, call, classes, xbase, module_probe, source=None, colmap=None):
+    global _main_file, _module_tails, _source, _colmap
+    _source = source
+    _colmap = colmap or {}
     _main_file = _getframe(1).f_code.co_filename
     _module_tails = tails
     _LN.update(ln)
@@ -884,7 +886,64 @@ def _excepthook(et, ev, tb):
     if tb is not None:
         ev.__traceback__ = _strip(tb)
         tb = ev.__traceback__
-    _orig_excepthook(et, ev, tb)
+    try:
+        text = _original_traceback(et, ev, tb)
+    except Exception:
+        text = None
+    if text is None:
+        _orig_excepthook(et, ev, tb)
+    else:
+        _sys.stderr.write(text)
+        _sys.stderr.flush()
+
+
+def _original_traceback(et, ev, tb):
+    """The traceback as the untraced program prints it: its own source lines and columns."""
+    if _source is None or _main_file is None:
+        return None
+    import linecache
+    import traceback
+    orig = _source.splitlines(True)
+    te = traceback.TracebackException(et, ev, tb, compact=True)
+    seen = set()
+    todo = [te]
+    while todo:
+        t = todo.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        for fs in t.stack:
+            if fs.filename != _main_file or not fs.lineno or fs.lineno > len(orig):
+                continue
+            new = linecache.getline(fs.filename, fs.lineno)
+            old = orig[fs.lineno - 1]
+            if fs.colno is not None and fs.end_colno is not None and fs.end_lineno == fs.lineno:
+                fs.colno = _map_col(new, old, fs.lineno, fs.colno)
+                fs.end_colno = _map_col(new, old, fs.lineno, fs.end_colno)
+            else:
+                fs.colno = fs.end_colno = None
+            fs._line = old
+        for nxt in (t.__cause__, t.__context__):
+            if nxt is not None:
+                todo.append(nxt)
+    return "".join(te.format())
+
+
+def _map_col(new, old, lineno, col):
+    """A byte column of the instrumented line, as a byte column of the original line."""
+    inserts = _colmap.get(lineno, ())
+    known = sum(n for _, n in inserts if n >= 0)
+    setup = len(new.encode("utf-8")) - len(old.encode("utf-8")) - known
+    shift = 0
+    for c, n in inserts:
+        n = setup if n < 0 else n
+        pos = c + shift
+        if col < pos:
+            break
+        if col < pos + n:
+            return c
+        shift += n
+    return col - shift
 
 
 def _strip(tb):
@@ -955,3 +1014,5 @@ def _install():
 _orig_build_class = None
 _orig_excepthook = None
 _module_tails = ()
+_source = None
+_colmap = {}
