@@ -255,3 +255,33 @@ def test_values_are_inspect_like(runs):
     assert seen["m"] == "Map(2) { 'a' => 1, 'b' => { nested: [ 1, 2 ] } }"
     assert seen["s"] == "Set(3) { 2, 3, 4 }"
     assert re.fullmatch(r"\[ 'a=1', 'b=\{\"nested\":\[1,2\]\}' \]", seen["keys"])
+
+
+def _run_channel(folder: Path, code: str, prelude: bytes) -> bytes:
+    import os
+    import subprocess
+
+    (folder / "main.js").write_text(code)
+    (folder / "_codealchemy.cjs").write_bytes(prelude)
+    trace = folder / "trace"
+    with trace.open("wb") as fh:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CODEALCHEMY_TRACE_FD": str(fh.fileno())}
+        subprocess.run(["node", "main.js"], cwd=folder, env=env, pass_fds=(fh.fileno(),),
+                       capture_output=True, timeout=30, check=True)
+    return trace.read_bytes()
+
+
+def test_render_cache_is_transparent(tmp_path, js):
+    """Skipping the rendering of unchanged values (fingerprints) changes no record."""
+    source = (HERE / "programs" / "mutations.js").read_text()
+    result = instrument(source, js)
+    prelude = result.files["_codealchemy.cjs"].decode()
+    nocache = prelude.replace("if (print !== null && sameFp(print, prev.fp)) continue;", "")
+    nocache = nocache.replace("if (prim) continue;", "")
+    assert nocache != prelude
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    cached = _run_channel(tmp_path / "a", result.code, prelude.encode())
+    plain = _run_channel(tmp_path / "b", result.code, nocache.encode())
+    assert cached == plain
+    assert cached.count(b"\nl\t") >= 20

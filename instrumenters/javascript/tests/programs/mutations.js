@@ -1,0 +1,25 @@
+const o = { a: 1, n: { b: 2, m: { c: 3, d: { e: 4 } } }, arr: [1, [2, [3, [4]]]] };
+const m = new Map([["k", { v: 1 }]]);
+const s = new Set([1]);
+class P { constructor() { this.x = 1; } }
+const p = new P();
+const f = function named() {};
+const acc = { get g() { return 1; } };
+o.a = 2;
+o.n.b = 3;
+o.n.m.c = 4;
+o.n.m.d.e = 5;
+o.arr[1][0] = 9;
+o.arr[1][1][0] = 8;
+o.arr[1][1][1][0] = 7;
+m.get("k").v = 2;
+m.set("k2", 1);
+s.add(2);
+p.x = 2;
+p.y = 3;
+f.extra = 1;
+Object.defineProperty(acc, "g", { get() { return 2; } });
+delete o.a;
+o.arr.length = 1;
+Object.setPrototypeOf(p, null);
+console.log("done");
