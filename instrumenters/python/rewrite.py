@@ -17,6 +17,8 @@ those of the original program:
 Scope rules (which names a frame shows) come from the stdlib `symtable`, run on the source.
 """
 
+# The rewriter writes Python source from templates; printf-style templates read best here.
+# ruff: noqa: UP031
 from __future__ import annotations
 
 import bisect
@@ -126,15 +128,15 @@ class Rewriter:
         carry = [n for n in dict.fromkeys(carry) if n in scope.visible]
         p = self.rw.probe("line", ln, scope.func)
         self.ln[p] = tuple(carry)
-        probe = "_ca_.l%s(%s)" % (len(carry) if len(carry) <= 4 else "", ", ".join([str(p), *carry]))
-        return "_ca_.n(%s, %s)" % (vd, probe) if vd else probe
+        probe = "_ca_.l{}({})".format(len(carry) if len(carry) <= 4 else "", ", ".join([str(p), *carry]))
+        return f"_ca_.n({vd}, {probe})" if vd else probe
 
     def vprobe(self, scope: Scope, names) -> str | None:
         names = [n for n in dict.fromkeys(names) if n in scope.visible]
         if not names:
             return None
         self.vn.append(tuple(names))
-        return "_ca_.v(%s)" % ", ".join([str(len(self.vn) - 1), *names])
+        return "_ca_.v({})".format(", ".join([str(len(self.vn) - 1), *names]))
 
     def vn_index(self, names) -> int:
         self.vn.append(tuple(names))
@@ -366,10 +368,10 @@ class Rewriter:
             head = "(_ca_ := __import__('_codealchemy')).n(@SETUP_CALL@)"
             if not rest:
                 return head
-            return "%s or _ca_.n(%s)" % (head, ", ".join(rest))
+            return "{} or _ca_.n({})".format(head, ", ".join(rest))
         if len(items) == 1 and not items[0].startswith("("):
             return items[0]
-        return "_ca_.n(%s)" % ", ".join(items)
+        return "_ca_.n({})".format(", ".join(items))
 
     # --- blocks and statements -------------------------------------------------------------
 
@@ -650,7 +652,7 @@ class Rewriter:
                 for v in vals:
                     cur = self.model(v, cur, acts)
             else:
-                for k, v in zip(keys, vals):
+                for k, v in zip(keys, vals, strict=False):
                     cur = self.model(k, cur, acts)
                     cur = self.model(v, cur, acts)
             return self.op(vals[-1], line(n), cur, acts)
@@ -802,12 +804,14 @@ class Rewriter:
         body = n.child_by_field_name("body")
         outer = fors[0].child_by_field_name("right")
         if n.type == "generator_expression":
-            self.wrap(outer, "_ca_.gi(%d, %d, %d, %s, (" % (pc, pl, pr, self.comp_spec(fors[0].child_by_field_name("left"))), "))")
+            spec = self.comp_spec(fors[0].child_by_field_name("left"))
+            self.wrap(outer, "_ca_.gi(%d, %d, %d, %s, (" % (pc, pl, pr, spec), "))")
             if body is not None:
                 self.wrap(body, "_ca_.gy(%d, (" % pr, "))")
         else:
             self.wrap(n, "_ca_.cr(%d, " % pr, ")")
-            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, self.comp_spec(fors[0].child_by_field_name("left"))), "))")
+            spec = self.comp_spec(fors[0].child_by_field_name("left"))
+            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, spec), "))")
         self.expressions(scope, outer)
         for f in fors[1:]:
             right = f.child_by_field_name("right")
@@ -881,16 +885,16 @@ class Rewriter:
             pid, vals = parsed
             if gen:
                 args = ", ".join([str(pid), str(pc), *args] + ([vals] if vals else []))
-                lp = "_ca_.n((_ca_g := _ca_.lwg(%s)))" % args
+                lp = f"_ca_.n((_ca_g := _ca_.lwg({args})))"
             else:
                 n = len(self.ln[pid])
                 args = ", ".join([str(pid), str(pc)] + ([vals] if vals else []) + list(args))
-                lp = "_ca_.lw%d(%s)" % (n, args) if n <= 4 else "_ca_.lw(%s)" % args
+                lp = "_ca_.lw%d(%s)" % (n, args) if n <= 4 else f"_ca_.lw({args})"
         if items and items[0] == "@SETUP@":
-            expr = "((_ca_ := __import__('_codealchemy')).first() and _ca_.n(@SETUP_CALL@, %s)) or %s" % (
+            expr = "((_ca_ := __import__('_codealchemy')).first() and _ca_.n(@SETUP_CALL@, {})) or {}".format(
                 ", ".join(items[1:]) or "None", lp)
         elif items:
-            expr = "_ca_.n(%s, %s)" % (", ".join(items), lp)
+            expr = "_ca_.n({}, {})".format(", ".join(items), lp)
         else:
             expr = lp
         alt = s.child_by_field_name("alternative")
@@ -920,7 +924,7 @@ class Rewriter:
         loop = {"node": s, "terminal": terminal if alt is None else None}
         if direct:
             # no wrapper: the end of the body (and each `continue`) shows the `for` line itself
-            self.wrap(right, "%s or (" % self.as_expression(items), ")")
+            self.wrap(right, f"{self.as_expression(items)} or (", ")")
             loop["back"] = lambda names=(): self.lprobe(scope, line(s), names)
             loop_end = loop["back"]
         else:
@@ -970,7 +974,7 @@ class Rewriter:
                 probes = ["_ca_.ex()", self.lprobe(scope, line(c))]
                 h_terminal = terminal if fin is None else None
                 if value is not None:
-                    self.wrap(value, "(%s or (" % self.as_expression(probes), "))")
+                    self.wrap(value, f"({self.as_expression(probes)} or (", "))")
                     self.expressions(scope, value)
                     self.block_carry(scope, cbody, line(c), names, terminal=h_terminal, ctx=inner_ctx, loop=loop)
                 else:
@@ -1018,7 +1022,7 @@ class Rewriter:
             self.wrap(cms[0], "%s.w(%d, %s or (" % (self.mod(probes), pl, self.as_expression(probes)),
                       "), %d, %d)" % (fin, pr))
         else:
-            self.wrap(cms[0], "%s or (" % self.as_expression(probes), ")")
+            self.wrap(cms[0], f"{self.as_expression(probes)} or (", ")")
             self.wrap(cms[-1], "_ca_.w(%d, (" % pl, "), %d, %d)" % (fin, pr))
         for cm in cms:
             self.expressions(scope, cm)
@@ -1050,9 +1054,9 @@ class Rewriter:
         body = self.body_of(s)
         stmts = [c for c in named(body)]
         sub.gen = any(n.type == "yield" and n.is_named for n in self.own_nodes(body))
-        call = "_ca_.c(%s)" % ", ".join([str(pc), *params, *frees])
+        call = "_ca_.c({})".format(", ".join([str(pc), *params, *frees]))
         if sub.gen:
-            call = "(_ca_g := %s)" % call
+            call = f"(_ca_g := {call})"
 
         def terminal(last):
             return "_ca_.r0(%d)" % self.rprobe(sub, line(last))
@@ -1104,9 +1108,9 @@ class Rewriter:
         self.classes[first] = (pc, pl, pr, self.tails(sub, [x for x in left if "kenter" not in x]))
         items = list(pending) + [self.lprobe(scope, ln, carry)]
         supers = s.child_by_field_name("superclasses")
-        bases = "*(%s or ())" % self.as_expression(items)
+        bases = f"*({self.as_expression(items)} or ())"
         if supers is None:
-            self.edits.append((s.child_by_field_name("name").end_byte, "(%s)" % bases, 0))
+            self.edits.append((s.child_by_field_name("name").end_byte, f"({bases})", 0))
         else:
             kids = named(supers)
             self.edits.append((supers.start_byte + 1, bases + (", " if kids else ""), 0))
@@ -1134,8 +1138,8 @@ class Rewriter:
             pkid = parse_lprobe(pk)[0]
             pre = ([pdef] if (k == n - 1 and not is_class) else []) + [pkid]
             post = [pdef] if k == 0 else []
-            self.wrap(expr, "%s.d(%s or (" % (self.mod(items), self.as_expression(items)),
-                      "), %r, %r)" % (tuple(pre), tuple(post)))
+            self.wrap(expr, f"{self.mod(items)}.d({self.as_expression(items)} or (",
+                      f"), {tuple(pre)!r}, {tuple(post)!r})")
             self.expressions(scope, expr)
         return []
 

@@ -46,7 +46,7 @@ def _main(source: str, out: str) -> int:
         try:
             s = repr(v)
         except BaseException as e:
-            s = "<repr failed: %s>" % type(e).__name__
+            s = f"<repr failed: {type(e).__name__}>"
         finally:
             busy[0] = False
         if len(s) > max_value:
