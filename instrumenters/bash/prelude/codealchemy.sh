@@ -26,9 +26,10 @@ if [[ -n ${CODEALCHEMY_TRACE_FD-} ]]; then
 if [[ -z ${__CA_CHILD-} ]]; then
   # ---- supervisor -------------------------------------------------------------------------
   __ca_t=${TMPDIR:-/tmp}/.codealchemy.$$
-  : >"$__ca_t.1"; : >"$__ca_t.2"
-  exec {__ca_so}>&1 {__ca_se}>&2 {__ca_ro}<"$__ca_t.1" {__ca_re}<"$__ca_t.2"
-  __CA_CHILD="$__ca_so $__ca_se $__ca_ro $__ca_re" "$BASH" "$0" "$@" >>"$__ca_t.1" 2>>"$__ca_t.2"
+  exec {__ca_so}>&1 {__ca_se}>&2 {__ca_wo}>>"$__ca_t.1" {__ca_we}>>"$__ca_t.2"
+  exec {__ca_ro}<"$__ca_t.1" {__ca_re}<"$__ca_t.2"
+  command rm -f -- "$__ca_t.1" "$__ca_t.2" 2>/dev/null  # open, so nothing is left behind
+  __CA_CHILD="$__ca_so $__ca_se $__ca_ro $__ca_re" "$BASH" "$0" "$@" >&"$__ca_wo" 2>&"$__ca_we" {__ca_wo}>&- {__ca_we}>&-
   __ca_st=$?
   __ca_fd=$CODEALCHEMY_TRACE_FD
   __ca_out() {
@@ -58,7 +59,8 @@ __ca_dp=0       # depth
 __ca_lp=0       # last probe seen in the current frame
 __ca_cf=0       # the current frame is a call captured by __ca_cap
 __ca_seq=1      # frame ids handed out by this process
-__ca_base=0     # frame ids of a subshell are BASHPID*100000 + n
+__ca_base=0
+__ca_main=$BASHPID  # the script's process; a subshell's frame ids are (BASHPID - this)*100000 + n
 __ca_stk=()     # saved (frame, last probe, captured) of the callers
 __ca_sp0=0      # stack height when this process started (frames below belong to the parent)
 __ca_capdp=-1   # depth of the call that __ca_cap is about to make
@@ -176,7 +178,7 @@ __ca_flush() {  # copy new program output to the real stdout/stderr and the chan
 
 __ca_newproc() {  # first probe in a subshell: it reports as a frame of its own
   __ca_sub=$BASH_SUBSHELL
-  __ca_base=$((BASHPID * 100000))
+  __ca_base=$(((BASHPID - __ca_main) * 100000))
   __ca_seq=0
   __ca_fr=$__ca_base
   __ca_sp0=${#__ca_stk[@]}
