@@ -148,7 +148,7 @@ class GoRewriter:
         ctx = scope.ctx
         pid = self.rw.probe("line", line, ctx.name)
         snap = scope.visible()
-        self.later(cond.start_byte, 0, lambda: self.probe_text(pid, line, ctx, snap, "C") + " && (")
+        self.later(cond.start_byte, 0, lambda: self.probe_text(pid, line, ctx, snap, "C") + " && bool(")
         self.rw.insert(cond.end_byte, ")", 0)
 
     def declare(self, scope: Scope, ident, **kw) -> Var | None:

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -27,7 +28,7 @@ var (
 	_caMaxEvents = 100000
 	_caMaxValue  = 200
 	_caEvents    int
-	_caStopped   bool
+	_caStopped   atomic.Bool // read without the lock before rendering values
 	_caNextID    int64 = 1
 	_caGs              = map[int64]*_caG{}
 	_caOn              = _caSetup()
@@ -106,11 +107,11 @@ func _caFlush() {
 
 // _caEventLocked reserves room for one call/line/return/exception record; false: recording stopped.
 func _caEventLocked() bool {
-	if _caStopped {
+	if _caStopped.Load() {
 		return false
 	}
 	if _caEvents >= _caMaxEvents {
-		_caStopped = true
+		_caStopped.Store(true)
 		_caBuf = append(_caBuf, "t\tmax_events\n"...)
 		_caFlushLocked()
 		return false
@@ -166,7 +167,7 @@ func _caGid() int64 {
 func _caEnter(pid, end int, main bool, kv []any) *_caFrame {
 	gid := _caGid()
 	var pairs []byte
-	if !_caStopped {
+	if !_caStopped.Load() {
 		pairs = _caPairs(kv)
 	}
 	_caMu.Lock()
@@ -214,7 +215,7 @@ func (f *_caFrame) L(pid int, kv ...any) {
 		return
 	}
 	var pairs []byte
-	if !_caStopped {
+	if !_caStopped.Load() {
 		pairs = _caPairs(kv)
 	}
 	_caMu.Lock()
@@ -248,7 +249,7 @@ func (f *_caFrame) R(pid int) {
 func (f *_caFrame) Exit(p any, results ...any) {
 	if p == nil {
 		value := ""
-		if !_caStopped {
+		if !_caStopped.Load() {
 			value = _caResults(results)
 		}
 		_caMu.Lock()
@@ -387,7 +388,7 @@ func _caOut(w io.Writer, s string) {
 		return
 	}
 	_caMu.Lock()
-	if !_caStopped {
+	if !_caStopped.Load() {
 		_caBuf = append(_caBuf, 'o', '\t', stream, '\t')
 		_caBuf = _caEsc(_caBuf, s)
 		_caEnd()

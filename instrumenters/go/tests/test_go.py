@@ -344,3 +344,67 @@ def test_diagnostic_regex_matches_go(go):
     pattern = go.runtime.diagnostic.replace("{source}", re.escape("main.go"))
     m = re.search(pattern, "# command-line-arguments\n./main.go:6:2: declared and not used: x\n", re.M)
     assert m and m.group("line") == "6" and m.group("message") == "declared and not used: x"
+
+
+GOROUTINE_PANIC = """\
+package main
+
+import (
+	"fmt"
+	"sync"
+)
+
+func worker(n int, wg *sync.WaitGroup) {
+	defer wg.Done()
+	if n == 2 {
+		panic(fmt.Sprintf("worker %d failed", n))
+	}
+}
+
+func main() {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go worker(2, &wg)
+	wg.Wait()
+	fmt.Println("not reached")
+}
+"""
+
+LOG_FATAL = """\
+package main
+
+import (
+	"fmt"
+	"log"
+)
+
+func main() {
+	log.SetFlags(0)
+	x := 41
+	x++
+	fmt.Println("before", x)
+	log.Fatalf("fatal: %d", x)
+}
+"""
+
+
+def test_panic_in_goroutine(tmp_path, runs):
+    path = tmp_path / "gopanic.go"
+    path.write_text(GOROUTINE_PANIC)
+    traced, untraced = runs(path)
+    assert traced.footer["exit_code"] == untraced.run.exit_code == 2
+    assert untraced.run.stderr.decode() == traced.footer["stderr"] == "panic: worker 2 failed\n"
+    worker = [e for e in traced.events if e.get("func") == "worker"]
+    assert [e["kind"] for e in worker][-2:] == ["exception", "return"]
+    assert {e["depth"] for e in worker} == {0} and worker[0]["frame"] != 1
+
+
+def test_log_fatal_flushes(tmp_path, runs):
+    path = tmp_path / "fatal.go"
+    path.write_text(LOG_FATAL)
+    traced, untraced = runs(path)
+    assert traced.footer["exit_code"] == untraced.run.exit_code == 1
+    assert traced.footer["stderr"] == untraced.run.stderr.decode() == "fatal: 42\n"
+    last = [e for e in traced.events if e["kind"] == "line"][-1]
+    assert last["line"] == 13 and last["vars"] == {}
+    assert traced.stdout == "before 42\n"
