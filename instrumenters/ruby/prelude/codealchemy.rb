@@ -6,6 +6,8 @@ module CodeAlchemy
   ESC_RE = /[\\\t\n\r]/.freeze
   ADDR_RE = /:0x\h{8,16}/.freeze
   NEW_HASH_STYLE = ({ a: 1 }.inspect == "{a: 1}")
+  KERNEL_INSPECT = Kernel.instance_method(:method)
+  KERNEL_CLASS = Kernel.instance_method(:class)
   # `value` is the rendered return value (nil: none yet); `done` once the return event is written
   Frame = Struct.new(:id, :pid, :depth, :last, :done, :exc, :shown, :muted, :value)
 
@@ -62,6 +64,8 @@ module CodeAlchemy
         next
       end
       emit(rec)
+    rescue StandardError
+      nil
     end
 
     # line: about to run the statement of probe `pid`; `b` is nil in class bodies
@@ -77,16 +81,18 @@ module CodeAlchemy
         b.local_variables.each do |n|
           next if n.start_with?("__ca")
           v = b.local_variable_get(n)
-          next if v.nil? && !shown[n] && !names.include?(n)
+          next if nil.equal?(v) && !shown[n] && !names.include?(n)
           shown[n] = true
           rec << "\t" << esc(n.name) << "\t" << esc(render(v))
         end
         me = b.receiver
-        unless me.equal?(@top) || me.is_a?(Module)
+        unless @top.equal?(me) || Module === me
           rec << "\tself\t" << esc(render(me))
         end
       end
       emit(rec)
+    rescue StandardError
+      nil
     end
 
     # the innermost frame returns `v` (written when the frame is left, after `ensure` clauses)
@@ -115,6 +121,8 @@ module CodeAlchemy
       return if f.nil? || f.exc.equal?(e)
       f.exc = e
       emit("x\t#{f.last}\t#{f.id}\t#{f.depth}\t#{esc(e.class.name || e.class.inspect)}\t#{esc(message(e))}")
+    rescue StandardError
+      nil
     end
 
     # the frame's `ensure`: pop it; a frame left without a return unwound
@@ -228,7 +236,7 @@ module CodeAlchemy
       s = begin
         rep(v, @max_value + 1, {})
       rescue Exception # rubocop:disable Lint/RescueException
-        "#<#{(v.class rescue BasicObject)}>"
+        "#<#{(KERNEL_CLASS.bind_call(v) rescue BasicObject)}>"
       end
       unless s.encoding == Encoding::UTF_8 && s.valid_encoding?
         s = s.dup.force_encoding(Encoding::UTF_8).scrub("\uFFFD")
@@ -281,6 +289,17 @@ module CodeAlchemy
         seen.delete(v.object_id)
         out << "}"
       else
+        if KERNEL_INSPECT.bind_call(v, :inspect).owner == Kernel # the default: render ivars with a budget
+          return "#<#{v.class} ...>" if seen[v.object_id]
+          seen[v.object_id] = true
+          out = +"#<#{v.class}"
+          v.instance_variables.each_with_index do |iv, i|
+            out << (i.zero? ? " " : ", ") << iv.name << "=" << rep(v.instance_variable_get(iv), budget - out.length, seen)
+            break if out.length > budget
+          end
+          seen.delete(v.object_id)
+          return out << ">"
+        end
         s = v.inspect
         s = s.to_s unless s.is_a?(String)
         s.include?(":0x") ? s.gsub(ADDR_RE, "") : s
