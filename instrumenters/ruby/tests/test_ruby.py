@@ -141,3 +141,16 @@ def test_conformance_programs_run_the_same(path, runs):
     traced, untraced = runs(path)
     assert traced.footer["status"] == "ok", traced.footer
     assert traced.stdout == untraced.run.stdout.decode("utf-8")
+
+
+def test_odd_objects_render_without_breaking_the_program(runs, tmp_path):
+    prog = tmp_path / "odd.rb"
+    prog.write_text(
+        "class Weird < BasicObject\n  def initialize\n    @x = 1\n  end\nend\n"
+        "class Big\n  def initialize\n    @data = (1..100_000).to_a\n  end\nend\n"
+        "w = Weird.new\nb = Big.new\nbinding = 3\nputs binding\n")
+    traced, untraced = runs(prog)
+    assert traced.footer["status"] == "ok" and traced.stdout == untraced.run.stdout.decode() == "3\n"
+    values = {k: v for e in traced.events if e["kind"] == "line" for k, v in e["vars"].items()}
+    assert values["w"] == "#<Weird>" and values["binding"] == "3"
+    assert values["b"].startswith("#<Big @data=[1, 2, 3") and values["b"].endswith("…")
