@@ -162,28 +162,46 @@ class RunCgroups:
     and pathlib plus text I/O would cost more than the kernel work."""
     dirs: dict[str, tuple[int, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    keep: frozenset[int] = frozenset()   # pids living in the cgroups across runs (a slot's spawner)
+    _oom0: int = 0                       # counters when the current run began (slot cgroups)
+    _cpu0: float = 0.0
 
     @classmethod
     def create(cls, memory: int, processes: int) -> RunCgroups:
+        """Fresh cgroups for one run (removed by close())."""
+        run = cls.slot(f"codealchemy-{os.getpid()}-{next(_counter)}")
+        run.begin(memory, processes)
+        return run
+
+    @classmethod
+    def slot(cls, name: str) -> RunCgroups:
+        """Cgroups under `name` (created if needed), to be reused run after run via begin()."""
         found, notes = places()
         run = cls(notes=list(notes))
-        name = f"/codealchemy-{os.getpid()}-{next(_counter)}"
         for ctrl, place in found.items():
-            d = str(place.parent) + name
+            d = f"{place.parent}/{name}"
             try:
                 os.mkdir(d)
+            except FileExistsError:
+                pass
             except OSError as e:
                 run.notes.append(f"cannot create {d} ({e.strerror}): no {ctrl} cgroup")
                 continue
             run.dirs[ctrl] = (place.version, d)
+        return run
+
+    def begin(self, memory: int, processes: int) -> None:
+        """Set this run's limits; counters (OOM kills, CPU time) count from here."""
+        for ctrl, (version, d) in self.dirs.items():
             try:
                 if ctrl == "memory":
-                    run._limit_memory(place.version, d, memory)
+                    self._limit_memory(version, d, memory)
                 elif ctrl == "pids":
                     _write(d + "/pids.max", str(processes))
             except OSError as e:
-                run.notes.append(f"cannot set {ctrl} limit in {d} ({e.strerror})")
-        return run
+                self.notes.append(f"cannot set {ctrl} limit in {d} ({e.strerror})")
+        self._oom0 = self._oom_count()
+        self._cpu0 = self._cpu_total() or 0.0
 
     @staticmethod
     def _limit_memory(version: int, d: str, memory: int) -> None:
@@ -209,7 +227,15 @@ class RunCgroups:
         return "memory" in self.dirs
 
     def cpu_seconds(self) -> float | None:
-        """CPU time (user + system) of everything that ran in the run's cgroup."""
+        """CPU time (user + system) of everything that ran in the run's cgroup since begin()."""
+        total = self._cpu_total()
+        return None if total is None else max(total - self._cpu0, 0.0)
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel OOM-killed a process in the run's memory cgroup since begin()."""
+        return self._oom_count() > self._oom0
+
+    def _cpu_total(self) -> float | None:
         if "cpu" not in self.dirs:
             return None
         version, d = self.dirs["cpu"]
@@ -224,38 +250,39 @@ class RunCgroups:
             pass
         return None
 
-    def oom_killed(self) -> bool:
+    def _oom_count(self) -> int:
         if "memory" not in self.dirs:
-            return False
+            return 0
         version, d = self.dirs["memory"]
         try:
             text = _read(d + ("/memory.events" if version == 2 else "/memory.oom_control"))
         except OSError:
-            return False
+            return 0
         for line in text.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill" and value.strip().isdigit():
-                return int(value) > 0
-        if version == 1:  # kernels before 4.13 lack the oom_kill counter
+                return int(value)
+        if version == 1:  # kernels before 4.13 lack the oom_kill counter: count hits of the limit
             try:
-                return int(_read(d + "/memory.failcnt")) > 0
+                return int(_read(d + "/memory.failcnt"))
             except (OSError, ValueError):
-                return False
-        return False
+                return 0
+        return 0
 
     def pids(self) -> list[int]:
+        """Processes in the run's cgroups (less the ones kept across runs)."""
         out = set()
         for _, d in self.dirs.values():
             try:
                 out.update(int(p) for p in _read(d + "/cgroup.procs").split())
             except (OSError, ValueError):
                 pass
-        return sorted(out)
+        return sorted(out - self.keep)
 
     def kill(self) -> None:
-        """SIGKILL everything in the run's cgroups (cgroup.kill on v2)."""
+        """SIGKILL everything in the run's cgroups (cgroup.kill on v2), but the kept pids."""
         for version, d in self.dirs.values():
-            if version == 2 and os.path.exists(d + "/cgroup.kill"):
+            if not self.keep and version == 2 and os.path.exists(d + "/cgroup.kill"):
                 try:
                     _write(d + "/cgroup.kill", "1")
                 except OSError:
