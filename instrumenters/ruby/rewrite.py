@@ -230,6 +230,12 @@ class RubyRewriter:
             for c in named(node):
                 self.visit_container(c, loop_ctx) if c is body else self.visit(c, ctx)
             return
+        if t == "when":  # each `when` reports as it is tested, like Python's `case` lines
+            pats = [c for c in node.children if c.is_named and c.type == "pattern"]
+            if pats and named(pats[0]) and named(pats[0])[0].type != "splat_argument" \
+                    and line_of(node) not in ctx.frame.lines:
+                self.rw.insert(pats[0].start_byte, f"({self.line_probe(ctx, node)}; ", priority=-50)
+                self.rw.insert(pats[0].end_byte, ")", priority=50)
         if t == "elsif":
             cond = node.child_by_field_name("condition")
             if cond is not None:
