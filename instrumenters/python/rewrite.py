@@ -270,11 +270,15 @@ class Rewriter:
             raise SkipProgram("async code is not traced")
         self.index(table)
         module = Scope("module", "<module>", table)
+        # module variables other scopes rebind (`global x`) or use (and so may mutate): a
+        # statement that calls something shows them again
         rebound = set()
         for tables in self.tables.values():
             for t in tables:
                 for s in t.get_symbols():
                     if s.is_declared_global() and s.is_assigned():
+                        rebound.add(s.get_name())
+                    elif s.is_global() and s.is_referenced() and s.get_name() in module.visible:
                         rebound.add(s.get_name())
         module.visible |= rebound
         module.on_call = sorted(rebound)
@@ -662,8 +666,14 @@ class Rewriter:
             if right is None:
                 self._unmodelled = True
                 return cur
-            cur = self.model(right, cur, acts)
-            return self.op(right, line(n), cur, acts)
+            # MAKE_FUNCTION on the comprehension's line, the iterable, then the call
+            ln = line(n)
+            if cur is None:
+                acts.append(("first", n, ln))
+            elif ln != cur:
+                acts.append(("before", n, ln))
+            cur = self.model(right, ln, acts)
+            return self.op(right, ln, cur, acts)
         if t == "unary_operator":
             kids = named(n)
             cur = self.model(kids[-1], cur, acts)
@@ -771,6 +781,34 @@ class Rewriter:
         self.wrap(body, "_ca_.lr(%d, _ca_.lc(%s) or (" % (pr, args), "))")
         self.expressions(sub, body)
 
+    def comp_lines(self, sub, n, fors, clauses, body) -> int:
+        """A comprehension over several lines: each step stores its target on the `for` line,
+        then runs its conditions and element on theirs. Returns the `for` line's probe (or -1)."""
+        first = line(n)
+        lf = line(fors[0])
+        pf = -1
+        if lf != first:
+            pf = self.rw.probe("line", lf, sub.func)
+            self.ln[pf] = ()
+        prev = lf
+        for c in clauses:
+            if c.type != "if_clause":
+                continue
+            cond = named(c)[0] if named(c) else None
+            if cond is not None and line(c) != prev:
+                p = self.rw.probe("line", line(c), sub.func)
+                self.ln[p] = ()
+                self.wrap(cond, "(_ca_.l0(%d) or (" % p, "))")
+                prev = line(c)
+        target = body
+        if target is not None and target.type == "pair":
+            target = target.child_by_field_name("key")
+        if target is not None and line(target) != prev:
+            p = self.rw.probe("line", line(target), sub.func)
+            self.ln[p] = ()
+            self.wrap(target, "(_ca_.l0(%d) or (" % p, "))")
+        return pf
+
     def comp_spec(self, node) -> str:
         if node is None:
             return "None"
@@ -811,7 +849,8 @@ class Rewriter:
         else:
             self.wrap(n, "_ca_.cr(%d, " % pr, ")")
             spec = self.comp_spec(fors[0].child_by_field_name("left"))
-            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, spec), "))")
+            pf = self.comp_lines(sub, n, fors, clauses, body) if len(fors) == 1 else -1
+            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, spec), "), %d)" % pf)
         self.expressions(scope, outer)
         for f in fors[1:]:
             right = f.child_by_field_name("right")
@@ -1045,7 +1084,7 @@ class Rewriter:
             rebound = set()
             for child in self.descendants(table):
                 for sym in child.get_symbols():
-                    if sym.is_assigned() and sym.is_free() and sym.get_name() in sub.visible:
+                    if sym.is_free() and sym.get_name() in sub.visible:
                         rebound.add(sym.get_name())
             sub.on_call = sorted(rebound)
         pc = self.rw.probe("call", first, name)

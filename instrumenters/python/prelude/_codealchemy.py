@@ -597,14 +597,15 @@ def lr(p, value):
 class ci:
     """The outermost iterable of a list/set/dict comprehension (its frame's call and lines)."""
 
-    __slots__ = ("i", "pc", "pl", "t", "first", "vals")
+    __slots__ = ("i", "pc", "pl", "t", "first", "pf")
 
-    def __init__(self, pc, pl, t, iterable):
+    def __init__(self, pc, pl, t, iterable, pf=-1):
         self.i = iter(iterable)
         self.pc = pc
         self.pl = pl
         self.t = t
         self.first = True
+        self.pf = pf
 
     def __iter__(self):
         return self
@@ -620,6 +621,8 @@ class ci:
             _comp_line(self.pl)
         item = next(self.i)
         if _S.live:
+            if self.pf >= 0:
+                l(self.pf)
             _comp_vals(self.t, item)
         return item
 
