@@ -78,23 +78,26 @@ module.exports = (() => {
     return s.length > MAX_VALUE ? s.slice(0, Math.max(MAX_VALUE - 1, 0)) + "\u2026" : s;
   }
 
+  // The constructor's name, read through property descriptors: no getter, no proxy trap of
+  // the program runs while the tracer looks at a value.
   function typeName(v: unknown): string {
+    if (v === null || (typeof v !== "object" && typeof v !== "function")) return typeof v;
+    if (util.types.isProxy(v)) return "Proxy";
     try {
-      if (v !== null && (typeof v === "object" || typeof v === "function")) {
-        const c = (v as { constructor?: { name?: unknown } }).constructor;
-        if (c && typeof c.name === "string" && c.name) return c.name;
-        const n = (v as { name?: unknown }).name;
-        return typeof n === "string" ? n : "Object";
-      }
-    } catch (e) { /* a hostile getter */ }
-    return typeof v;
+      const proto = Object.getPrototypeOf(v);
+      const d = proto ? Object.getOwnPropertyDescriptor(proto, "constructor") : undefined;
+      const c = d && "value" in d ? d.value : undefined;
+      const nd = typeof c === "function" ? Object.getOwnPropertyDescriptor(c, "name") : undefined;
+      if (nd && typeof nd.value === "string" && nd.value) return nd.value;
+    } catch (e) { /* an exotic object */ }
+    return typeof v === "function" ? "Function" : "Object";
   }
 
   function render(v: unknown): string {
     let s: string;
     try {
       if (v !== null && typeof v === "object" && util.types.isNativeError(v)) {
-        s = "[" + typeName(v) + ": " + String((v as Error).message) + "]";
+        s = "[" + typeName(v) + ": " + message(v) + "]";
       } else if (v !== null && typeof v === "object" && HANDLES.has(typeName(v))) {
         s = typeName(v) + " {}"; // timer handles hold clock readings
       } else if (Array.isArray(v) && v.length > OPTIONS.maxArrayLength && Object.getPrototypeOf(v) === Array.prototype) {
@@ -112,8 +115,15 @@ module.exports = (() => {
 
   function message(e: unknown): string {
     try {
-      if (e !== null && typeof e === "object" && "message" in e) return cut(String((e as Error).message));
-    } catch (err) { /* a hostile getter */ }
+      if (e !== null && typeof e === "object" && !util.types.isProxy(e)) {
+        let o: object | null = e;
+        while (o !== null) { // an own data property, or one of a prototype (Error.prototype.message)
+          const d = Object.getOwnPropertyDescriptor(o, "message");
+          if (d) return "value" in d ? cut(String(d.value)) : render(e);
+          o = Object.getPrototypeOf(o);
+        }
+      }
+    } catch (err) { /* an exotic object */ }
     return render(e);
   }
 
@@ -240,6 +250,32 @@ module.exports = (() => {
     sus<T>(f: Frame, v: T): T {
       if (on) pop(f);
       return v;
+    },
+    // `for await (x of X)` iterates ait(f, X): the frame leaves the stack each time the loop
+    // asks for (and awaits) the next value; anything but an async iterable passes through
+    ait(f: Frame, x: any): any {
+      let get: unknown;
+      try {
+        get = x == null ? undefined : x[Symbol.asyncIterator];
+      } catch (e) {
+        return x;
+      }
+      if (typeof get !== "function") return x;
+      return {
+        [Symbol.asyncIterator]() {
+          const it = (get as (this: unknown) => any).call(x);
+          if (it === null || (typeof it !== "object" && typeof it !== "function")) return it;
+          const wrapped: { next(v?: unknown): unknown; return?: (v?: unknown) => unknown } = {
+            next(v?: unknown) {
+              const r = it.next(v);
+              if (on) pop(f);
+              return r;
+            },
+          };
+          if (typeof it.return === "function") wrapped.return = (v?: unknown) => it.return(v);
+          return wrapped;
+        },
+      };
     },
     // `yield X` -> `res(f, pc, yield yld(f, pr, X))`: a generator returns what it yields and
     // is called again when resumed

@@ -232,3 +232,17 @@ def test_bench_loop(runs):
     lines = sum(1 for e in traced.events if e["kind"] == "line")
     assert 80_000 <= lines <= 100_000 and not traced.footer["truncated"]
     assert traced.stdout == untraced.run.stdout.decode() == "21783\n"
+
+
+def test_prelude_has_every_function_the_rewriter_calls(tmp_path):
+    """The rewriter is JavaScript's: whatever `__ca.NAME(` it emits, this prelude must export."""
+    import re
+
+    source = (HERE.parent.parent / "javascript" / "rewrite.py").read_text()
+    called = set(re.findall(r"\{CA\}\.(\w+)\(", source)) | set(re.findall(r"__ca\.(\w+)\(", source))
+    (tmp_path / "_codealchemy.ts").write_text(PRELUDE.read_text())
+    subprocess.run(["tsc", "--noCheck", "--target", "es2022", "--module", "commonjs", "_codealchemy.ts"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    keys = subprocess.run(["node", "-e", "console.log(Object.keys(require('./_codealchemy.js')).join(' '))"],
+                          cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
+    assert called and called <= set(keys), sorted(called - set(keys))
