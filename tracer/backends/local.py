@@ -38,6 +38,8 @@ attribute of the request names further paths (e.g. /root/.rustup for RUSTUP_HOME
 
 from __future__ import annotations
 
+import array
+import atexit
 import errno
 import fcntl
 import functools
@@ -48,6 +50,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -120,14 +123,19 @@ class LocalBackend:
                binds: list[str], notes: list[str], trace_fd: int | None = None,
                language: str = "") -> PhaseResult:
         started = time.monotonic()
-        cg = RunCgroups.create(limits.memory, limits.processes + 2) if self.cgroups else None
+        spawner = _Spawner.get(uid, notes) if self.cgroups else None
+        if spawner is not None:   # slot cgroups the spawner lives in; + spawner, bwrap and its init
+            cg = spawner.cg
+            cg.begin(limits.memory, limits.processes + 3)
+        else:
+            cg = RunCgroups.create(limits.memory, limits.processes + 2) if self.cgroups else None
         try:
             if self.sandbox == "none":
                 spawned = _spawn_plain(argv, work, env, limits, trace_fd)
             else:
                 box = self._box(argv, work, uid, limits, binds)
                 data = limits.memory * 2 if cg is not None and cg.limits_memory else limits.memory
-                spawned = _spawn_bwrap(box, env, limits, data, trace_fd, cg)
+                spawned = _spawn_bwrap(box, env, limits, data, trace_fd, cg, spawner)
             if isinstance(spawned, PhaseResult):
                 return spawned
             result = self._watch(spawned, started, limits, cg, language)
@@ -136,8 +144,12 @@ class LocalBackend:
                                                     if not self.py_spy else "py-spy could not dump it"))
             return result
         finally:
-            if cg is not None:
+            if spawner is not None:
+                if cg.pids():     # only the spawner may stay
+                    cg.kill()
+            elif cg is not None:
                 cg.close()
+            if cg is not None:
                 notes.extend(n for n in cg.notes if n not in notes)
 
     def _watch(self, sp: _Spawned, started: float, limits, cg: RunCgroups | None,
@@ -145,7 +157,7 @@ class LocalBackend:
         stdout, stderr = bytearray(), bytearray()
         bufs = {sp.out: stdout, sp.err: stderr}
         ep = select.epoll()
-        pidfd = os.pidfd_open(sp.pid)
+        pidfd = os.dup(sp.pidfd) if sp.pidfd is not None else os.pidfd_open(sp.pid)
         for fd in (sp.out, sp.err, pidfd):
             ep.register(fd, select.EPOLLIN)
         live, exited = {sp.out, sp.err}, False
@@ -188,7 +200,7 @@ class LocalBackend:
             if timed_out and language == "python" and sp.inner is not None:
                 stack = self._stack(sp.inner)
             sp.kill()
-            _, status, usage = os.wait4(sp.pid, 0)
+            status, usage = sp.wait()
             sp.wait_inner()
             if cg is not None and cg.pids():
                 cg.kill()
@@ -199,7 +211,7 @@ class LocalBackend:
         oom = cg is not None and cg.oom_killed()
         cpu = cg.cpu_seconds() if cg is not None else None
         if cpu is None:   # bwrap does not reap its init, so wait4 sees little of the run's CPU time
-            cpu = usage.ru_utime + usage.ru_stime
+            cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
         exit_code, sig = _decode(status, self.sandbox != "none")
         if timed_out and exit_code is not None and sig is None:
             exit_code = None
@@ -256,7 +268,8 @@ class LocalBackend:
         notes: list[str] = []
         if self.sandbox == "bwrap" and not self.as_root:
             notes.append("not root: the process limit counts the invoking user's processes too")
-        slot = _Slot.acquire(self.uid, self.uids) if self.sandbox == "bwrap" and self.as_root else None
+        slot = (_Slot.acquire(self.uid, self.uids, prefer=_Spawner.uids() if self.cgroups else ())
+                if self.sandbox == "bwrap" and self.as_root else None)
         uid = slot.uid if slot else self.uid
         try:
             return self._run(request, uid, notes)
@@ -340,13 +353,16 @@ class _Slot:
         self.uid, self.fd = uid, fd
 
     @classmethod
-    def acquire(cls, base: int, count: int, wait: float = 120.0) -> _Slot:
+    def acquire(cls, base: int, count: int, prefer=(), wait: float = 120.0) -> _Slot:
+        """A free uid of base .. base+count-1; first those in `prefer` (uids this process has a
+        spawner for), then from a random place (so processes rarely try the same ones)."""
         d = _lock_dir()
         start = random.randrange(count)
         give_up = time.monotonic() + wait
         while True:
-            for i in range(count):
-                uid = base + (start + i) % count
+            order = [u for u in prefer if base <= u < base + count]
+            order += [base + (start + i) % count for i in range(count)]
+            for uid in order:
                 with cls._mutex:
                     if uid in cls._held:
                         continue
@@ -376,15 +392,20 @@ class _Spawned:
     """A started phase: the pid we wait for, its output pipes, and the sandbox's init (if any)."""
 
     def __init__(self, pid: int, out: int, err: int, inner: int | None = None,
-                 inner_fd: int | None = None, group: bool = False):
+                 inner_fd: int | None = None, group: bool = False, pidfd: int | None = None,
+                 spawner: _Spawner | None = None):
         self.pid, self.out, self.err, self.inner, self.inner_fd, self.group = pid, out, err, inner, inner_fd, group
+        self.pidfd, self.spawner = pidfd, spawner   # bwrap started by a spawner: not our child
 
     def kill(self) -> None:
-        if self.inner_fd is not None:   # the sandbox's init: the kernel kills its whole namespace
-            try:
-                signal.pidfd_send_signal(self.inner_fd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        for fd in (self.inner_fd, self.pidfd):   # the sandbox's init: the kernel kills its namespace
+            if fd is not None:
+                try:
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self.pidfd is not None:
+            return
         try:
             if self.group:
                 os.killpg(self.pid, signal.SIGKILL)
@@ -393,6 +414,13 @@ class _Spawned:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def wait(self) -> tuple[int, resource.struct_rusage | None]:
+        """Reap bubblewrap (or have the spawner report it): (wait status, rusage or None)."""
+        if self.spawner is None:
+            _, status, usage = os.wait4(self.pid, 0)
+            return status, usage
+        return self.spawner.wait(self.pid), None
+
     def wait_inner(self, timeout: float = 5.0) -> None:
         """Wait until the sandbox's init has exited: by then the kernel has killed and reaped every
         process of its PID namespace (bwrap's monitor does not wait for that)."""
@@ -400,10 +428,193 @@ class _Spawned:
             select.select([self.inner_fd], [], [], timeout)
 
     def close(self) -> None:
-        for fd in (self.out, self.err, self.inner_fd):
+        for fd in (self.out, self.err, self.inner_fd, self.pidfd):
             if fd is not None:
                 os.close(fd)
-        self.out = self.err = self.inner_fd = None
+        self.out = self.err = self.inner_fd = self.pidfd = None
+
+
+SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)   # Python ignores the first two
+
+#: The spawner's program (python -I -S -c): start bubblewrap on request, report its pidfd and exit.
+SPAWNER = r"""
+import array, fcntl, json, os, select, signal, socket, sys
+s = socket.socket(fileno=int(sys.argv[1]))
+os.set_inheritable(s.fileno(), False)
+s.recv(1)   # go: we are in the slot's cgroups now
+dfl = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)
+kids = {}
+poll = select.poll()
+poll.register(s.fileno(), select.POLLIN)
+def send(obj, fds=()):
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+    s.sendmsg([json.dumps(obj).encode()], anc)
+while True:
+    for fd, _ in poll.poll():
+        if fd != s.fileno():
+            pid = kids.pop(fd)
+            poll.unregister(fd)
+            os.close(fd)
+            send({"exit": pid, "status": os.waitpid(pid, 0)[1]})
+            continue
+        msg, anc, _, _ = s.recvmsg(1 << 20, socket.CMSG_SPACE(16 * 4), socket.MSG_CMSG_CLOEXEC)
+        if not msg:
+            os._exit(0)
+        got = array.array("i")
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                got.frombytes(data[: len(data) - len(data) % 4])
+        high = [fcntl.fcntl(f, fcntl.F_DUPFD_CLOEXEC, 10) for f in got]
+        for f in got:
+            os.close(f)
+        req = json.loads(msg)
+        acts = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
+        acts += [(os.POSIX_SPAWN_DUP2, f, t) for f, t in zip(high, req["targets"])]
+        try:
+            pid = os.posix_spawn(req["argv"][0], req["argv"], req["env"], file_actions=acts,
+                                 setsid=True, setsigmask=(), setsigdef=dfl)
+            pidfd = os.pidfd_open(pid)
+        except OSError as e:
+            send({"error": str(e)})
+        else:
+            kids[pidfd] = pid
+            poll.register(pidfd, select.POLLIN)
+            send({"pid": pid}, [pidfd])
+        for f in high:
+            os.close(f)
+"""
+
+
+class _SpawnerGone(OSError):
+    pass
+
+
+class _Spawner:
+    """A small process living in a uid slot's cgroups that starts bubblewrap for runs of that uid.
+
+    A process born in a cgroup is in it for free, while moving one in waits for an RCU grace
+    period (a few ms a run); so each uid slot this process uses gets one spawner, moved into the
+    slot's cgroups once, and bubblewrap is started by it. Slots are sticky per process (see
+    _Slot.acquire), so a worker keeps one or two. The spawner exits when this process closes its
+    socket or dies (bubblewrap's --die-with-parent then takes the sandbox down)."""
+
+    _mine: dict[int, _Spawner] = {}
+    _owner = os.getpid()
+    _mutex = threading.Lock()
+    _broken = False
+
+    def __init__(self, uid: int):
+        self.uid = uid
+        self.cg = RunCgroups.slot(f"codealchemy-{os.getpid()}-u{uid}")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", SPAWNER, str(theirs.fileno())],
+                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.cg.add(self.proc.pid)   # before it starts anything
+        self.cg.keep = frozenset({self.proc.pid})
+        ours.send(b"g")
+        self.exits: dict[int, int] = {}
+
+    @classmethod
+    def _registry(cls) -> dict[int, _Spawner]:
+        if cls._owner != os.getpid():     # a forked child: the parent's spawners are not ours
+            for sp in cls._mine.values():
+                sp.sock.close()
+            cls._mine, cls._owner = {}, os.getpid()
+        return cls._mine
+
+    @classmethod
+    def uids(cls) -> list[int]:
+        with cls._mutex:
+            return list(cls._registry())
+
+    @classmethod
+    def get(cls, uid: int, notes: list[str]) -> _Spawner | None:
+        """The spawner of `uid` (held by the caller), started if needed; None: spawn directly."""
+        if cls._broken or not cgroup_places()[0]:
+            return None
+        with cls._mutex:
+            sp = cls._registry().get(uid)
+            if sp is not None and sp.proc.poll() is None:
+                return sp
+            if not cls._mine:
+                atexit.register(cls.close_all)
+            try:
+                sp = cls._mine[uid] = cls(uid)
+            except OSError as e:
+                cls._broken = True
+                notes.append(f"no spawner process ({e}): bubblewrap moved into cgroups run by run")
+                return None
+            return sp
+
+    def spawn(self, argv: list[str], env: dict[str, str], fds: list[int], targets: list[int]) -> tuple[int, int]:
+        """Start argv with fds[i] as fd targets[i]: (pid, pidfd)."""
+        try:
+            self.sock.sendmsg([json.dumps({"argv": argv, "env": env, "targets": targets}).encode()],
+                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            while True:
+                msg, got = self._recv(SETUP_TIMEOUT)
+                if "exit" in msg:
+                    self.exits[msg["exit"]] = msg["status"]
+                elif "error" in msg:
+                    raise OSError(msg["error"])
+                else:
+                    return msg["pid"], got[0]
+        except _SpawnerGone:
+            self._drop()
+            raise
+
+    def wait(self, pid: int) -> int:
+        """The wait status of bubblewrap `pid` (already killed or exited)."""
+        try:
+            while pid not in self.exits:
+                msg, _ = self._recv(SETUP_TIMEOUT)
+                if "exit" in msg:
+                    self.exits[msg["exit"]] = msg["status"]
+        except _SpawnerGone:   # killed with its children (an OOM kill in the slot's cgroup, say)
+            self._drop()
+            return signal.SIGKILL
+        return self.exits.pop(pid)
+
+    def _recv(self, timeout: float) -> tuple[dict, list[int]]:
+        if not select.select([self.sock], [], [], timeout)[0]:
+            raise _SpawnerGone("the spawner does not answer")
+        msg, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(4 * 4), socket.MSG_CMSG_CLOEXEC)
+        fds = array.array("i")
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[: len(data) - len(data) % 4])
+        if not msg:
+            raise _SpawnerGone("the spawner exited")
+        return json.loads(msg), list(fds)
+
+    def _drop(self) -> None:
+        with self._mutex:
+            if self._registry().get(self.uid) is self:
+                del self._mine[self.uid]
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.cg.keep = frozenset()
+        self.cg.close()
+
+    @classmethod
+    def close_all(cls) -> None:
+        with cls._mutex:
+            mine, cls._mine = (cls._mine if cls._owner == os.getpid() else {}), {}
+        for sp in mine.values():
+            sp.close()
 
 
 def _high(fd: int) -> int:
@@ -419,7 +630,7 @@ def _pipe() -> tuple[int, int]:
 
 
 def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_fd: int | None,
-                 cg: RunCgroups | None) -> _Spawned | PhaseResult:
+                 cg: RunCgroups | None, spawner: _Spawner | None = None) -> _Spawned | PhaseResult:
     out_r, out_w = _pipe()
     err_r, err_w = _pipe()
     info_r, info_w = _pipe()
@@ -433,13 +644,18 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
                 (os.POSIX_SPAWN_DUP2, info_w, INFO_FD), (os.POSIX_SPAWN_DUP2, block_r, BLOCK_FD)]
     if trace is not None:
         actions.append((os.POSIX_SPAWN_DUP2, trace, TRACE_FD))
+    pidfd = None
     try:
-        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True, setsigmask=(),
-                             setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM))
+        if spawner is not None:
+            fds = [out_w, err_w, info_w, block_r] + ([trace] if trace is not None else [])
+            pid, pidfd = spawner.spawn(argv, env, fds, [1, 2, INFO_FD, BLOCK_FD, TRACE_FD][:len(fds)])
+        else:
+            pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True, setsigmask=(),
+                                 setsigdef=SIGDEF)
     except OSError as e:
         for fd in ours - {None}:
             os.close(fd)
-        return PhaseResult("sandbox_error", reason=f"cannot start bwrap: {e.strerror}")
+        return PhaseResult("sandbox_error", reason=f"cannot start bwrap: {e.strerror or e}")
     for fd in (out_w, err_w, info_w, block_r, trace):
         if fd is not None:
             os.close(fd)
@@ -460,15 +676,15 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
                                (resource.RLIMIT_NPROC, (limits.processes,) * 2),
                                (resource.RLIMIT_CORE, (0, 0))):
                 resource.prlimit(inner, res, value)
-            if cg is not None:
+            if cg is not None and spawner is None:   # (a spawner's children are born in its cgroups)
                 cg.add(inner)
         except (ProcessLookupError, OSError):
             inner = None
-    spawned = _Spawned(pid, out_r, err_r, inner, inner_fd)
+    spawned = _Spawned(pid, out_r, err_r, inner, inner_fd, pidfd=pidfd, spawner=spawner)
     if inner is None:   # bwrap failed to set up the sandbox (or it died): never let it run unlimited
         spawned.kill()
         os.close(block_w)
-        _, status, _ = os.wait4(pid, 0)
+        status, _ = spawned.wait()
         err = _drain(err_r)
         spawned.close()
         return PhaseResult("sandbox_error", exit_code=os.waitstatus_to_exitcode(status),
