@@ -186,6 +186,12 @@ class PhpRewriter:
                 self.rw.insert(cond.children[0].end_byte, self.line_call(frame, cond, "__ca_lt") + " && (",
                                priority=-50)
                 self.rw.insert(cond.children[-1].start_byte, ")", priority=50)
+        elif t == "case_statement":  # each case reports as it is tested, like Python's `case` lines
+            value = node.child_by_field_name("value")
+            if value is not None and line_of(node) not in frame.lines:
+                call = self.line_call(frame, node, "__ca_lv")[:-1]
+                self.rw.insert(value.start_byte, call + (", " if frame.this else ", null, "), priority=-50)
+                self.rw.insert(value.end_byte, ")", priority=50)
         elif t == "for_statement":
             cond = node.child_by_field_name("condition")
             semis = [c for c in node.children if c.type == ";"]

@@ -358,6 +358,13 @@ function __ca_lt(int $pid, int $fid, array $vars, $self = null): bool
     return true;
 }
 
+/** a switch case's line event; gives back the case's value */
+function __ca_lv(int $pid, int $fid, array $vars, $self = null, $value = null)
+{
+    __ca_l($pid, $fid, $vars, $self);
+    return $value;
+}
+
 /** return `v` from frame `fid`: the event is written when the frame is left (after `finally` blocks) */
 function __ca_r(int $fid, $v)
 {
