@@ -494,6 +494,27 @@ class Flow:
         self.kind = kind          # loop / switch / do
         self.breaks: list = []
         self.continued = False
+        self.break_dirty: frozenset = frozenset()
+        self.continue_dirty: frozenset = frozenset()
+
+
+ALL = frozenset({"*"})    # "every visible variable may have changed"
+
+
+def dunion(a, b):
+    return ALL if a is ALL or b is ALL else a | b
+
+
+def any_root(node):
+    """The variable under a write target: x of x.f, x[i], *x, x->f, (x)."""
+    while node is not None and node.type != "identifier":
+        if node.type in ("field_expression", "subscript_expression", "pointer_expression"):
+            node = node.child_by_field_name("argument")
+        elif node.type == "parenthesized_expression":
+            node = node.named_children[0] if node.named_children else None
+        else:
+            return None
+    return node
 
 
 def meet(a, b):
@@ -524,7 +545,8 @@ class Function:
         self.label_sets: dict[str, list] | None = {}
         self.label_in: dict[str, frozenset] = {}
         self.flows: list[Flow] = []
-        self.pending: list[Var] = []
+        self.dirty: frozenset = frozenset()   # may have changed since the last probe
+        self.addr_taken: set[str] = set()
         self.level = 0
         self.header = 0
         self.skip_line = 0
@@ -614,20 +636,50 @@ class Function:
 
     def scan_writes(self) -> None:
         self.written = writes(self.body, self.text)
+        self.addr_taken = {self.text(r) for n in iter_nodes(self.body)
+                           if n.type == "pointer_expression" and n.child_by_field_name("operator") is not None
+                           and n.child_by_field_name("operator").type == "&"
+                           and (r := root_identifier(n.child_by_field_name("argument"))) is not None}
         self.raw = raw_buffers(self.body, self.text)
 
     # --- probes -----------------------------------------------------------------------------
 
     def visible(self, scope: dict, assigned) -> list[Var]:
-        out = []
-        pending = self.pending
-        self.pending = []
-        for v in scope.values():
-            if not (v.always or (assigned is not None and v.id in assigned)):
-                continue
-            if v.mutable or v in pending:
-                out.append(v)
-        return out
+        """The variables a probe reports: visible, definitely assigned, and possibly changed
+        since the frame's previous event on some path (`self.dirty`)."""
+        dirty = self.dirty
+        return [v for v in scope.values()
+                if (v.always or (assigned is not None and v.id in assigned))
+                and (dirty is ALL or v.id in dirty)]
+
+    def volatile(self, scope: dict) -> set:
+        """Variables a call or a write through a pointer may change: arrays, strings (their
+        bytes), variables whose address is taken, globals and statics written anywhere."""
+        return {v.id for v in scope.values()
+                if v.type.kind in ("array", "str") or v.name in self.addr_taken or (v.always and v.mutable)}
+
+    def touch(self, node, scope: dict) -> None:
+        """Mark what evaluating `node` may change (a may-analysis: every subexpression)."""
+        if node is None or self.dirty is ALL:
+            return
+        out, vol = set(), False
+        for n in iter_nodes(node):
+            t = n.type
+            if t == "call_expression":
+                vol = True
+            elif t in ("assignment_expression", "update_expression"):
+                target = n.child_by_field_name("left" if t == "assignment_expression" else "argument")
+                if target is not None and target.type != "identifier":
+                    vol = True
+                    target = any_root(target)
+                if target is not None and target.type == "identifier":
+                    v = scope.get(self.text(target))
+                    if v is not None:
+                        out.add(v.id)
+        if vol:
+            out |= self.volatile(scope)
+        if out:
+            self.dirty = self.dirty | out
 
     def var_code(self, v: Var) -> str | None:
         t = v.type
@@ -648,6 +700,7 @@ class Function:
     def probe_expr(self, line: int, scope: dict, assigned) -> str:
         pid = self.rw.probe("line", line, self.name)
         parts = [c for c in (self.var_code(v) for v in self.visible(scope, assigned)) if c]
+        self.dirty = frozenset()
         inner = ", ".join([*parts, "__ca_end()", "1"])
         return f"(void)(__ca_on && __ca_l({pid}, __ca_fr) && ({inner}))"
 
@@ -660,7 +713,6 @@ class Function:
         A loop or if body on the header's own line gets no probe of its own: like Python's
         settrace, one line fires once per pass."""
         if not self.emit:
-            self.pending = []
             return
         if single:
             self.wrap(node)
@@ -775,6 +827,7 @@ class Function:
             init = d.type == "init_declarator"
             if init:
                 assigned = self.assigns(d.child_by_field_name("value"), scope, assigned)
+                self.touch(d.child_by_field_name("value"), scope)
             name, t = self.types.declarator(base, d, "")
             if name is None or t.kind == "fn":
                 continue
@@ -784,8 +837,8 @@ class Function:
             scope[name] = v
             if init and assigned is not None:
                 assigned = assigned | {v.id}
-            if (init or static) and not mutable:
-                self.pending.append(v)
+            if (init or static) and self.dirty is not ALL:
+                self.dirty = self.dirty | {v.id}
         return assigned
 
     SIMPLE = {"expression_statement", "declaration", "return_statement", "break_statement",
@@ -834,15 +887,19 @@ class Function:
             if expr is None:
                 return assigned
             self.probe_stmt(node, scope, assigned, single)
+            self.touch(expr, scope)
             if self.noreturn(expr) or (expr.type == "comma_expression" and self.noreturn(expr.named_children[-1])):
                 self.assigns(expr, scope, assigned)
                 return None
             return self.assigns(expr, scope, assigned)
         if t == "if_statement":
             self.probe_stmt(node, scope, assigned, single)
+            self.touch(node.child_by_field_name("condition"), scope)
+            d0 = self.dirty
             a1 = self.assigns(node.child_by_field_name("condition"), scope, assigned)
             hl = self.line_of(node)
             then = self.stmt(node.child_by_field_name("consequence"), dict(scope), a1, single=True, header=hl)
+            d1, self.dirty = self.dirty, d0
             alt = node.child_by_field_name("alternative")
             if alt is not None:
                 inner = [c for c in alt.named_children if c.type != "comment"]
@@ -850,15 +907,23 @@ class Function:
                                   header=self.line_of(alt)) if inner else a1
             else:
                 other = a1
+            self.dirty = dunion(d1, self.dirty)
             return meet(then, other)
         if t == "while_statement":
             cond = node.child_by_field_name("condition")
-            self.cond_probe(node, cond, scope, assigned, single)
+            self.wrap_single(node, single)
+            entry = self.dirty
+            self.dirty = frozenset()
+            self.touch(cond, scope)
+            after_cond = self.dirty
             a1 = self.assigns(cond, scope, assigned)
             flow = Flow("loop")
             self.flows.append(flow)
             self.stmt(node.child_by_field_name("body"), dict(scope), a1, single=True, header=self.line_of(node))
             self.flows.pop()
+            self.dirty = dunion(dunion(entry, self.dirty), flow.continue_dirty)
+            self.cond_probe(node, cond, scope, assigned)
+            self.dirty = dunion(after_cond, flow.break_dirty)
             normal = None if is_true(cond, self.text) else a1
             return self.exit_set(normal, flow)
         if t == "for_statement":
@@ -871,37 +936,55 @@ class Function:
                 else:
                     a0 = self.assigns(init, inner, assigned)
             cond = node.child_by_field_name("condition")
-            self.cond_probe(node, cond, inner, a0, single)
+            self.wrap_single(node, single)
+            if init is not None and init.type != "declaration":
+                self.touch(init, inner)
+            entry = self.dirty
+            self.dirty = frozenset()
+            self.touch(cond, inner)
+            after_cond = self.dirty
             a1 = self.assigns(cond, inner, a0)
             flow = Flow("loop")
             self.flows.append(flow)
             self.stmt(node.child_by_field_name("body"), dict(inner), a1, single=True, header=self.line_of(node))
             self.flows.pop()
+            self.dirty = dunion(dunion(entry, self.dirty), flow.continue_dirty)
+            self.touch(node.child_by_field_name("update"), inner)
+            self.cond_probe(node, cond, inner, a0)
+            self.dirty = dunion(after_cond, flow.break_dirty)
             normal = None if cond is None or is_true(cond, self.text) else a1
             out = self.exit_set(normal, flow)
             if out is not None:
                 filled = {v.id for v in self.filled(node, inner, [])}
                 if filled:
                     out = out | filled
+                    self.dirty = dunion(self.dirty, frozenset(filled))   # newly shown
             return out
         if t == "do_statement":
             self.probe_stmt(node, scope, assigned, single)
+            cond = node.child_by_field_name("condition")
+            self.dirty = frozenset()
+            self.touch(cond, scope)
+            after_cond = self.dirty          # the body is entered again after the condition
             flow = Flow("loop")
             self.flows.append(flow)
             body_out = self.stmt(node.child_by_field_name("body"), dict(scope), assigned, single=True,
                                  header=self.line_of(node))
             self.flows.pop()
             at_cond = meet(body_out, assigned) if flow.continued else body_out
-            cond = node.child_by_field_name("condition")
             kw = next((c for c in node.children if c.type == "while"), node)
+            self.dirty = dunion(self.dirty, flow.continue_dirty)
             if self.emit:
                 known = at_cond if at_cond is not None else frozenset()
                 self.rw.insert(cond.start_byte + 1, self.probe_expr(kw.start_point[0] + 1, scope, known) + ", ", 0)
+            self.dirty = dunion(after_cond, flow.break_dirty)
             a1 = self.assigns(cond, scope, at_cond)
             normal = None if is_true(cond, self.text) else a1
             return self.exit_set(normal, flow)
         if t == "switch_statement":
             self.probe_stmt(node, scope, assigned, single)
+            self.touch(node.child_by_field_name("condition"), scope)
+            after_cond = self.dirty
             a1 = self.assigns(node.child_by_field_name("condition"), scope, assigned)
             flow = Flow("switch")
             self.flows.append(flow)
@@ -917,10 +1000,12 @@ class Function:
                     if c.child_by_field_name("value") is None:
                         has_default = True
                     stmts = [s for s in c.named_children if s != c.child_by_field_name("value")]
+                    self.dirty = dunion(self.dirty, after_cond)     # entered from the switch
                     out = self.block(stmts, inner, a1, first_line=self.line_of(node))
                 else:
                     out = self.stmt(c, inner, a1 if out is None else out, single=False)
             self.flows.pop()
+            self.dirty = dunion(dunion(self.dirty, flow.break_dirty), after_cond)
             normal = meet(out, None if has_default else a1)
             return self.exit_set(normal, flow)
         if t == "labeled_statement":
@@ -932,6 +1017,7 @@ class Function:
                 for s in self.label_sets.get(label, []):
                     entry = meet(entry, s)
             inner = [c for c in node.named_children if c.type not in ("statement_identifier", "comment")]
+            self.dirty = ALL          # reached by goto from anywhere: report everything
             if single and self.emit:
                 self.wrap(node)
             if not inner:
@@ -941,23 +1027,29 @@ class Function:
             self.probe_stmt(node, scope, assigned, single)
             if self.flows:
                 self.flows[-1].breaks.append(assigned)
+                self.flows[-1].break_dirty = dunion(self.flows[-1].break_dirty, self.dirty)
+            self.dirty = frozenset()
             return None
         if t == "continue_statement":
             self.probe_stmt(node, scope, assigned, single)
             for f in reversed(self.flows):
                 if f.kind == "loop":
                     f.continued = True
+                    f.continue_dirty = dunion(f.continue_dirty, self.dirty)
                     break
+            self.dirty = frozenset()
             return None
         if t == "goto_statement":
             self.probe_stmt(node, scope, assigned, single)
             label = self.text(node.child_by_field_name("label"))
             if assigned is not None:
                 self.goto_sets.setdefault(label, []).append(assigned)
+            self.dirty = frozenset()
             return None
         if t == "return_statement":
             self.probe_stmt(node, scope, assigned, single)
             self.return_probe(node, scope, assigned)
+            self.dirty = frozenset()
             return None
         if t in ("case_statement",):   # a case outside a switch body's top level (Duff's device)
             return None
@@ -1039,13 +1131,16 @@ class Function:
             out = meet(out, b) if out is not None else b
         return out
 
-    def cond_probe(self, node, cond, scope, assigned, single) -> None:
-        """The probe of a loop header: in its condition, so it fires on every iteration."""
-        if not self.emit:
-            self.pending = []
-            return
-        if single:
+    def wrap_single(self, node, single: bool) -> None:
+        if single and self.emit:
             self.wrap(node)
+
+    def cond_probe(self, node, cond, scope, assigned) -> None:
+        """The probe of a loop header: in its condition, so it fires on every iteration.
+        Emitted after the body is walked: it reports what the body may have changed."""
+        if not self.emit:
+            self.dirty = frozenset()
+            return
         line = node.start_point[0] + 1
         expr = self.probe_expr(line, scope, assigned if assigned is not None else frozenset())
         if cond is None:      # for (;;): before the second ';'
@@ -1099,7 +1194,7 @@ class Function:
         for p in self.params:
             base[p.name] = p
         self.entry = frozenset(p.id for p in self.params)
-        stable_globals = [g for g in gscope.values() if not g.mutable]
+        first = frozenset(g.id for g in gscope.values())   # the globals it uses, at its first line
         # analysis passes until the sets at each goto are stable (a label's set is the meet of
         # its fall-through and its gotos'; starting from "everything" and shrinking, this is
         # the maximal fixpoint, which for this gen-only problem is the meet over all paths);
@@ -1109,7 +1204,7 @@ class Function:
         for _ in range(20):
             self.goto_sets = {}
             self.flows = []
-            self.pending = list(stable_globals)
+            self.dirty = first
             self.block(self.body.named_children, dict(base), self.entry)
             if self.goto_sets == self.label_sets:
                 break
@@ -1117,7 +1212,7 @@ class Function:
         else:
             self.label_sets = None
         self.emit = True
-        self.pending = list(stable_globals)
+        self.dirty = first
         self.flows = []
         call = self.rw.probe("call", self.line_of(self.node), self.name)
         args = [c for c in (self.var_code(p) for p in self.params) if c]
