@@ -7,3 +7,5 @@
 (elif_clause) @block
 (else_clause) @block
 (case_item) @block
+(command_substitution) @block
+(process_substitution) @block

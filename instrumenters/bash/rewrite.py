@@ -32,7 +32,8 @@ STATEMENTS = {
 }
 OPENERS = {"if_statement": "then", "elif_clause": "then", "else_clause": "else", "case_item": ")"}
 LOOPS = {"for_statement", "c_style_for_statement", "while_statement"}
-# Opaque places: statements inside are not probed (their own process, no frame of ours).
+# Substitutions: their statements run in a subshell (a frame of its own); functions defined
+# inside them are not traced.
 OPAQUE = {"command_substitution", "process_substitution"}
 # Where a `return` leaves a subshell rather than the function.
 SUBSHELLS = {"subshell", "command_substitution", "process_substitution", "pipeline"}
@@ -90,11 +91,10 @@ def rewrite(rw: Rewrite) -> None:
         scope_of_func[f.id] = s
 
     def scope_for(node) -> _Scope | None:
-        """The scope whose code `node` is; None inside opaque places or unhandled functions."""
+        """The scope whose code `node` is (a `$( )` runs its enclosing scope's code in a
+        subshell); None inside functions that are not traced."""
         p = node.parent
         while p is not None:
-            if p.type in OPAQUE:
-                return None
             if p.type == "function_definition":
                 return scope_of_func.get(p.id)
             p = p.parent
@@ -211,7 +211,7 @@ def rewrite(rw: Rewrite) -> None:
         if block.type == "else_clause":
             elifs = [c for c in parent.children if c.type == "elif_clause"]
             return line(elifs[-1] if elifs else parent)
-        if block.type in ("if_statement", "elif_clause", "subshell") or (
+        if block.type in ("if_statement", "elif_clause", "subshell", *OPAQUE) or (
                 block.type == "compound_statement" and parent.type not in LOOPS):
             return line(block)
         if block.type == "case_item":
