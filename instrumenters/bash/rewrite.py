@@ -4,7 +4,9 @@ Probes are calls of prelude functions (prelude/codealchemy.sh), always written `
 so that `$?` is kept and `set -e` never fires on them. What goes where:
 - `. ./codealchemy.sh; __ca_V0=(...)...;` before the first statement (same line): the prelude
   and, per scope (0 = top-level code, 1.. = functions), the variables its line events report.
-- before every statement of a block: `__ca_l ID SCOPE [ "$@" ] && :;`
+- before every statement of a block (script, `{ }`, `( )`, `do ... done`, branches, `case`
+  items, `$( )`/`<( )`) that starts a new line: `__ca_l ID SCOPE [ "$@" ] && :;` ("$@" in
+  scopes that shift their positional parameters)
 - loops: `while`/`until` get the probe inside the condition (one event per test, the last
   included); `for` loops get it at the start of the body (one event per iteration).
 - `elif` conditions get a probe; `if`/`case` are ordinary statements.
@@ -12,6 +14,7 @@ so that `$?` is kept and `set -e` never fires on them. What goes where:
   closing one; each `return` becomes `{ __ca_r ID ARGS && :; return ARGS; }`.
 - `$(f ...)` where f is a function of the script becomes `$(__ca_cap f ...)` so that the
   return event carries what f printed.
+- `exit ...` becomes `{ __ca_ex=1; exit ...; }` (the unwinding is then an `exit`).
 - `>/dev/stdout` and `>/dev/stderr` become `>&1` / `>&2` (the prelude sends stdout and stderr
   to files; reopening them by path would truncate them).
 """
