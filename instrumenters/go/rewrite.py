@@ -527,6 +527,14 @@ class GoRewriter:
             if kind == "method":
                 name = f"{self.receiver_type(node)}.{name}"
             self.function(node, name, None, None)
+        for decl in root.children:
+            if decl.type == "var_declaration":  # package-level `var f = func(...) {...}`
+                for spec in self.specs(decl, "var_spec"):
+                    names = spec.children_by_field_name("name")
+                    values = [v for e in spec.children_by_field_name("value") for v in _named(e)]
+                    for ident, value in zip(names, values, strict=False):
+                        if value.type == "func_literal":
+                            self.function(value, self.text(ident), None, None)
         for at, priority, make in self.pending:
             rw.insert(at, make(), priority)
         if self.keep_used:
