@@ -2,8 +2,9 @@
 
 Probes are calls of prelude functions (prelude/codealchemy.sh), always written `probe ... && :`
 so that `$?` is kept and `set -e` never fires on them. What goes where:
-- `. ./codealchemy.sh; __ca_V0=(...)...;` before the first statement (same line): the prelude
-  and, per scope (0 = top-level code, 1.. = functions), the variables its line events report.
+- `. ./codealchemy.sh; __ca_v0() { ... }; __ca_v1() ...` before the first statement (same
+  line): the prelude and, per scope (0 = top-level code, 1.. = functions), a function that
+  renders the variables its line events report.
 - before every statement of a block (script, `{ }`, `( )`, `do ... done`, branches, `case`
   items, `$( )`/`<( )`) that starts a new line: `__ca_l ID SCOPE [ "$@" ] && :;` ("$@" in
   scopes that shift their positional parameters)
