@@ -511,7 +511,7 @@ class _Spawner:
             self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", SPAWNER, str(theirs.fileno())],
                                          pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True, cwd="/")
         finally:
             theirs.close()
         self.sock = ours
