@@ -16,12 +16,16 @@ bubblewrap is started with posix_spawn (no Python fork) and holds the sandbox be
 anything of the program (--block-fd); meanwhile the host sets the rlimits on the sandbox's init
 (CPU time, data size: RLIMIT_DATA, not RLIMIT_AS, as the JVM and WebAssembly reserve address
 space; file size, which also caps the trace channel; open files; processes) and moves it into
-per-run memory and pids cgroups where the cgroup tree is writable (see cgroups.py). With a
+memory and pids cgroups of the run where the cgroup tree is writable (see cgroups.py). With a
 memory cgroup, RLIMIT_DATA is twice the limit (the cgroup bounds what is resident and its OOM
 kill is reported as memory_limit); without one it is the limit itself. The run folder then
 lives on /dev/shm, so what the program writes to /work is charged to its memory cgroup too.
 Moving a process into a cgroup costs the kernel an RCU grace period (a few ms of latency, no
-CPU) unless it runs with cgroup_favordynmods=true (boot) or favordynmods (v2 mount option).
+CPU) unless it runs with cgroup_favordynmods=true (boot) or favordynmods (v2 mount option), so
+each uid slot has cgroups that live as long as this process and a small spawner process in
+them that starts bubblewrap: its children are born in the slot's cgroups, and each run only
+sets the limits and reads the counters (OOM kills, CPU time) from where they were. Where it
+cannot start, the sandbox's init is moved into per-run cgroups instead.
 
 A timeout, output over the cap, or the program's exit ends the phase with SIGKILL to the
 namespace's init (and to bubblewrap), then waits until that init is gone: by then the kernel
