@@ -30,6 +30,7 @@ final class __CodeAlchemy
     public static $nextId = 2;
     public static $lastExc = null;
     public static $fatal = false;
+    public static $pid = 0;
     public static $ended = false;  // the top-level code ran to its end
     public static $skip = ['GLOBALS' => 1, '_GET' => 1, '_POST' => 1, '_COOKIE' => 1, '_FILES' => 1,
         '_SERVER' => 1, '_ENV' => 1, '_REQUEST' => 1, '_SESSION' => 1, 'argv' => 1, 'argc' => 1,
@@ -51,6 +52,7 @@ final class __CodeAlchemy
             return;
         }
         self::$io = $io;
+        self::$pid = getmypid();
         $v = getenv('CODEALCHEMY_MAX_EVENTS');
         self::$maxEvents = is_numeric($v) ? (int) $v : 100000;
         $v = getenv('CODEALCHEMY_MAX_VALUE');
@@ -90,7 +92,7 @@ final class __CodeAlchemy
 
     public static function flush(): void
     {
-        if (self::$io !== null && self::$buf !== '') {
+        if (self::$io !== null && self::$buf !== '' && getmypid() === self::$pid) {  // not in a forked child
             @fwrite(self::$io, self::$buf);
             self::$buf = '';
         }

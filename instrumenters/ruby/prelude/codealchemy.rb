@@ -29,6 +29,7 @@ module CodeAlchemy
       @events = 0
       @next_id = 2
       @path = path
+      @pid = Process.pid
       @top = TOPLEVEL_BINDING.receiver
       @main = Frame.new(1, 0, 0, 0, false, nil, {}, false, nil)
       Thread.current[:__codealchemy] = [@main]
@@ -193,6 +194,7 @@ module CodeAlchemy
 
     def flush
       return if @buf.nil? || @buf.empty?
+      return @buf.clear unless Process.pid == @pid # a forked child: its copy of the buffer is the parent's
       @io.syswrite(@buf)
       @buf.clear
     rescue StandardError
