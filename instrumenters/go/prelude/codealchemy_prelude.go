@@ -274,15 +274,16 @@ func (f *_caFrame) Exit(p any, results ...any) {
 		_caHead('r', f.cur, f)
 		_caEnd()
 	}
-	root := f.depth == 0
-	if root {
+	if f.depth == 0 {
 		_caFlushLocked()
+		if os.Getenv("GOTRACEBACK") == "none" {
+			// still holding the lock: other goroutines stop at their next probe, as the
+			// runtime would stop them, instead of running on while this one reports
+			os.Stderr.WriteString("panic: " + text + _caSignalNote(p) + "\n")
+			os.Exit(2)
+		}
 	}
 	_caMu.Unlock()
-	if root && os.Getenv("GOTRACEBACK") == "none" {
-		os.Stderr.WriteString("panic: " + text + _caSignalNote(p) + "\n")
-		os.Exit(2)
-	}
 	panic(p)
 }
 
