@@ -436,6 +436,10 @@ class Rewriter:
             s = s.child_by_field_name("definition")
         if s.type in ("function_definition", "class_definition"):
             return [self.text(s.child_by_field_name("name"))]
+        if s.type in ("if_statement", "while_statement"):
+            conds = [s.child_by_field_name("condition")] + [
+                c.child_by_field_name("condition") for c in s.children if c.type == "elif_clause"]
+            return [n for c in conds if c is not None for n in self.walrus(c)]
         if s.type not in SIMPLE:
             return []
         names, calls = self.changes(scope, s)
@@ -850,7 +854,9 @@ class Rewriter:
             self.wrap(n, "_ca_.cr(%d, " % pr, ")")
             spec = self.comp_spec(fors[0].child_by_field_name("left"))
             pf = self.comp_lines(sub, n, fors, clauses, body) if len(fors) == 1 else -1
-            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, spec), "), %d)" % pf)
+            frees = tuple(sorted(table.get_frees())) if table else ()
+            self.calls[pc] = ((), frees)
+            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, spec), "), %s)" % ", ".join([str(pf), *frees]))
         self.expressions(scope, outer)
         for f in fors[1:]:
             right = f.child_by_field_name("right")
@@ -884,7 +890,9 @@ class Rewriter:
                 conds.append((a.child_by_field_name("condition"), line(a), self.body_of(a, "consequence"),
                               [self.lprobe(scope, line(a))]))
                 last_cond = conds[-1][0]
+        walrus: list[str] = []
         for c, ln, body, probes in conds:
+            walrus += self.walrus(c)
             falloff = terminal is not None and not has_else and c is last_cond
             if falloff:
                 self.wrap(c, "%s or _ca_.e0(%d, (" % (self.as_expression(probes), self.rprobe(scope, ln)), "))")
@@ -892,11 +900,23 @@ class Rewriter:
                 self.wrap(c, self.as_expression(probes) + " or (", ")")
             self.expressions(scope, c)
             self.cond_lines(scope, c)
-            self.block(scope, named(body), [], ln, terminal=terminal, ctx=ctx, loop=loop)
+            self.block(scope, named(body), [], ln, terminal=terminal, ctx=ctx, loop=loop,
+                       carry0=[n for n in walrus if n in scope.visible])
         for a in alts:
             if a.type == "else_clause":
-                self.block(scope, named(self.body_of(a)), [], line(a), terminal=terminal, ctx=ctx, loop=loop)
+                self.block(scope, named(self.body_of(a)), [], line(a), terminal=terminal, ctx=ctx, loop=loop,
+                           carry0=[n for n in walrus if n in scope.visible])
         return []
+
+    def walrus(self, node) -> list[str]:
+        """Names an expression binds with `:=` (outside nested scopes)."""
+        out = []
+        for n in self.own_nodes(node):
+            if n.type == "named_expression":
+                name = n.child_by_field_name("name")
+                if name is not None:
+                    out.append(self.text(name))
+        return out
 
     def while_stmt(self, scope, s, pending, carry, terminal, ctx):
         cond = s.child_by_field_name("condition")

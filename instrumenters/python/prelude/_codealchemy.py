@@ -597,15 +597,16 @@ def lr(p, value):
 class ci:
     """The outermost iterable of a list/set/dict comprehension (its frame's call and lines)."""
 
-    __slots__ = ("i", "pc", "pl", "t", "first", "pf")
+    __slots__ = ("i", "pc", "pl", "t", "first", "pf", "free")
 
-    def __init__(self, pc, pl, t, iterable, pf=-1):
+    def __init__(self, pc, pl, t, iterable, pf=-1, *free):
         self.i = iter(iterable)
         self.pc = pc
         self.pl = pl
         self.t = t
         self.first = True
         self.pf = pf
+        self.free = free
 
     def __iter__(self):
         return self
@@ -614,8 +615,12 @@ class ci:
         if self.first:
             self.first = False
             if _S.live:
-                _push(self.pc)
-                _call_rec(_stack[-1], ())
+                e = _push(self.pc)
+                _call_rec(e, ())
+                if self.free:
+                    pr = _pairs(_CALL[self.pc][1], self.free)
+                    if pr:
+                        _emit("v\t%d\t%s" % (e[0], "\t".join(pr)))
                 l(self.pl)
         elif _S.live:
             _comp_line(self.pl)
@@ -768,11 +773,37 @@ def _build_class(func, name, *bases, **kw):
     e = _push(pc)
     _call_rec(e, ())
     l(pl)
+    # the body's frame returns before the metaclass runs (its __new__, __init_subclass__)
+    try:
+        import types
+        meta = kw.pop("metaclass", type)
+        if isinstance(meta, type):
+            meta = types._calculate_meta(meta, types.resolve_bases(bases))
+        kw["metaclass"] = _Meta(meta, e, pr, tails)
+    except Exception:
+        pass
     cls = _orig_build_class(func, name, *bases, **kw)
     if _stack and _stack[-1] is e:
         _tails(tails, getattr(cls, "__dict__", {}))
         _ret(pr, None)
     return cls
+
+
+class _Meta:
+    """Stands for a class's metaclass: the class body's frame returns, then the real one runs."""
+
+    def __init__(self, meta, e, pr, tails):
+        self.meta, self.e, self.pr, self.tails = meta, e, pr, tails
+
+    def __prepare__(self, name, bases, **kw):
+        prepare = getattr(self.meta, "__prepare__", None)
+        return prepare(name, bases, **kw) if prepare is not None else {}
+
+    def __call__(self, name, bases, ns, **kw):
+        if _S.live and _stack and _stack[-1] is self.e:
+            _tails(self.tails, ns)
+            _ret(self.pr, ns.get("__classcell__"))
+        return self.meta(name, bases, ns, **kw)
 
 
 def kenter(first):
