@@ -95,8 +95,8 @@ class Language:
 
 
 def builtin_languages() -> list[Language]:
-    return [Language.from_folders(d, RUNTIMES / d.name)
-            for d in sorted(INSTRUMENTERS.iterdir()) if (d / "language.toml").is_file()]
+    return [Language.from_folders(d, RUNTIMES / d.name) for d in sorted(INSTRUMENTERS.iterdir())
+            if (d / "language.toml").is_file() and (RUNTIMES / d.name / "runtime.toml").is_file()]
 
 
 class Registry:
