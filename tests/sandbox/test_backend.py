@@ -97,3 +97,24 @@ def test_only_stdio_and_the_trace_fd_are_inherited(backend):
         os.close(leak_w)
     fds = sorted(int(fd) for fd in result.run.stdout.split())
     assert fds[:4] == [0, 1, 2, 3] and len(fds) == 5, fds     # the fifth is listdir's own
+
+
+def test_spawner_is_replaced_when_it_dies(backend):
+    """bubblewrap is started by a spawner living in the uid slot's cgroups; if it dies (even in
+    the middle of a run), the run ends cleanly and the next run gets a new one."""
+    ok = RunRequest(files={}, run=["true"], limits=LIMITS)
+    assert backend.run(ok).run.status == "ok"
+    spawners = dict(local_mod._Spawner._mine)
+    if not spawners:
+        pytest.skip("no spawner here (no writable cgroups)")
+    for sp in spawners.values():
+        sp.proc.kill()
+    assert backend.run(ok).run.status == "ok"
+    # killed mid-run: bubblewrap dies with it (--die-with-parent), and so does the sandbox
+    killer = threading.Timer(0.5, lambda: [sp.proc.kill() for sp in list(local_mod._Spawner._mine.values())])
+    killer.start()
+    result = backend.run(RunRequest(files={}, run=["sleep", "30"], limits=LIMITS.merged({"timeout": 5})))
+    killer.join()
+    assert result.run.status in ("runtime_error", "timeout"), result.run
+    assert result.run.wall < 3
+    assert backend.run(ok).run.status == "ok"

@@ -127,19 +127,21 @@ class LocalBackend:
                binds: list[str], notes: list[str], trace_fd: int | None = None,
                language: str = "") -> PhaseResult:
         started = time.monotonic()
-        spawner = _Spawner.get(uid, notes) if self.cgroups else None
-        if spawner is not None:   # slot cgroups the spawner lives in; + spawner, bwrap and its init
-            cg = spawner.cg
-            cg.begin(limits.memory, limits.processes + 3)
-        else:
-            cg = RunCgroups.create(limits.memory, limits.processes + 2) if self.cgroups else None
+        spawner, cg = self._cgroups(uid, limits, notes)
         try:
             if self.sandbox == "none":
                 spawned = _spawn_plain(argv, work, env, limits, trace_fd)
             else:
                 box = self._box(argv, work, uid, limits, binds)
-                data = limits.memory * 2 if cg is not None and cg.limits_memory else limits.memory
-                spawned = _spawn_bwrap(box, env, limits, data, trace_fd, cg, spawner)
+                for _ in range(3):
+                    data = limits.memory * 2 if cg is not None and cg.limits_memory else limits.memory
+                    try:
+                        spawned = _spawn_bwrap(box, env, limits, data, trace_fd, cg, spawner)
+                        break
+                    except _SpawnerGone:   # it died since the last run: a new one (or none)
+                        spawner, cg = self._cgroups(uid, limits, notes)
+                else:
+                    spawned = PhaseResult("sandbox_error", reason="the spawner process keeps dying")
             if isinstance(spawned, PhaseResult):
                 return spawned
             result = self._watch(spawned, started, limits, cg, language)
@@ -155,6 +157,16 @@ class LocalBackend:
                 cg.close()
             if cg is not None:
                 notes.extend(n for n in cg.notes if n not in notes)
+
+    def _cgroups(self, uid: int, limits, notes: list[str]) -> tuple[_Spawner | None, RunCgroups | None]:
+        """The spawner of the uid slot and its cgroups, set for this run; else per-run cgroups."""
+        if not self.cgroups:
+            return None, None
+        spawner = _Spawner.get(uid, notes)
+        if spawner is None:
+            return None, RunCgroups.create(limits.memory, limits.processes + 2)
+        spawner.cg.begin(limits.memory, limits.processes + 3)   # + the spawner, bwrap and its init
+        return spawner, spawner.cg
 
     def _watch(self, sp: _Spawned, started: float, limits, cg: RunCgroups | None,
                language: str) -> PhaseResult:
@@ -559,8 +571,11 @@ class _Spawner:
     def spawn(self, argv: list[str], env: dict[str, str], fds: list[int], targets: list[int]) -> tuple[int, int]:
         """Start argv with fds[i] as fd targets[i]: (pid, pidfd)."""
         try:
-            self.sock.sendmsg([json.dumps({"argv": argv, "env": env, "targets": targets}).encode()],
-                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            try:
+                self.sock.sendmsg([json.dumps({"argv": argv, "env": env, "targets": targets}).encode()],
+                                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            except (BrokenPipeError, ConnectionResetError) as e:
+                raise _SpawnerGone(str(e)) from None
             while True:
                 msg, got = self._recv(SETUP_TIMEOUT)
                 if "exit" in msg:
@@ -588,7 +603,10 @@ class _Spawner:
     def _recv(self, timeout: float) -> tuple[dict, list[int]]:
         if not select.select([self.sock], [], [], timeout)[0]:
             raise _SpawnerGone("the spawner does not answer")
-        msg, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(4 * 4), socket.MSG_CMSG_CLOEXEC)
+        try:
+            msg, anc, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(4 * 4), socket.MSG_CMSG_CLOEXEC)
+        except (ConnectionResetError, BrokenPipeError) as e:
+            raise _SpawnerGone(str(e)) from None
         fds = array.array("i")
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -659,6 +677,8 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
     except OSError as e:
         for fd in ours - {None}:
             os.close(fd)
+        if isinstance(e, _SpawnerGone):
+            raise
         return PhaseResult("sandbox_error", reason=f"cannot start bwrap: {e.strerror or e}")
     for fd in (out_w, err_w, info_w, block_r, trace):
         if fd is not None:
