@@ -10,11 +10,12 @@ from codealchemy.tracer.instrument import Failure, Instrumented, Skip, instrumen
 from codealchemy.tracer.languages import Language
 
 
-def make_language(tmp_path, rewrite_body):
+def make_language(tmp_path, rewrite_body, syntax="strict"):
     instr, rt = tmp_path / "instr", tmp_path / "rt"
     instr.mkdir(parents=True)
     rt.mkdir(parents=True)
-    (instr / "language.toml").write_text('id = "toy"\nextensions = [".toy"]\ngrammar = "tree_sitter_python"\n')
+    (instr / "language.toml").write_text(
+        f'id = "toy"\nextensions = [".toy"]\ngrammar = "tree_sitter_python"\nsyntax = "{syntax}"\n')
     (instr / "stmt.scm").write_text("(expression_statement) @stmt\n")
     (instr / "rewrite.py").write_text(textwrap.dedent(rewrite_body))
     (instr / "prelude").mkdir()
@@ -66,3 +67,11 @@ def test_builtin_languages_come_from_the_folders_only(tmp_path):
     assert {lang.id for lang in reg} >= {"python", "javascript", "c"}
     assert all(lang.instrumenter_dir.name == lang.id for lang in reg)
     assert shutil.which("bwrap"), "the set-up installs bubblewrap"
+
+
+def test_a_tolerant_language_lets_the_program_s_own_parser_decide(tmp_path):
+    body = "def rewrite(rw):\n    rw.insert(0, '# probe\\n')\n"
+    broken = b"def f(:\n  pass\n"
+    assert isinstance(instrument(broken, make_language(tmp_path / "s", body)), Skip)
+    result = instrument(broken, make_language(tmp_path / "t", body, syntax="tolerant"))
+    assert isinstance(result, Instrumented) and result.code.startswith("# probe\n")

@@ -128,7 +128,8 @@ def instrument(source: str | bytes, lang: Language, options: dict | None = None)
         return Skip("empty file")
     tree = treesitter.parse(lang.grammar, data)
     error = treesitter.first_error(tree.root_node)
-    if error is not None:
+    strict = lang.syntax == "strict"
+    if error is not None and strict:
         row, col = error.start_point
         return Skip(f"syntax error at line {row + 1}, column {col + 1}")
     rw = Rewrite(lang, data, tree, dict(options or {}))
@@ -140,7 +141,7 @@ def instrument(source: str | bytes, lang: Language, options: dict | None = None)
     except Exception as e:  # a rewriter bug must become a record, not a crashed batch
         return Failure(f"{type(e).__name__}: {e}")
     error = treesitter.first_error(treesitter.parse(lang.grammar, code.encode("utf-8")).root_node)
-    if error is not None:
+    if error is not None and (strict or not tree.root_node.has_error):
         row, col = error.start_point
         return Failure(f"instrumented code does not parse (line {row + 1}, column {col + 1})")
     return Instrumented(code=code, probes=rw.probes, files=lang.prelude_files,

@@ -62,6 +62,9 @@ class Language:
     shebangs: tuple[str, ...] = ()
     maturity: str = "experimental"
     version: str = "1"
+    #: "strict": a tree-sitter parse error means the program is skipped; "tolerant": the
+    #: grammar is weaker than the language (SQLite), so the program's own parser decides.
+    syntax: str = "strict"
 
     @classmethod
     def from_folders(cls, instrumenter_dir: Path, runtime_dir: Path) -> Language:
@@ -70,7 +73,8 @@ class Language:
                    extensions=tuple(data["extensions"]), grammar=data["grammar"],
                    instrumenter_dir=instrumenter_dir, runtime=Runtime.load(runtime_dir),
                    aliases=tuple(data.get("aliases", ())), shebangs=tuple(data.get("shebangs", ())),
-                   maturity=data.get("maturity", "experimental"), version=str(data.get("version", "1")))
+                   maturity=data.get("maturity", "experimental"), version=str(data.get("version", "1")),
+                   syntax=data.get("syntax", "strict"))
 
     @cached_property
     def rewriter(self) -> ModuleType:
