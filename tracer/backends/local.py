@@ -452,12 +452,13 @@ class _Spawned:
 
 SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)   # Python ignores the first two
 
-#: The spawner's program (python -I -S -c): start bubblewrap on request, report its pidfd and exit.
+#: The spawner's boot line (python -I -S -c BOOT FD codealchemy-spawner): its program comes over
+#: the socket once it is in the slot's cgroups.
+SPAWNER_BOOT = "import socket,sys;s=socket.socket(fileno=int(sys.argv[1]));exec(s.recv(1<<20))"
+#: The spawner's program: start bubblewrap on request, report its pidfd and, later, its exit.
 SPAWNER = r"""
-import array, fcntl, json, os, select, signal, socket, sys
-s = socket.socket(fileno=int(sys.argv[1]))
+import array, fcntl, json, os, select, signal, socket
 os.set_inheritable(s.fileno(), False)
-s.recv(1)   # go: we are in the slot's cgroups now
 dfl = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)
 kids = {}
 poll = select.poll()
@@ -524,7 +525,8 @@ class _Spawner:
         self.cg = RunCgroups.slot(f"codealchemy-{os.getpid()}-u{uid}")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", SPAWNER, str(theirs.fileno())],
+            self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", SPAWNER_BOOT, str(theirs.fileno()),
+                                          "codealchemy-spawner"],
                                          pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                          start_new_session=True, cwd="/")
@@ -533,7 +535,7 @@ class _Spawner:
         self.sock = ours
         self.cg.add(self.proc.pid)   # before it starts anything
         self.cg.keep = frozenset({self.proc.pid})
-        ours.send(b"g")
+        ours.send(SPAWNER.encode())
         self.exits: dict[int, int] = {}
 
     @classmethod
