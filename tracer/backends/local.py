@@ -457,22 +457,48 @@ SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)   # Pyt
 SPAWNER_BOOT = "import socket,sys;s=socket.socket(fileno=int(sys.argv[1]));exec(s.recv(1<<20))"
 #: The spawner's program: start bubblewrap on request, report its pidfd and, later, its exit.
 SPAWNER = r"""
-import array, fcntl, json, os, select, signal, socket
+import array, ctypes, fcntl, json, os, select, signal, socket
 os.set_inheritable(s.fileno(), False)
+try:   # the sandbox's init outlives bubblewrap by a moment: reap it here, not in the host's init
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+except Exception:
+    pass
+wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGCHLD, lambda *_: None)
 dfl = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)
-kids = {}
+kids, done = {}, {}
 poll = select.poll()
 poll.register(s.fileno(), select.POLLIN)
+poll.register(wake_r, select.POLLIN)
 def send(obj, fds=()):
     anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
     s.sendmsg([json.dumps(obj).encode()], anc)
+def reap():
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid in kids.values():
+            done[pid] = status
 while True:
     for fd, _ in poll.poll():
+        if fd == wake_r:
+            try:
+                os.read(wake_r, 512)
+            except BlockingIOError:
+                pass
+            reap()
+            continue
         if fd != s.fileno():
             pid = kids.pop(fd)
             poll.unregister(fd)
             os.close(fd)
-            send({"exit": pid, "status": os.waitpid(pid, 0)[1]})
+            status = done.pop(pid) if pid in done else os.waitpid(pid, 0)[1]
+            send({"exit": pid, "status": status})
             continue
         msg, anc, _, _ = s.recvmsg(1 << 20, socket.CMSG_SPACE(16 * 4), socket.MSG_CMSG_CLOEXEC)
         if not msg:
