@@ -1355,7 +1355,7 @@ class Program:
         self.rw = rw
         self.types = Types(rw)
         self.globals: dict[str, Var] = {}
-        self.ids = 100000
+        self.ids = 0
 
     def file_scope(self, functions) -> None:
         text = self.rw.text
@@ -1363,10 +1363,10 @@ class Program:
         for fn in functions:
             written |= writes(fn, text)
             raw |= raw_buffers(fn, text)
-        for node in self.rw.root.named_children:
-            if node.type == "type_definition":
+        for kind, node in self.rw.captures("types"):
+            if kind == "typedef":
                 self.types.typedef(node)
-            elif node.type == "declaration":
+            elif kind == "global":
                 storage = {text(c) for c in node.children if c.type == "storage_class_specifier"}
                 base = self.types.base(node.child_by_field_name("type"))
                 if "typedef" in storage:
@@ -1378,13 +1378,11 @@ class Program:
                     t = as_pointer(self.types.shown(t), name, raw)
                     if t.kind == "array" and not t.size and d.type != "init_declarator":
                         continue     # extern int xs[]; (incomplete: no size to render)
-                    self.ids += 1
+                    self.ids -= 1    # negative: never a local's id (a declarator's byte offset)
                     self.globals[name] = Var(name, t, self.ids, always=True,
                                              mutable=name in written or t.kind in ("array", "str"))
-            elif node.type in ("struct_specifier", "union_specifier", "enum_specifier"):
+            else:                    # struct/union/enum definitions, return types defining one
                 self.types.base(node)
-            elif node.type == "function_definition":
-                self.types.base(node.child_by_field_name("type"))
 
     def run(self) -> None:
         rw = self.rw
@@ -1407,7 +1405,8 @@ class Program:
         for fn, body in functions:
             f = Function(self, fn, body)
             f.run()
-            fnames.append(f.name)
+            if fn.parent is not None and fn.parent.type == "translation_unit":
+                fnames.append(f.name)    # not those in preprocessor conditionals: maybe not compiled
         protos = "".join(p + "\n" for p in self.types.protos)
         rw.insert(0, f'#include "{PRELUDE}"\n{protos}#line 1\n', -1000)
         lookup = "".join(f"    if (p == (const void *){n}) return {cstr(n)};\n" for n in dict.fromkeys(fnames))
