@@ -22,7 +22,6 @@ from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
 FUNCS = {"function_definition", "method_declaration", "anonymous_function", "arrow_function"}
 CLASSES = {"class_declaration", "interface_declaration", "trait_declaration", "enum_declaration"}
-CONTAINERS = {"program", "compound_statement", "colon_block", "case_statement", "default_statement"}
 NOT_STATEMENTS = {"text", "text_interpolation", "php_tag", "php_end_tag", "comment", "empty_statement",
                   "function_definition", "namespace_use_declaration", "declare_statement",
                   "named_label_statement", "namespace_definition", "{", "}"} | CLASSES
@@ -71,6 +70,13 @@ class PhpRewriter:
     def __init__(self, rw: Rewrite):
         self.rw = rw
         self.names: list[list[str]] = []
+        self.marks: dict[tuple[int, int, str], set[str]] = {}
+        for name, node in rw.captures("probes"):
+            self.marks.setdefault((node.start_byte, node.end_byte, node.type), set()).add(name)
+
+    def marked(self, node, name: str) -> bool:
+        """Whether probes.scm captured `node` as `name`."""
+        return name in self.marks.get((node.start_byte, node.end_byte, node.type), ())
 
     def probe(self, kind: str, line: int, func: str, names: list[str] | None = None) -> int:
         self.names.append(names or [])
@@ -149,10 +155,10 @@ class PhpRewriter:
 
     def visit(self, node, frame: Frame, cls: str) -> None:
         t = node.type
-        if t in FUNCS:
+        if self.marked(node, "function"):
             self.visit_function(node, frame, cls)
             return
-        if t in CLASSES:
+        if self.marked(node, "class"):
             name = node.child_by_field_name("name")
             inner_cls = self.rw.text(name) if name is not None else "class@anonymous"
             for c in named(node):
@@ -162,16 +168,16 @@ class PhpRewriter:
             for c in named(node):
                 self.visit(c, frame, "class@anonymous")
             return
-        if t == "return_statement" and frame.var != "1" and frame.traced:
+        if self.marked(node, "return") and frame.var != "1" and frame.traced:
             self.visit_return(node, frame)
-        elif t == "throw_expression" and frame.traced:
+        elif self.marked(node, "throw") and frame.traced:
             value = named(node)
             if value:
                 self.rw.insert(value[0].start_byte, f"\\__ca_t({frame.var}, ", priority=-70)
                 self.rw.insert(value[-1].end_byte, ")", priority=70)
         if frame.traced:
             self.loop_probes(node, frame)
-        if t in CONTAINERS:
+        if self.marked(node, "statements"):
             self.visit_container(node, frame, cls)
             return
         for c in node.children:

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
 NS = "::CodeAlchemy"
-FRAMES = {"method", "singleton_method", "block", "do_block", "lambda"}
-HARD_SCOPES = {"program", "method", "singleton_method", "class", "module", "singleton_class"}
+# what probes.scm captures is where probes go; these sets are Ruby's own rules
 CONTAINERS = {"program", "body_statement", "block_body", "then", "else", "do", "begin", "ensure"}
 NOT_STATEMENTS = {"comment", "rescue", "else", "ensure", "heredoc_body", "uninterpreted", "empty_statement",
                   "begin_block", "end_block", "then", "do"}
@@ -106,6 +105,13 @@ class RubyRewriter:
         self.rw = rw
         self.names: list[list[str]] = []
         self.scope_names: dict[int, list[tuple[int, str]]] = {}
+        self.marks: dict[tuple[int, int, str], set[str]] = {}
+        for name, node in rw.captures("probes"):
+            self.marks.setdefault((node.start_byte, node.end_byte, node.type), set()).add(name)
+
+    def marked(self, node, name: str) -> bool:
+        """Whether probes.scm captured `node` as `name`."""
+        return name in self.marks.get((node.start_byte, node.end_byte, node.type), ())
 
     # --- probes ------------------------------------------------------------------------------
 
@@ -130,7 +136,7 @@ class RubyRewriter:
         stack = [node]
         while stack:
             n = stack.pop()
-            if n is not node and n.type in HARD_SCOPES:
+            if n is not node and self.marked(n, "scope"):
                 continue
             if n.type == "identifier" and self.is_binding(n):
                 out.append((self.assigned_at(n), self.rw.text(n)))
@@ -184,13 +190,13 @@ class RubyRewriter:
 
     def visit(self, node, ctx: Ctx) -> None:
         t = node.type
-        if t in ("method", "singleton_method"):
+        if self.marked(node, "method"):
             self.visit_method(node, ctx)
             return
-        if t == "lambda":
+        if self.marked(node, "lambda"):
             self.visit_lambda(node, ctx)
             return
-        if t in ("block", "do_block"):
+        if self.marked(node, "block"):
             self.visit_block(node, ctx)
             return
         if t in ("class", "module", "singleton_class"):
@@ -205,7 +211,7 @@ class RubyRewriter:
                 elif c.is_named:
                     self.visit(c, ctx)
             return
-        if t in ("return", "next"):
+        if self.marked(node, "jump"):
             self.visit_jump(node, ctx)
         if t in ("while", "until"):
             cond = node.child_by_field_name("condition")
@@ -217,7 +223,7 @@ class RubyRewriter:
                 if c is cond:
                     self.visit(c, ctx)
                 else:
-                    self.visit_container(c, loop_ctx) if c.type in CONTAINERS else self.visit(c, loop_ctx)
+                    self.visit_container(c, loop_ctx) if self.marked(c, "statements") else self.visit(c, loop_ctx)
             return
         if t == "for":
             body = node.child_by_field_name("body")
@@ -245,7 +251,7 @@ class RubyRewriter:
             for c in named(node):
                 self.visit(c, ctx)
             return
-        if t in CONTAINERS:
+        if self.marked(node, "statements"):
             self.visit_container(node, ctx)
             return
         for c in node.children:
