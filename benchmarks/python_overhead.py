@@ -121,7 +121,7 @@ def main() -> int:
         prepare(args.prepare, args.n)
         return 0
     if args.bundle:
-        measure(args.bundle, args.repeat, args.python)
+        measure(args.bundle.resolve(), args.repeat, args.python)
         return 0
     with tempfile.TemporaryDirectory(prefix="ca-bench-") as tmp:
         prepare(Path(tmp), args.n)
