@@ -444,10 +444,16 @@ final class _CaTrace {
 
         /** The frame's outer finally: falls off the end (void) or unwinds; always pops. */
         void e(int probe) {
+            e(probe, false);
+        }
+
+        /** valued: the method returns a value, so its `return` probe was dropped (repair loop). */
+        void e(int probe, boolean valued) {
             if (!on) return;
             if (!done) {
                 done = true;
-                if (!stopped) event('r', unwinding ? last : probe, this, unwinding ? NONE : new String[] {""});
+                String[] value = unwinding ? NONE : new String[] {valued ? "<unknown>" : ""};
+                if (!stopped) event('r', unwinding ? last : probe, this, value);
             }
             int[] st = STATE.get();
             if (st[0] > 0) st[0]--;

@@ -10,7 +10,8 @@ appended after the last line as a non-public top-level class of the same package
   after its `this(...)`/`super(...)` call). The rethrow is "precise" (the catch parameter is
   effectively final), so the checked exceptions of the body are unchanged.
 - `return e;` becomes `return _cafN.r(P, e);` (a generic identity: the type is inferred from
-  the return target), `return;` gets `_cafN.r(P);` before it.
+  the return target; in a byte/short/char method `_cafN.r(P, (byte) (e))`, since `return 7;`
+  there relies on constant narrowing), `return;` gets `_cafN.r(P);` before it.
 - Before each statement: `_cafN.l(P, "x", x, ...);` with the locals that are definitely
   assigned there (see below); a statement that is the sole body of an if/else/loop is put in
   braces with its probe. Loop conditions become `_cafN.h(P, ...) && (cond)` (the header fires on
@@ -89,8 +90,10 @@ class Scope:
 class Ctx:
     """One traced function: method, constructor or block lambda."""
 
-    def __init__(self, name: str, var: str, cls: str):
+    def __init__(self, name: str, var: str, cls: str, narrow: str | None = None):
         self.name, self.var, self.cls = name, var, cls
+        self.narrow = narrow  # byte/short/char: `return 7;` is a constant narrowed by the compiler
+        self.valued = False   # returns a value: falling off the end means a return probe was dropped
         self.lambdas = 0
 
 
@@ -190,7 +193,7 @@ class JavaRewriter:
         v, t = ctx.var, "_cat" + ctx.var[4:]
         self.rw.insert(at, f" final _CaTrace.F {v} = _CaTrace.{opener}({call}{kv}); try {{", -10)
         close = body.end_byte - 1
-        self.rw.insert(close, f"}} catch (Throwable {t}) {{ {v}.u({t}); throw {t}; }} finally {{ {v}.e({end}); }}", 10)
+        self.rw.insert(close, f"}} catch (Throwable {t}) {{ {v}.u({t}); throw {t}; }} finally {{ {v}.e({end}{', true' if ctx.valued else ''}); }}", 10)
         self.statements(body, scope, skip_until=after)
 
     def method(self, node, cls: str) -> None:
@@ -199,6 +202,10 @@ class JavaRewriter:
             return
         name = self.text(node.child_by_field_name("name"))
         ctx = self.new_ctx(f"{cls}.{name}", cls)
+        rtype = node.child_by_field_name("type")
+        if rtype is not None and self.text(rtype) in ("byte", "short", "char"):
+            ctx.narrow = self.text(rtype)
+        ctx.valued = rtype is not None and rtype.type != "void_type"
         scope = Scope(None, ctx)
         args = self.params(node, scope)
         mods = next((c for c in node.children if c.type == "modifiers"), None)
@@ -271,8 +278,9 @@ class JavaRewriter:
             if value is None:
                 ret = f"{scope.ctx.var}.r({pid}); "
             else:
-                self.rw.insert(value.start_byte, f"{scope.ctx.var}.r({pid}, ", 5)
-                self.rw.insert(value.end_byte, ")", -5)
+                cast = f"({scope.ctx.narrow}) (" if scope.ctx.narrow else ""
+                self.rw.insert(value.start_byte, f"{scope.ctx.var}.r({pid}, {cast}", 5)
+                self.rw.insert(value.end_byte, "))" if cast else ")", -5)
         if braces and t != "block" and (probe or ret):
             self.rw.insert(node.start_byte, "{ " + probe + ret, -1)
             self.rw.insert(node.end_byte, " }", 1)
