@@ -647,7 +647,7 @@ class Function:
     def visible(self, scope: dict, assigned) -> list[Var]:
         """The variables a probe reports: visible, definitely assigned, and possibly changed
         since the frame's previous event on some path (`self.dirty`)."""
-        dirty = self.dirty
+        dirty = ALL if self.ctx.report_all else self.dirty
         return [v for v in scope.values()
                 if (v.always or (assigned is not None and v.id in assigned))
                 and (dirty is ALL or v.id in dirty)]
@@ -1356,6 +1356,9 @@ class Program:
         self.types = Types(rw)
         self.globals: dict[str, Var] = {}
         self.ids = 0
+        # option report_all: every probe reports every assigned visible variable (the oracle
+        # the tests compare the may-changed analysis against)
+        self.report_all = bool(rw.options.get("report_all"))
 
     def file_scope(self, functions) -> None:
         text = self.rw.text
