@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -154,3 +155,27 @@ def test_odd_objects_render_without_breaking_the_program(runs, tmp_path):
     values = {k: v for e in traced.events if e["kind"] == "line" for k, v in e["vars"].items()}
     assert values["w"] == "#<Weird>" and values["binding"] == "3"
     assert values["b"].startswith("#<Big @data=[1, 2, 3") and values["b"].endswith("…")
+
+
+# `case ... in` (pattern matching): Ruby puts its line event on the first `in` clause, the
+# rewriter on the `case` line (as Python does for `match`).
+ORACLE_EXCEPTIONS = {"case_when.rb"}
+
+
+def test_every_native_line_event_is_in_the_trace(tmp_path):
+    """Ruby's TracePoint :line events are a subsequence of the traced line events.
+
+    The trace has more: like Python's settrace, it reports loop conditions on every
+    evaluation, `elsif`/`when` as they are tested, `begin` lines and bare literals.
+    """
+    oracle = HERE / "oracle" / "line_oracle.rb"
+    for path in PROGRAMS:
+        if path.name in ORACLE_EXCEPTIONS:
+            continue
+        (tmp_path / "main.rb").write_bytes(path.read_bytes())
+        subprocess.run(["ruby", str(oracle), str(tmp_path / "lines.txt"), "main.rb"], cwd=tmp_path,
+                       capture_output=True, timeout=30)
+        native = (tmp_path / "lines.txt").read_text().split()
+        golden = [json.loads(line) for line in path.with_suffix(".jsonl").read_text().splitlines()]
+        ours = iter(str(e["line"]) for e in golden if e["kind"] == "line")
+        assert all(n in ours for n in native), f"{path.name}: a native line event is missing"
