@@ -244,6 +244,12 @@ class Rewriter:
                             root = self.root_name(x)
                             if root:
                                 out.append(root)
+            elif t == "future_import_statement":
+                for c in named(node):
+                    if c.type == "dotted_name":
+                        out.append(self.text(c))
+                    elif c.type == "aliased_import":
+                        out.append(self.text(c.child_by_field_name("alias")))
             elif t in ("import_statement", "import_from_statement"):
                 for c in named(node):
                     if c.type == "aliased_import":
@@ -299,10 +305,19 @@ class Rewriter:
                 self.ln[p] = ()
                 events.append("_ca_.l(%d)" % p)
             self.setup_at = ("post", stmts[lead - 1].end_byte, events)
-            left = self.block(module, stmts[lead:], [], prev_line=end_line(stmts[lead - 1]))
+            bound = [n for st in stmts[:lead] for n in self.after(module, st)]
+            left = self.block(module, stmts[lead:], [], prev_line=end_line(stmts[lead - 1]), carry0=bound)
         else:
             left = self.block(module, stmts, ["@SETUP@"], prev_line=0)
-        tails = self.tails(module, left)
+        tails = []
+        if left and stmts:
+            # nothing after the last definitions to carry their probes: a line of its own at
+            # the end of the file (no line above it moves)
+            end = len(self.src)
+            text = ("" if self.src.endswith(b"\n") else "\n") + self.as_statements(left) + "\n"
+            if not self.src.endswith(b"\n") and self.src.rstrip(b" \t").endswith(b"\\"):
+                text = "\n" + text
+            self.edits.append((end, text, POST + 1))
         if lead:
             _, at, events = self.setup_at
             self.post(at, "; import _codealchemy as _ca_; @SETUP_CALL@" + "".join("; " + e for e in events))
@@ -392,6 +407,12 @@ class Rewriter:
         for i, s in enumerate(stmts):
             if fbody and i == 0 and self.is_doc(s):
                 continue  # a function's docstring is not executed
+            if i == 0 and scope.kind == "class" and self.is_doc(s):
+                # a class docstring must stay first: its event (and what waits) comes after it
+                items = list(pending) + [self.lprobe(scope, line(s), carry)]
+                self.post(s.end_byte, "; " + self.as_statements(items))
+                pending, carry, prev_line = [], [], line(s)
+                continue
             last = i == len(stmts) - 1
             self.bound = bound
             pending = self.statement(scope, s, pending, carry, prev_line, terminal if last else None, ctx, loop)
@@ -1158,8 +1179,6 @@ class Rewriter:
         if last.type == "decorated_definition":
             last = last.child_by_field_name("definition") or last
         pr = self.rprobe(sub, line(last))
-        if stmts and self.is_doc(stmts[0]):
-            self.post(stmts[0].end_byte, "; pass")
         # the class that imports the prelude runs before the __build_class__ hook is in place:
         # its body enters its frame itself, and the next statement leaves it
         unhooked = "@SETUP@" in pending

@@ -200,11 +200,6 @@ def _setsfx():
     _S.sfx = _stack[-1][4] if _stack else "\t0\t0"
 
 
-def _lp(p):
-    s = _LP[p] = "l\t%d" % p
-    return s
-
-
 def l(p, *vals):  # noqa: E741
     """About to run the statement of line probe `p`; `vals` are the values it carries."""
     S = _S
@@ -696,11 +691,6 @@ def cr(p, value):
     if _S.live and _stack and _stack[-1][1] != -1:
         _ret(p, value)
     return value
-
-
-def ce(pc, pl, pr):
-    """An empty comprehension over nothing never calls ci; keep the frame shape."""
-    return None
 
 
 class gi:
