@@ -482,6 +482,7 @@ class GoRewriter:
             self.rw.replace(node.start_byte, node.end_byte, "_caRecovered(recover())")
             return
         if fn is not None and fn.type == "selector_expression":
+            self.tee(fn, args, scope)
             operand, field = fn.child_by_field_name("operand"), fn.child_by_field_name("field")
             if operand is not None and field is not None and operand.type == "identifier":
                 pkg, member = self.text(operand), self.text(field)
@@ -497,6 +498,33 @@ class GoRewriter:
                         self.rw.insert(fn.end_byte, ")", 0)
         for c in _named(node):
             self.expr(c, scope)
+
+    def std_stream(self, node, scope: Scope) -> bool:
+        """Whether `node` is `os.Stdout` or `os.Stderr` (os being the imported package)."""
+        if node is None or node.type != "selector_expression":
+            return False
+        operand, field = node.child_by_field_name("operand"), node.child_by_field_name("field")
+        return (operand is not None and operand.type == "identifier" and field is not None
+                and self.packages.get(self.text(operand)) == "os" and scope.lookup(self.text(operand)) is None
+                and self.text(field) in ("Stdout", "Stderr"))
+
+    def tee(self, fn, args, scope: Scope) -> None:
+        """Output that reaches stdout/stderr by other roads than fmt: `os.Stdout.Write(...)`,
+        `os.Stdout.WriteString(...)`, `bufio.NewWriter(os.Stdout)`: the stream is wrapped in
+        a writer that also records what it writes."""
+        operand, field = fn.child_by_field_name("operand"), fn.child_by_field_name("field")
+        member = self.text(field) if field is not None else ""
+        target = None
+        if member in ("Write", "WriteString") and self.std_stream(operand, scope):
+            target = operand
+        elif operand is not None and operand.type == "identifier" and member in ("NewWriter", "NewWriterSize") \
+                and self.packages.get(self.text(operand)) == "bufio" and scope.lookup(self.text(operand)) is None:
+            first = _named(args)[0] if args is not None and _named(args) else None
+            if self.std_stream(first, scope):
+                target = first
+        if target is not None:
+            self.rw.insert(target.start_byte, "_caTee(", 0)
+            self.rw.insert(target.end_byte, ")", 0)
 
     # --- the file --------------------------------------------------------------------------
 
@@ -516,7 +544,7 @@ class GoRewriter:
                 raise SkipProgram("cgo programs (import \"C\") are not traced")
             alias = node.child_by_field_name("name")
             local = self.text(alias) if alias is not None else path.rsplit("/", 1)[-1]
-            if path in ("fmt", "os", "log") and local not in ("_", "."):
+            if path in ("fmt", "os", "log", "bufio") and local not in ("_", "."):
                 self.packages[local] = path
         functions = [(n, name) for name, n in rw.captures("functions") if name in ("function", "method")]
         if not any(n.type == "function_declaration" and self.text(n.child_by_field_name("name")) == "main"

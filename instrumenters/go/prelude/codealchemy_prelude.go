@@ -414,6 +414,28 @@ func _caFprintf(w io.Writer, format string, a ...any) (int, error) {
 	return _caWrite(w, fmt.Sprintf(format, a...))
 }
 
+// _caTeeW writes to os.Stdout or os.Stderr and records what it wrote (the rewriter wraps
+// the stream in os.Stdout.Write/WriteString calls and in bufio.NewWriter(os.Stdout)).
+type _caTeeW struct{ f *os.File }
+
+func _caTee(f *os.File) _caTeeW { return _caTeeW{f} }
+
+func (t _caTeeW) Write(p []byte) (int, error) {
+	n, err := t.f.Write(p)
+	if n > 0 {
+		_caOut(t.f, string(p[:n]))
+	}
+	return n, err
+}
+
+func (t _caTeeW) WriteString(s string) (int, error) {
+	n, err := t.f.WriteString(s)
+	if n > 0 {
+		_caOut(t.f, s[:n])
+	}
+	return n, err
+}
+
 // _caFlushThen flushes the trace before a call that ends the process (os.Exit, log.Fatal).
 func _caFlushThen[F any](f F) F {
 	_caFlush()
@@ -527,7 +549,16 @@ func (r *_caR) value(v reflect.Value, top bool) {
 			r.w(t.String() + "{" + strconv.Quote(string(buf)) + "}")
 			return
 		}
-		if pkg := t.PkgPath(); pkg == "sync" || pkg == "sync/atomic" {
+		if t.PkgPath() == "bufio" && t.Name() == "Writer" {
+			// the bytes waiting for Flush, not the whole (mostly empty) buffer
+			buf, n := v.FieldByName("buf"), int(v.FieldByName("n").Int())
+			if n > buf.Len() {
+				n = buf.Len()
+			}
+			r.w("bufio.Writer{buffered:" + strconv.Quote(string(buf.Slice(0, n).Bytes())) + "}")
+			return
+		}
+		if pkg := t.PkgPath(); pkg == "sync" || pkg == "sync/atomic" || pkg == "bufio" {
 			r.w(t.String() + "{…}") // internal state that other goroutines change under us
 			return
 		}
