@@ -193,7 +193,9 @@ class JavaRewriter:
         v, t = ctx.var, "_cat" + ctx.var[4:]
         self.rw.insert(at, f" final _CaTrace.F {v} = _CaTrace.{opener}({call}{kv}); try {{", -10)
         close = body.end_byte - 1
-        self.rw.insert(close, f"}} catch (Throwable {t}) {{ {v}.u({t}); throw {t}; }} finally {{ {v}.e({end}{', true' if ctx.valued else ''}); }}", 10)
+        valued = ", true" if ctx.valued else ""
+        self.rw.insert(close, f"}} catch (Throwable {t}) {{ {v}.u({t}); throw {t}; }} "
+                              f"finally {{ {v}.e({end}{valued}); }}", 10)
         self.statements(body, scope, skip_until=after)
 
     def method(self, node, cls: str) -> None:
@@ -250,15 +252,19 @@ class JavaRewriter:
         """The statements of a block (or a switch group, after its labels)."""
         s = Scope(scope, scope.ctx) if new_scope else scope
         started = skip_until is None
+        prev = skip_until.end_point[0] if skip_until is not None else -1
         for stmt in _named(block):
             if not started:
                 started = stmt == skip_until
                 continue
             if stmt.type == "switch_label":
+                prev = -1
                 continue
-            self.statement(stmt, s)
+            # one line event per line, as Python's: a statement after another on its line gets none
+            self.statement(stmt, s, same_line=stmt.start_point[0] == prev)
+            prev = stmt.end_point[0]
 
-    def statement(self, node, scope: Scope, braces: bool = False) -> None:
+    def statement(self, node, scope: Scope, braces: bool = False, same_line: bool = False) -> None:
         """One statement; `braces`: it is the sole body of an if/else/loop (wrap it with its probe)."""
         t = node.type
         line = _line(node)
@@ -269,7 +275,9 @@ class JavaRewriter:
                 break
             inner = kids[0]
         probe = ""
-        if t not in NO_PROBE and not (inner.type in COND_LOOPS and self.has_cond(inner)):
+        if same_line or (t == "local_variable_declaration" and not self.initialized(node)):
+            pass  # `int x;` runs no code
+        elif t not in NO_PROBE and not (inner.type in COND_LOOPS and self.has_cond(inner)):
             probe = self.line_probe(line, scope)
         ret = ""
         if inner.type == "return_statement" and self.rw.keep(line):
@@ -287,6 +295,10 @@ class JavaRewriter:
         elif probe or ret:
             self.rw.insert(node.start_byte, probe + ret, -1)
         self.visit(inner, scope)
+
+    @staticmethod
+    def initialized(decl) -> bool:
+        return any(d.child_by_field_name("value") is not None for d in decl.children_by_field_name("declarator"))
 
     def has_cond(self, node) -> bool:
         cond = node.child_by_field_name("condition")
