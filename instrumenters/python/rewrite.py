@@ -985,8 +985,9 @@ class Rewriter:
             self.wrap(cond, expr + " or (", ")")
         self.expressions(scope, cond)
         self.cond_lines(scope, cond)
+        walrus = [n for n in self.walrus(cond) if n in scope.visible]
         self.block(scope, named(self.body_of(s)), [], line(s), ctx=ctx, loop=loop, tail_skip=set(back),
-                   bound=bound)
+                   bound=bound, carry0=walrus)
         if alt is not None:
             self.block(scope, named(self.body_of(alt)), [], line(alt), terminal=terminal, ctx=ctx, loop=None)
         return []
