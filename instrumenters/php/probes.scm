@@ -12,3 +12,6 @@
 ; A returned value and a thrown exception go through the prelude.
 (return_statement) @return
 (throw_expression) @throw
+
+; A generator's frame returns at each yield and is called again when it resumes.
+(yield_expression) @yield

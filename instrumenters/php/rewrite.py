@@ -35,7 +35,8 @@ class Frame:
     func: str
     var: str = "1"                 # how code in the frame names its frame id
     this: bool = False             # a non-static method: line events show $this
-    traced: bool = True            # generators and by-reference functions are not
+    traced: bool = True            # functions returning by reference are not
+    generator: bool = False        # its yields suspend and resume the frame
     lines: set[int] = field(default_factory=set)
 
 
@@ -170,6 +171,8 @@ class PhpRewriter:
             return
         if self.marked(node, "return") and frame.var != "1" and frame.traced:
             self.visit_return(node, frame)
+        elif self.marked(node, "yield") and frame.generator:
+            self.visit_yield(node, frame)
         elif self.marked(node, "throw") and frame.traced:
             value = named(node)
             if value:
@@ -273,7 +276,7 @@ class PhpRewriter:
         static = any(c.type == "static_modifier" for c in node.children)
         if body is None:  # abstract or interface method
             return
-        if by_ref or (t != "arrow_function" and has_yield(body)):
+        if by_ref:
             frame = Frame(func, "0", traced=False)
             for c in named(body):
                 self.visit(c, frame, cls)
@@ -286,13 +289,36 @@ class PhpRewriter:
             self.rw.insert(body.end_byte, ")", priority=60)
             self.visit(body, frame, cls)
             return
-        frame = Frame(func, "$__ca_f", this=(t == "method_declaration" and not static))
+        frame = Frame(func, "$__ca_f", this=(t == "method_declaration" and not static),
+                      generator=t != "arrow_function" and has_yield(body))
         self.rw.insert(body.children[0].end_byte,
                        f" $__ca_f = \\__ca_c({pid}, get_defined_vars()); try {{", priority=-60)
         self.rw.insert(body.children[-1].start_byte,
                        " \\__ca_r($__ca_f, null); } catch (\\Throwable $__ca_e) { \\__ca_x($__ca_f, $__ca_e); "
                        "throw $__ca_e; } finally { \\__ca_e($__ca_f); } ", priority=60)
         self.visit_container(body, frame, cls)
+
+    def visit_yield(self, node, frame: Frame) -> None:
+        """`yield X` -> `\\__ca_resume($f, (yield \\__ca_yield($f, X)))`: return at the yield, call again
+        on resumption, as Python reports a generator."""
+        f = frame.var
+        self.rw.insert(node.start_byte, f"\\__ca_resume({f}, (", priority=-5)
+        self.rw.insert(node.end_byte, "))", priority=45)
+        keyword = node.children[0]
+        value = named(node)
+        if keyword.type == "yield from":
+            if value:
+                self.rw.insert(value[0].start_byte, f"\\__ca_yield_from({f}, ", priority=-5)
+                self.rw.insert(value[-1].end_byte, ")", priority=40)
+            return
+        if not value:
+            self.rw.insert(keyword.end_byte, f" \\__ca_yield({f}, null)", priority=0)
+            return
+        init = value[0]
+        parts = named(init)
+        target = parts[-1] if any(c.type == "=>" for c in init.children) and parts else init
+        self.rw.insert(target.start_byte, f"\\__ca_yield({f}, ", priority=-5)
+        self.rw.insert(target.end_byte, ")", priority=40)
 
     def visit_return(self, node, frame: Frame) -> None:
         value = named(node)

@@ -31,6 +31,8 @@ final class __CodeAlchemy
     public static $lastExc = null;
     public static $fatal = false;
     public static $pid = 0;
+    public static $ids = [];        // ids of the frames on the stack
+    public static $suspended = [];  // generator frames between a yield and their resumption
     public static $ended = false;  // the top-level code ran to its end
     public static $skip = ['GLOBALS' => 1, '_GET' => 1, '_POST' => 1, '_COOKIE' => 1, '_FILES' => 1,
         '_SERVER' => 1, '_ENV' => 1, '_REQUEST' => 1, '_SESSION' => 1, 'argv' => 1, 'argc' => 1,
@@ -57,7 +59,7 @@ final class __CodeAlchemy
         self::$maxEvents = is_numeric($v) ? (int) $v : 100000;
         $v = getenv('CODEALCHEMY_MAX_VALUE');
         self::$maxValue = is_numeric($v) ? (int) $v : 200;
-        self::$stack = [new __CodeAlchemyFrame(1, 0, 0)];
+        self::push(new __CodeAlchemyFrame(1, 0, 0));
         self::$on = true;
         self::emit("c\t0\t1\t0");
         ob_start(static function ($text) {
@@ -74,6 +76,21 @@ final class __CodeAlchemy
             __CodeAlchemy::unwind();
             register_shutdown_function([__CodeAlchemy::class, 'finish']);
         });
+    }
+
+    public static function push(__CodeAlchemyFrame $f): void
+    {
+        self::$stack[] = $f;
+        self::$ids[$f->id] = true;
+    }
+
+    public static function pop(): ?__CodeAlchemyFrame
+    {
+        $f = array_pop(self::$stack);
+        if ($f !== null) {
+            unset(self::$ids[$f->id]);
+        }
+        return $f;
     }
 
     public static function emit(string $rec): void
@@ -112,6 +129,9 @@ final class __CodeAlchemy
     /** The frame `fid`, made the innermost: frames above it (left by an exception) unwind. */
     public static function top(int $fid): ?__CodeAlchemyFrame
     {
+        if (!isset(self::$ids[$fid])) {  // not running: a suspended generator, or gone
+            return null;
+        }
         $n = count(self::$stack);
         while ($n > 0) {
             $f = self::$stack[$n - 1];
@@ -121,7 +141,7 @@ final class __CodeAlchemy
             if ($f->id < $fid) {
                 return null;
             }
-            array_pop(self::$stack);
+            self::pop();
             $n--;
             if (!$f->done) {
                 $f->done = true;
@@ -154,7 +174,7 @@ final class __CodeAlchemy
             return;
         }
         while (count(self::$stack) > 1 && self::$on) {
-            $f = array_pop(self::$stack);
+            $f = self::pop();
             if (!$f->done) {
                 $f->done = true;
                 self::emit("r\t{$f->last}\t{$f->id}\t{$f->depth}");
@@ -320,7 +340,7 @@ function __ca_c(int $pid, array $vars): int
     }
     $id = __CodeAlchemy::$nextId++;
     $f = new __CodeAlchemyFrame($id, $pid, count(__CodeAlchemy::$stack));
-    __CodeAlchemy::$stack[] = $f;
+    __CodeAlchemy::push($f);
     $rec = "c\t$pid\t$id\t{$f->depth}";
     foreach (__CodeAlchemy::$names[$pid] ?? [] as $name) {
         if (array_key_exists($name, $vars)) {
@@ -415,6 +435,49 @@ function __ca_t(int $fid, $e)
     return $e;
 }
 
+/** a generator yields `v`: its frame returns it (as Python reports) and is set aside */
+function __ca_yield(int $fid, $v)
+{
+    __ca_suspend($fid, "\t" . __CodeAlchemy::esc(__CodeAlchemy::render($v)));
+    return $v;
+}
+
+/** `yield from`: the frame is set aside while the inner iterable runs */
+function __ca_yield_from(int $fid, $inner)
+{
+    __ca_suspend($fid, '');
+    return $inner;
+}
+
+function __ca_suspend(int $fid, string $value): void
+{
+    if (!__CodeAlchemy::$on) {
+        return;
+    }
+    $f = __CodeAlchemy::top($fid);
+    if ($f === null) {
+        return;
+    }
+    __CodeAlchemy::pop();
+    __CodeAlchemy::$suspended[$fid] = $f;
+    __CodeAlchemy::emit("r\t{$f->last}\t$fid\t{$f->depth}$value");
+}
+
+/** a generator resumes: the same frame is called again; gives back what was sent in */
+function __ca_resume(int $fid, $sent)
+{
+    $f = __CodeAlchemy::$suspended[$fid] ?? null;
+    if ($f === null || !__CodeAlchemy::$on) {
+        return $sent;
+    }
+    unset(__CodeAlchemy::$suspended[$fid]);
+    $f->depth = count(__CodeAlchemy::$stack);
+    $f->exc = null;
+    __CodeAlchemy::push($f);
+    __CodeAlchemy::emit("c\t{$f->last}\t$fid\t{$f->depth}");  // at the yield, as Python reports
+    return $sent;
+}
+
 /** the frame's `finally`: leave it; without a return it unwound */
 function __ca_e(int $fid): void
 {
@@ -425,7 +488,7 @@ function __ca_e(int $fid): void
     if ($f === null) {
         return;
     }
-    array_pop(__CodeAlchemy::$stack);
+    __CodeAlchemy::pop();
     if (!$f->done) {
         $f->done = true;
         $value = $f->returned ? "\t" . __CodeAlchemy::esc($f->value) : '';
