@@ -18,13 +18,14 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || base+=(python3-venv)
 apt_install "${base[@]}"
 
 # Toolchains: runtime.toml lists the commands each language needs and their Debian packages.
-mapfile -t pkgs < <(python3 scripts/missing_packages.py debian)
+mapfile -t pkgs < <(python3 scripts/toolchains.py debian)
 apt_install "${pkgs[@]}"
-mapfile -t npm_pkgs < <(python3 scripts/missing_packages.py npm)
+mapfile -t npm_pkgs < <(python3 scripts/toolchains.py npm)
 if [ "${#npm_pkgs[@]}" -gt 0 ]; then
   command -v npm >/dev/null || apt_install npm
   npm install -g --silent "${npm_pkgs[@]}"
 fi
+python3 scripts/toolchains.py prepare
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 if ! .venv/bin/python -c 'import codealchemy.tracer, pytest' 2>/dev/null \
