@@ -120,6 +120,20 @@ def _flush():
             pass
 
 
+# line probes count events and look at the limit (and flush) every _MASK + 1 events only: the host
+# cuts the trace at the limit exactly, the prelude stops soon after it
+_MASK = 4095
+while _MASK and _MASK + 1 > _max_events:
+    _MASK >>= 1
+
+
+def _tick(k):
+    if k >= _max_events:
+        _stop()
+    else:
+        _flush()
+
+
 def _count():
     """Count one event; False (and tracing off) once the limit is reached."""
     if _S.n >= _max_events:
@@ -250,16 +264,13 @@ def _make_line_probes():
             "    S = _S\n"
             "    if S.live:\n"
             "        k = S.n = S.n + 1\n"
-            "        if k > _max_events:\n"
-            "            S.n = k - 1\n"
-            "            return _stop()\n"
             "        if %s:\n"
             "            _append(_LF[p] %% (S.sfx%s))\n"
             "        else:\n"
             "%s"
             "            _append(_LP[p] + S.sfx%s)\n"
-            "        if not k & 4095:\n"
-            "            _flush()\n"
+            "        if not k & _MASK:\n"
+            "            _tick(k)\n"
         ) % (arity, args, ints, args, unpack.replace("        ", "            ", 1), slow)
         exec(src, globals(), out)
         # lwN: the same for a loop header that starts a function (it is the entry, too)
