@@ -34,6 +34,7 @@ extern __ca_size __ca_fwrite(const void *, __ca_size, __ca_size, struct _IO_FILE
 extern int __ca_libc_fflush(struct _IO_FILE *) __asm__("fflush");
 extern int __ca_libc_setvbuf(struct _IO_FILE *, char *, int, __ca_size) __asm__("setvbuf");
 extern int __ca_libc_fileno(struct _IO_FILE *) __asm__("fileno");
+extern int __ca_libc_fclose(struct _IO_FILE *) __asm__("fclose");
 extern long __ca_write(int, const void *, __ca_size) __asm__("write");
 extern int __ca_close(int) __asm__("close");
 extern int __ca_fcntl(int, int, ...) __asm__("fcntl");
@@ -410,6 +411,15 @@ __CA_U int __ca_fflush(struct _IO_FILE *f) { return __ca_libc_fflush(__ca_real(f
 __CA_U int __ca_setvbuf(struct _IO_FILE *f, char *b, int mode, __ca_size n) { return __ca_libc_setvbuf(__ca_real(f), b, mode, n); }
 __CA_U void __ca_setbuf(struct _IO_FILE *f, char *b) { __ca_libc_setvbuf(__ca_real(f), b, b ? 0 : 2, 8192); }
 __CA_U int __ca_fileno(struct _IO_FILE *f) { return __ca_libc_fileno(__ca_real(f)); }
+__CA_U int __ca_fclose(struct _IO_FILE *f) {
+    struct _IO_FILE *real = __ca_real(f);
+    if (real != f) {               /* fclose(stdout): close the real stream; the program must
+                                      not use stdout after this, untraced or not */
+        if (f == __ca_out) __ca_out = 0; else __ca_err = 0;
+        return __ca_libc_fclose(real);
+    }
+    return __ca_libc_fclose(f);
+}
 
 /* ---- fatal signals: an exception record, the trace flushed, then the default action ---------- */
 static const char *__ca_signame(int sig, const char **msg) {
@@ -516,5 +526,6 @@ __attribute__((destructor)) static void __ca_fini(void) {
 #define setvbuf __ca_setvbuf
 #define setbuf __ca_setbuf
 #define fileno __ca_fileno
+#define fclose __ca_fclose
 
 #endif
