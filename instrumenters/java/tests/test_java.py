@@ -170,8 +170,8 @@ def test_definite_assignment_reads(traces):
             seen.setdefault((e["func"], e["line"]), e["vars"])
     assert ("Definite.pick", 9) not in seen               # `int y;` runs no code: no line event
     assert "x" not in seen[("Definite.pick", 10)]         # assigned on both branches: not read
-    assert seen[("Definite.pick", 11)] == {"y": "10"}     # y = x * 10; at the top level
-    assert seen[("Definite.main", 31)] == {"total": "33"}  # a, b declared on 31, not yet
+    assert seen[("Definite.pick", 12)] == {"y": "10"}     # y = x * 10; at the top level
+    assert seen[("Definite.main", 31)] == {"total": "32"}  # a, b declared on 31: not yet
     assert seen[("Definite.main", 32)] == {"b": '"b"'}
 
 
