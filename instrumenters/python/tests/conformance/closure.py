@@ -5,7 +5,6 @@ def make_counter():
         nonlocal count
         count += 1
         return count
-
     return step
 
 

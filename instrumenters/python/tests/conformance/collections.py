@@ -1,7 +1,7 @@
 def count_words(text):
-    seen = {}
+    seen = set()
     for word in text.split():
-        seen[word] = seen.get(word, 0) + 1
+        seen.add(word)
     return len(seen)
 
 

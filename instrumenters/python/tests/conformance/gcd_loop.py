@@ -1,5 +1,5 @@
 def gcd(a, b):
-    while b != 0:
+    while b:
         a, b = b, a % b
     return a
 
