@@ -20,7 +20,6 @@ public static class _CaTrace
     internal static volatile bool Stopped;
     [ThreadStatic] static List<F> stack;
     [ThreadStatic] static int rendering;
-    static readonly List<List<F>> Stacks = new List<List<F>>();
     internal static readonly F Off = new F(0, 0, false);
     internal static readonly string[] None = new string[0];
 
@@ -35,7 +34,6 @@ public static class _CaTrace
         Console.SetOut(new Tee(Console.Out, 1));
         Console.SetError(new Tee(Console.Error, 2));
         AppDomain.CurrentDomain.ProcessExit += (s, e) => Flush();
-        AppDomain.CurrentDomain.UnhandledException += (s, e) => Unhandled();
     }
 
     static int EnvInt(string name, int dflt)
@@ -184,29 +182,6 @@ public static class _CaTrace
         Buf.Length = 0;
     }
 
-    /// An uncaught exception ends the process without running the outer finally blocks: the
-    /// frames still open unwind here, then the records are flushed.
-    static void Unhandled()
-    {
-        lock (Lock)
-        {
-            foreach (var st in Stacks)
-            {
-                for (int i = st.Count - 1; i >= 0; i--)
-                {
-                    F f = st[i];
-                    if (!f.done)
-                    {
-                        f.done = true;
-                        Event('r', f.last, f, None);
-                    }
-                }
-                st.Clear();
-            }
-            FlushLocked();
-        }
-    }
-
     internal static void Escape(StringBuilder sb, string s)
     {
         foreach (char c in s)
@@ -273,11 +248,7 @@ public static class _CaTrace
     static F Enter(int probe, bool isMain, object[] kv)
     {
         if (Out == null || Stopped || rendering != 0) return Off;
-        if (stack == null)
-        {
-            stack = new List<F>();
-            lock (Lock) Stacks.Add(stack);
-        }
+        if (stack == null) stack = new List<F>();
         int id;
         lock (Lock)
         {
@@ -411,8 +382,8 @@ public static class _CaTrace
         if (v is string) { Quote(sb, (string) v, '"'); return; }
         if (v is char) { Quote(sb, v.ToString(), '\''); return; }
         if (v is bool) { sb.Append((bool) v ? "true" : "false"); return; }
-        if (v is double) { sb.Append(((double) v).ToString("R", CultureInfo.InvariantCulture)); return; }
-        if (v is float) { sb.Append(((float) v).ToString("R", CultureInfo.InvariantCulture)); return; }
+        if (v is double) { sb.Append(Shortest((double) v)); return; }
+        if (v is float) { sb.Append(Shortest((float) v)); return; }
         if (t.IsPrimitive || v is decimal) { sb.Append(((IFormattable) v).ToString(null, CultureInfo.InvariantCulture)); return; }
         if (t.IsEnum) { sb.Append(v); return; }
         if (v is Delegate) { sb.Append("<delegate>"); return; }
@@ -494,6 +465,29 @@ public static class _CaTrace
             return;
         }
         Reflect(sb, v, t, depth, seen);
+    }
+
+    /// The shortest text that parses back to the same double (Mono's "R" may add a digit).
+    static string Shortest(double d)
+    {
+        if (double.IsNaN(d) || double.IsInfinity(d)) return d.ToString(CultureInfo.InvariantCulture);
+        for (int digits = 15; digits < 17; digits++)
+        {
+            string s = d.ToString("G" + digits, CultureInfo.InvariantCulture);
+            if (double.Parse(s, CultureInfo.InvariantCulture) == d) return s;
+        }
+        return d.ToString("G17", CultureInfo.InvariantCulture);
+    }
+
+    static string Shortest(float f)
+    {
+        if (float.IsNaN(f) || float.IsInfinity(f)) return f.ToString(CultureInfo.InvariantCulture);
+        for (int digits = 7; digits < 9; digits++)
+        {
+            string s = f.ToString("G" + digits, CultureInfo.InvariantCulture);
+            if (float.Parse(s, CultureInfo.InvariantCulture) == f) return s;
+        }
+        return f.ToString("G9", CultureInfo.InvariantCulture);
     }
 
     static void RenderRank(Array a, StringBuilder sb, int dim, int[] index, int depth, List<object> seen)
@@ -616,11 +610,20 @@ public static class _CaTrace
             Event('x', last, this, new[] {e.GetType().FullName, e.Message ?? ""});
         }
 
-        /// The frame's outer catch: the exception leaves the frame.
+        /// The frame's outer catch: the exception leaves the frame. Leaving a thread's outermost
+        /// traced frame, it is most likely unhandled, and an unhandled exception ends the process
+        /// without running the outer finally blocks: the frame unwinds and the records are flushed
+        /// here (no UnhandledException handler: with one, mono would not print its own message).
         public void U(Exception e)
         {
             X(e);
             unwinding = true;
+            if (on && depth == 0 && !done)
+            {
+                done = true;
+                if (!Stopped) Event('r', last, this, None);
+                Flush();
+            }
         }
 
         /// The frame's outer finally: falls off the end (void) or unwinds; always pops.
