@@ -313,6 +313,7 @@ class CSharpRewriter:
         if owner is not None:
             owner.lambdas += 1
         ctx = self.new_ctx(f"{cls}.<{outer}>b__{n}", cls)
+        ctx.valued = _returns_value(body)
         inner = Scope(None, ctx)
         args = self.params(node, inner)
         self.frame(body, ctx, inner, args, _line(node))
@@ -394,8 +395,9 @@ class CSharpRewriter:
                 self.rw.insert(node.end_byte, " }", 20)
         if node.type == "block":
             self.statements(node, scope, new_scope=True)
-        else:
-            self.statement(node, Scope(scope, scope.ctx), braces=True)
+        else:  # `if (c) return;` on one line: one line event, as in Python
+            same = header_line is None and node.start_point[0] == node.parent.start_point[0]
+            self.statement(node, Scope(scope, scope.ctx), braces=True, same_line=same)
 
     def declare(self, vd, scope: Scope) -> None:
         """A variable_declaration: its declarators (and deconstructions) enter the scope."""
@@ -545,6 +547,18 @@ class CSharpRewriter:
                 self.function(n, scope, cls)
                 continue
             stack.extend(reversed(_named(n)))
+
+
+def _returns_value(body) -> bool:
+    """Whether a lambda body has a `return e;` of its own (not of a nested function)."""
+    stack = list(body.children)
+    while stack:
+        n = stack.pop()
+        if n.type == "return_statement" and _named(n):
+            return True
+        if n.type not in FUNCS:
+            stack.extend(n.children)
+    return False
 
 
 def _has_main(rw: Rewrite) -> bool:

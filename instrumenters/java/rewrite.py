@@ -242,6 +242,7 @@ class JavaRewriter:
         else:
             self.anon["#field-lambdas"] += 1
         ctx = self.new_ctx(f"{cls}.lambda${outer}${n}", cls)
+        ctx.valued = _returns_value(body)
         inner = Scope(None, ctx)
         args = self.params(node, inner)
         self.frame(body, ctx, inner, args, _line(node))
@@ -322,8 +323,9 @@ class JavaRewriter:
                 self.rw.insert(node.end_byte, " }", 20)
         if node.type == "block":
             self.statements(node, scope, new_scope=True)
-        else:
-            self.statement(node, Scope(scope, scope.ctx), braces=True)
+        else:  # `if (c) return;` on one line: one line event, as in Python
+            same = header_line is None and node.start_point[0] == node.parent.start_point[0]
+            self.statement(node, Scope(scope, scope.ctx), braces=True, same_line=same)
 
     def visit(self, node, scope: Scope) -> None:
         t = node.type
@@ -491,6 +493,18 @@ class JavaRewriter:
                 self.type_decl(n, cls)
                 continue
             stack.extend(reversed(_named(n)))
+
+
+def _returns_value(body) -> bool:
+    """Whether a lambda body has a `return e;` of its own (not of a nested lambda or class)."""
+    stack = list(body.children)
+    while stack:
+        n = stack.pop()
+        if n.type == "return_statement" and _named(n):
+            return True
+        if n.type not in ("lambda_expression", "class_body"):
+            stack.extend(n.children)
+    return False
 
 
 def _main_class(rw: Rewrite):
