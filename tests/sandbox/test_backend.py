@@ -12,7 +12,7 @@ from codealchemy.tracer.backends import RunRequest, SandboxError
 from codealchemy.tracer.backends import local as local_mod
 from codealchemy.tracer.backends.local import LocalBackend
 
-from .conftest import HOSTILE, LIMITS
+from .conftest import HOSTILE, LIMITS, UID_BASE, UID_SLOTS
 
 
 def test_concurrent_runs_do_not_share_a_process_count(backend):
@@ -118,3 +118,18 @@ def test_spawner_is_replaced_when_it_dies(backend):
     assert result.run.status in ("runtime_error", "timeout"), result.run
     assert result.run.wall < 3
     assert backend.run(ok).run.status == "ok"
+
+
+def test_without_writable_cgroups_rlimits_hold_and_notes_say_so(monkeypatch):
+    """Where no cgroup is writable the run goes on under the rlimits alone, with a note."""
+    from codealchemy.tracer.backends import cgroups
+
+    note = "no memory cgroup (test): rlimits only"
+    monkeypatch.setattr(cgroups, "places", lambda: ({}, [note]))
+    monkeypatch.setattr(local_mod, "cgroup_places", lambda: ({}, [note]))
+    backend = LocalBackend(uid=UID_BASE, uids=UID_SLOTS)   # (its uids are checked after the test)
+    hog = RunRequest(files={"main.py": (HOSTILE / "memhog.py").read_bytes()}, run=["/usr/bin/python3", "main.py"],
+                     limits=LIMITS, language="python")
+    result = backend.run(hog)
+    assert result.run.status == "memory_limit", result.run     # MemoryError under RLIMIT_DATA
+    assert note in result.notes
