@@ -54,6 +54,14 @@ def _span(node) -> int:
     return node.end_byte - node.start_byte
 
 
+def _gap(parent, arg) -> str:
+    """A space where the argument touches its keyword (`return(x)`, `await(x)`, `yield[x]`)."""
+    prev = arg.prev_sibling
+    while prev is not None and prev.type == "comment":
+        prev = prev.prev_sibling
+    return " " if prev is not None and prev.end_byte == arg.start_byte and not prev.is_named else ""
+
+
 def _opener(span: float) -> float:
     """Priority of text inserted where a construct of this span starts: outer ones first."""
     return -span
@@ -399,7 +407,7 @@ class JSRewriter:
             arg = [c for c in n.named_children if c.type != "comment"]
             if frame is not None and arg:
                 a = arg[0]
-                self.rw.insert(a.start_byte, f"{CA}.sus({F}, (", priority=_opener(_span(a) + 0.5))
+                self.rw.insert(a.start_byte, f"{_gap(n, a)}{CA}.sus({F}, (", priority=_opener(_span(a) + 0.5))
                 self.rw.insert(a.end_byte, "))", priority=_closer(_span(a) + 0.5))
             for c in arg:
                 self.walk(c, scope, frame)
@@ -534,7 +542,7 @@ class JSRewriter:
             if arg:
                 a = arg[0]
                 ret = "retl" if frame.fallback else "ret"
-                self.rw.insert(a.start_byte, f"{CA}.{ret}({F}, {pid}, (", priority=_opener(_span(a) + 0.5))
+                self.rw.insert(a.start_byte, f"{_gap(n, a)}{CA}.{ret}({F}, {pid}, (", priority=_opener(_span(a) + 0.5))
                 self.rw.insert(a.end_byte, "))", priority=_closer(_span(a) + 0.5))
             else:
                 kw = n.children[0]
@@ -549,7 +557,7 @@ class JSRewriter:
         if frame is not None:
             if star:
                 a = arg[0]
-                self.rw.insert(a.start_byte, f"{CA}.sus({F}, (", priority=_opener(_span(a) + 0.5))
+                self.rw.insert(a.start_byte, f"{_gap(n, a)}{CA}.sus({F}, (", priority=_opener(_span(a) + 0.5))
                 self.rw.insert(a.end_byte, "))", priority=_closer(_span(a) + 0.5))
             else:
                 pr = self.rw.probe("return", _line(n), frame.name)
@@ -558,7 +566,7 @@ class JSRewriter:
                 self.rw.insert(n.start_byte, f"{CA}.res({F}, {pc}, ", priority=_opener(sp + 0.5))
                 if arg:
                     a = arg[0]
-                    self.rw.insert(a.start_byte, f"{CA}.yld({F}, {pr}, (", priority=_opener(_span(a) + 0.5))
+                    self.rw.insert(a.start_byte, f"{_gap(n, a)}{CA}.yld({F}, {pr}, (", priority=_opener(_span(a) + 0.5))
                     self.rw.insert(a.end_byte, "))", priority=_closer(_span(a) + 0.5))
                 else:
                     kw = n.children[0]

@@ -61,8 +61,12 @@ function event(record) {
   return true;
 }
 
+const T = util.types;
+// Entries of a container that can show within MAX_VALUE characters (see trim below).
+const K = Math.ceil(MAX_VALUE / 3) + 2;
+
 const INSPECT = {
-  depth: 2, breakLength: Infinity, compact: true, maxArrayLength: 100, maxStringLength: MAX_VALUE,
+  depth: 2, breakLength: Infinity, compact: true, maxArrayLength: K, maxStringLength: MAX_VALUE,
   customInspect: false, getters: false, showProxy: false,
 };
 
@@ -81,19 +85,109 @@ function render(v) {
       s = '[' + errorType(v) + ': ' + String(v.message) + ']';
     } else if (v !== null && typeof v === 'object' && TIMERS.has(errorType(v))) {
       s = errorType(v) + ' {}'; // timer handles hold clock readings: never deterministic
-    } else if (Array.isArray(v) && v.length > INSPECT.maxArrayLength
-               && Object.getPrototypeOf(v) === Array.prototype) {
-      // util.inspect scans every key of an array: render only its head (same text)
-      const more = v.length - INSPECT.maxArrayLength;
-      const headText = util.inspect(v.slice(0, INSPECT.maxArrayLength), INSPECT);
-      s = headText.slice(0, -2) + ', ... ' + more + ' more item' + (more > 1 ? 's' : '') + ' ]';
     } else {
-      s = util.inspect(v, INSPECT);
+      const t = trim(v, 0, new Map(), { left: K });
+      s = util.inspect(t, INSPECT);
+      if (t !== v && (T.isMap(v) || T.isSet(v))) s = s.replace(/^(Map|Set)\(\d+\)/, '$1(' + v.size + ')');
     }
   } catch (e) {
     s = '<unrenderable>';
   }
   return cut(s);
+}
+
+// Rendering is cut at MAX_VALUE characters, and every entry of a container (element,
+// property, map entry) renders to at least three characters (itself and the ", " or "{ "
+// before it), so in rendering (depth-first) order only the first K entries can ever show.
+// trim() renders a copy holding just those (accessors copied, never called): util.inspect's
+// cost is bounded by MAX_VALUE instead of by the size of the data.
+function exotic(v) {
+  if (typeof v === 'function') return false;
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === Array.prototype || proto === null) return false;
+  return T.isPromise(v) || T.isDate(v) || T.isRegExp(v) || T.isTypedArray(v) || T.isAnyArrayBuffer(v)
+    || T.isBoxedPrimitive(v) || T.isNativeError(v) || T.isWeakMap(v) || T.isWeakSet(v)
+    || T.isDataView(v) || T.isGeneratorObject(v) || T.isModuleNamespaceObject(v)
+    || T.isMapIterator(v) || T.isSetIterator(v) || T.isExternal(v) || T.isArgumentsObject(v);
+}
+
+function trim(v, depth, memo, budget) {
+  if (v === null || typeof v !== 'object' || depth > INSPECT.depth || T.isProxy(v)) return v;
+  if (memo.has(v)) return memo.get(v);
+  memo.set(v, v); // a cycle back to v keeps the original
+  const proto = Object.getPrototypeOf(v);
+  let c = v;
+  if (T.isMap(v) || T.isSet(v)) {
+    const map = T.isMap(v);
+    if (proto !== (map ? Map.prototype : Set.prototype)) return v;
+    // a cut copy would show a wrong size in its header: only the outermost one is fixed
+    if (depth > 0 && v.size > budget.left) return v;
+    const it = map ? Map.prototype.entries.call(v) : Set.prototype.values.call(v);
+    const items = [];
+    let changed = false;
+    for (;;) {
+      const r = it.next();
+      if (r.done) break;
+      if (budget.left <= 0) { changed = true; break; }
+      budget.left--;
+      if (map) {
+        const k2 = trim(r.value[0], depth + 1, memo, budget);
+        const v2 = trim(r.value[1], depth + 1, memo, budget);
+        changed = changed || k2 !== r.value[0] || v2 !== r.value[1];
+        items.push([k2, v2]);
+      } else {
+        const v2 = trim(r.value, depth + 1, memo, budget);
+        changed = changed || v2 !== r.value;
+        items.push(v2);
+      }
+    }
+    if (changed) c = map ? new Map(items) : new Set(items);
+  } else if (Array.isArray(v)) {
+    if (proto !== Array.prototype) return v;
+    if (v.length <= K && Object.keys(v).length !== v.length) return v; // holes, extra keys
+    const items = [];
+    let changed = false;
+    for (let i = 0; i < v.length; i++) {
+      if (budget.left <= 0) { changed = true; break; }
+      budget.left--;
+      const d = Object.getOwnPropertyDescriptor(v, i);
+      if (d === undefined || !('value' in d)) return v; // holes and accessors: as they are
+      items.push(trim(d.value, depth + 1, memo, budget));
+      changed = changed || items[i] !== d.value;
+    }
+    if (changed) c = items;
+  } else if (!exotic(v)) {
+    const keys = Object.keys(v);
+    const descs = [];
+    let changed = false;
+    for (let i = 0; i < keys.length; i++) {
+      if (budget.left <= 0) { changed = true; break; }
+      budget.left--;
+      let d = Object.getOwnPropertyDescriptor(v, keys[i]);
+      if (d !== undefined && 'value' in d) {
+        const t = trim(d.value, depth + 1, memo, budget);
+        if (t !== d.value) {
+          changed = true;
+          d = { value: t, writable: true, enumerable: true, configurable: true };
+        }
+      }
+      descs.push(d);
+    }
+    if (changed) {
+      c = Object.create(proto);
+      for (let i = 0; i < descs.length; i++) {
+        if (descs[i] !== undefined) Object.defineProperty(c, keys[i], descs[i]);
+      }
+      if (descs.length === keys.length) {
+        for (const sym of Object.getOwnPropertySymbols(v)) {
+          const d = Object.getOwnPropertyDescriptor(v, sym);
+          if (d && d.enumerable) Object.defineProperty(c, sym, d);
+        }
+      }
+    }
+  }
+  memo.set(v, c);
+  return c;
 }
 
 // The constructor's name without running program code (no getters, no proxy traps).
@@ -166,10 +260,9 @@ function head(kind, p, f) {
 // to the depth it renders), so an unchanged object is not rendered again at every event.
 // false where that cannot be known cheaply or without running program code (proxies,
 // promises, dates, typed arrays, big or symbol-keyed objects): those are always rendered.
-const FP_MAX = 256;
-const T = util.types;
+const FP_MAX = 4096;
 
-function fp(v, depth, out) {
+function fp(v, depth, out, budget) {
   if (out.length > FP_MAX) return false;
   out.push(v);
   if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return true;
@@ -178,29 +271,37 @@ function fp(v, depth, out) {
   out.push(Object.getPrototypeOf(v));
   if (T.isMap(v) || T.isSet(v)) {
     out.push(v.size);
-    if (v.size > FP_MAX) return false;
-    let ok = true;
-    const each = T.isMap(v) ? Map.prototype.forEach : Set.prototype.forEach;
-    each.call(v, (val, key) => { ok = ok && fp(key, depth + 1, out) && fp(val, depth + 1, out); });
-    if (!ok) return false;
+    const map = T.isMap(v);
+    const it = map ? Map.prototype.entries.call(v) : Set.prototype.values.call(v);
+    for (;;) {
+      const r = it.next();
+      if (r.done || budget.left <= 0) break;
+      budget.left--;
+      if (map ? !(fp(r.value[0], depth + 1, out, budget) && fp(r.value[1], depth + 1, out, budget))
+        : !fp(r.value, depth + 1, out, budget)) return false;
+    }
   } else if (Array.isArray(v)) {
-    if (v.length > FP_MAX) return false;
+    // elements only (extra named properties of arrays are not watched)
     out.push(v.length);
-  } else if (T.isPromise(v) || T.isDate(v) || T.isRegExp(v) || T.isTypedArray(v) || T.isAnyArrayBuffer(v)
-             || T.isBoxedPrimitive(v) || T.isNativeError(v) || T.isWeakMap(v) || T.isWeakSet(v)
-             || T.isDataView(v) || T.isGeneratorObject(v) || T.isModuleNamespaceObject(v)
-             || T.isMapIterator(v) || T.isSetIterator(v) || T.isExternal(v)) {
+    for (let i = 0; i < v.length && budget.left > 0; i++) {
+      budget.left--;
+      const d = Object.getOwnPropertyDescriptor(v, i);
+      if (d === undefined) out.push(undefined);
+      else if ('value' in d) { if (!fp(d.value, depth + 1, out, budget)) return false; } else out.push(d.get, d.set);
+    }
+    return true;
+  } else if (exotic(v)) {
     return false;
   }
   if (Object.getOwnPropertySymbols(v).length) return false;
   const keys = Object.keys(v);
-  if (keys.length > FP_MAX) return false;
   out.push(keys.length);
-  for (const k of keys) {
-    const d = Object.getOwnPropertyDescriptor(v, k);
-    out.push(k);
+  for (let i = 0; i < keys.length && budget.left > 0; i++) {
+    budget.left--;
+    const d = Object.getOwnPropertyDescriptor(v, keys[i]);
+    out.push(keys[i]);
     if (d === undefined) out.push(undefined);
-    else if ('value' in d) { if (!fp(d.value, depth + 1, out)) return false; } else out.push(d.get, d.set);
+    else if ('value' in d) { if (!fp(d.value, depth + 1, out, budget)) return false; } else out.push(d.get, d.set);
   }
   return true;
 }
@@ -211,10 +312,15 @@ function sameFp(a, b) {
   return true;
 }
 
+const scratch = [];
+const budgetBox = { left: 0 };
+
+// The fingerprint of v in a reused array (no garbage for unchanged values), or null.
 function fingerprint(v) {
-  const out = [];
+  scratch.length = 0;
+  budgetBox.left = K;
   try {
-    return fp(v, 0, out) ? out : null;
+    return fp(v, 0, scratch, budgetBox) ? scratch : null;
   } catch (e) {
     return null;
   }
@@ -237,8 +343,9 @@ function pairs(f, args, from) {
         if (print !== null && sameFp(print, prev.fp)) continue;
       }
     }
+    if (!prim && print === null) print = fingerprint(v);
     const s = render(v);
-    f.raw.set(name, { v, fp: prim ? null : (print || fingerprint(v)) });
+    f.raw.set(name, { v, fp: print === null ? null : print.slice() });
     if (f.seen.get(name) === s) continue;
     f.seen.set(name, s);
     out += '\t' + esc(name) + '\t' + esc(s);
@@ -428,4 +535,4 @@ if (REC) {
   });
 }
 
-module.exports = { enter, l, ret, retl, ait, x, xw, leave, sus, yld, res, module: module_, end, flush };
+module.exports = { _render: render, enter, l, ret, retl, ait, x, xw, leave, sus, yld, res, module: module_, end, flush };
