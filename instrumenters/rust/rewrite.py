@@ -364,13 +364,17 @@ class RustRewriter:
     def tail_expr(self, tail, ctx, scope, at, body_of, outer_line) -> None:
         if ctx is not None and _line(tail) != outer_line and not self.loop_like(tail):
             self.line_probe(tail, ctx, scope, at)
-        if body_of is not None and not body_of.unit and ctx is body_of:
-            self.wrap_return(tail, ctx, at)
         self.expr(tail, ctx, scope, _line(tail))
+        if body_of is not None and not body_of.unit and ctx is body_of:
+            self.wrap_return(tail, ctx, at, tail=True)
 
-    def wrap_return(self, expr, ctx: Ctx, at: int) -> None:
-        """Record the value of a tail or `return` expression; `at` is where a prefix may go."""
+    def wrap_return(self, expr, ctx: Ctx, at: int, tail: bool = False) -> None:
+        """Record the value of a tail or `return` expression; `at` is where a prefix may go.
+
+        Call it after walking `expr`: its suffix then lands after those of nested expressions
+        that end at the same byte. A tail returns at the line that ran last in the frame."""
         pid = self.rw.probe("return", _line(expr), ctx.name)
+        rec = f"{F}.rl()" if tail else f"{F}.r({pid})"
         same_line = self.phys(at) == _line(expr)
         if same_line and self.may_locate(expr) and expr.type in POSTFIX:
             phys = self.phys(expr.end_byte)
@@ -381,7 +385,7 @@ class RustRewriter:
             return
         typ = f": {ctx.ret}" if ctx.ret else ""
         self.rw.insert(at, f" {{ let __ca_r{typ} = ", 20)
-        self.rw.insert(expr.end_byte, f"; if let Some(mut __e) = {F}.r({pid}) {{ "
+        self.rw.insert(expr.end_byte, f"; if let Some(mut __e) = {rec} {{ "
                                       f"(&&crate::__ca::W(&__ca_r)).__ca_r(&mut __e); }} __ca_r }}", -20)
 
     @staticmethod
@@ -441,7 +445,9 @@ class RustRewriter:
             body = node.child_by_field_name("body")
             if ctx is not None and self.rw.keep(self.phys(body.start_byte + 1)):
                 pid = self.rw.probe("line", _line(node), ctx.name)
-                self.rw.insert(body.start_byte + 1, f" {self.probe_text(pid, scope, self.phys(body.start_byte + 1))}", 0)
+                text = self.probe_text(pid, scope, self.phys(body.start_byte + 1))
+                text = text.replace(f"{F}.l({pid})", f"{F}.lh({pid})").replace(f"{F}.l0({pid})", f"{F}.lh0({pid})")
+                self.rw.insert(body.start_byte + 1, " " + text, 0)
             self.block(body, ctx, Scope(scope), outer_line=line)
         elif t == "for_expression":
             self.for_expr(node, ctx, scope, line)

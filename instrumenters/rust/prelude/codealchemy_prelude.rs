@@ -184,6 +184,8 @@ fn field(out: &mut Vec<u8>, limit: usize) -> Field<'_> {
 
 /// A type name without module paths: `alloc::vec::Vec<main::Foo>` -> `Vec<Foo>`.
 fn short_type_name(full: &str) -> String {
+    // references render like Debug renders them: as the value they point to
+    let full = full.trim_start_matches("&mut ").trim_start_matches('&');
     if full.contains("{{closure}}") {
         return "closure".to_string();
     }
@@ -389,6 +391,30 @@ impl Frame {
     pub fn l0(&self, pid: u32) {
         self.last.set(pid);
         drop(self.ev(b'l', pid));
+    }
+
+    /// A loop's header at the start of an iteration: not right after the same line's probe (the
+    /// statement probe of `let x = loop {` already fired for the first iteration).
+    #[inline]
+    pub fn lh(&self, pid: u32) -> Option<Ev> {
+        if self.last.get() == pid {
+            return None;
+        }
+        self.l(pid)
+    }
+
+    #[inline]
+    pub fn lh0(&self, pid: u32) {
+        if self.last.get() != pid {
+            self.l0(pid)
+        }
+    }
+
+    /// The return of a tail expression, at the line that ran last in the frame.
+    #[inline]
+    pub fn rl(&self) -> Option<Ev> {
+        let pid = self.last.get();
+        self.r(pid)
     }
 
     /// A return record (the value is added to it).
