@@ -40,6 +40,7 @@ extern int __ca_close(int) __asm__("close");
 extern int __ca_fcntl(int, int, ...) __asm__("fcntl");
 extern int __ca_getrlimit(int, struct __ca_rlimit_t *) __asm__("getrlimit");
 extern char *__ca_getenv(const char *) __asm__("getenv");
+extern void *__ca_malloc(__ca_size) __asm__("malloc");
 extern void *__ca_sbrk(long) __asm__("sbrk");
 extern int __ca_sigaction(int, const struct __ca_sigaction_t *, struct __ca_sigaction_t *) __asm__("sigaction");
 extern int __ca_sigaltstack(const struct __ca_stack_t *, struct __ca_stack_t *) __asm__("sigaltstack");
@@ -63,12 +64,14 @@ extern char __ca_image_end[] __asm__("_end");
 #define __CA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define __CA_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-static char __ca_buf[__CA_BUF];
-static char *__ca_p = __ca_buf;          /* write position */
-static char *__ca_hw = __ca_buf;         /* high water: flush before a record or value past it */
-/* (4 MiB: 64 KiB of records, then room for the longest value: max_value <= 256 Ki characters,
-   at most 8 bytes each once escaped, plus what one value's renderer may overshoot) */
-static char *__ca_rec = __ca_buf;        /* start of the record being written */
+static char __ca_sbuf[__CA_BUF];
+static char *__ca_buf = __ca_sbuf;       /* __ca_sbuf, or a larger block for a huge max_value */
+static char *__ca_p = __ca_sbuf;         /* write position */
+static char *__ca_hw = __ca_sbuf;        /* high water: flush before a record or value past it */
+/* (4 MiB: 64 KiB of records, then room for the longest value: up to 8 bytes per character
+   once escaped, plus what one value's renderer may overshoot; for max_value over 256 Ki
+   characters a block that large is allocated once, at start-up) */
+static char *__ca_rec = __ca_sbuf;       /* start of the record being written */
 static int __ca_on;                      /* recording */
 static int __ca_open;                    /* a record was opened by the last begin */
 static int __ca_fd = -1;
@@ -88,14 +91,26 @@ static char __ca_altstack[65536];
 
 static const char *__ca_fnname(const void *);  /* generated: name of a function defined in main.c */
 
-static __CA_NI void __ca_flush(void) {
-    char *s = __ca_buf;
-    while (s < __ca_p) {
-        long n = __ca_write(__ca_fd, s, (__ca_size)(__ca_p - s));
-        if (n <= 0) { __ca_on = 0; break; }   /* channel closed or over max_trace_bytes */
+static void __ca_write_all(const char *s, const char *e) {
+    while (s < e) {
+        long n = __ca_write(__ca_fd, s, (__ca_size)(e - s));
+        if (n <= 0) { __ca_on = 0; return; }   /* channel closed or over max_trace_bytes */
         s += n;
     }
-    __ca_p = __ca_rec = __ca_buf;
+}
+/* write the complete records; a record being written moves to the front of the buffer (so a
+   crash can drop it whole), unless it alone fills the buffer's first part */
+static __CA_NI void __ca_flush(void) {
+    if (__ca_rec > __ca_buf) {
+        __ca_write_all(__ca_buf, __ca_rec);
+        __ca_size open = (__ca_size)(__ca_p - __ca_rec);
+        __builtin_memmove(__ca_buf, __ca_rec, open);
+        __ca_rec = __ca_buf;
+        __ca_p = __ca_buf + open;
+    } else {
+        __ca_write_all(__ca_buf, __ca_p);
+        __ca_p = __ca_rec = __ca_buf;
+    }
 }
 
 static inline __CA_U void __ca_room(void) { if (__CA_UNLIKELY(__ca_p > __ca_hw)) __ca_flush(); }
@@ -484,7 +499,12 @@ __attribute__((constructor)) static void __ca_init(void) {
     if (me && *me) __ca_maxe = __ca_atoll(me);
     if (mv && *mv) __ca_maxv = (long)__ca_atoll(mv);
     if (__ca_maxv < 1) __ca_maxv = 1;
-    if (__ca_maxv > (256 << 10)) __ca_maxv = 256 << 10;
+    if (__ca_maxv > (256 << 10)) {
+        if (__ca_maxv > (64l << 20)) __ca_maxv = 64l << 20;
+        char *big = __ca_malloc((__ca_size)__ca_maxv * 8 + (256 << 10));
+        if (big) __ca_buf = __ca_p = __ca_rec = big;
+        else __ca_maxv = 256 << 10;
+    }
     /* write out every 64 KiB (a program killed on timeout loses little); the rest of the
        buffer is room for one more value of up to max_value characters, escaped */
     __ca_hw = __ca_buf + 65536;
