@@ -41,7 +41,7 @@ PRE = -10**6   # statement prefixes: before any expression edit at the same byte
 POST = 10**6   # statement suffixes: after every closing edit at the same byte
 
 
-LPROBE = re.compile(r"_ca_\.l\d?\((\d+)(?:, (.*))?\)")
+LPROBE = re.compile(r"_ca_\.[lu]\d?\((\d+)(?:, (.*))?\)")
 
 
 def parse_lprobe(text: str):
@@ -81,6 +81,7 @@ class Scope:
         self.visible: set[str] = set()
         self.on_call: list[str] = []  # names other scopes may rebind when something is called
         self.params: set[str] = set()
+        self.pc = -1
         if table is None:
             return
         if kind in ("function", "lambda"):
@@ -103,6 +104,7 @@ class Rewriter:
         self.xbase: dict[int, tuple[int, int, int]] = {}
         self.tables: dict[tuple[str, int], list] = {}
         self.edits: list[tuple[int, str, int]] = []
+        self.lscope: dict[int, int] = {}
         self.bound: set[str] = set()
 
     # --- edits -----------------------------------------------------------------------------
@@ -123,12 +125,22 @@ class Rewriter:
 
     # --- probes ----------------------------------------------------------------------------
 
+    def line_probe(self, scope: Scope, ln: int) -> int:
+        """A line probe of `scope` (the prelude checks that its frame is the one on top)."""
+        p = self.rw.probe("line", ln, scope.func)
+        self.lscope[p] = scope.pc
+        return p
+
     def lprobe(self, scope: Scope, ln: int, carry=()) -> str:
         vd = self.vdprobe(scope) if "@VD" in carry else None
+        # "@NOCALL": the statement before called nothing, so no frame can have been left behind
+        # (see _heal in the prelude): the probe need not check the frame on top
+        fast = "@NOCALL" in carry and len([n for n in carry if n in scope.visible]) <= 4
         carry = [n for n in dict.fromkeys(carry) if n in scope.visible]
-        p = self.rw.probe("line", ln, scope.func)
+        p = self.line_probe(scope, ln)
         self.ln[p] = tuple(carry)
-        probe = "_ca_.l{}({})".format(len(carry) if len(carry) <= 4 else "", ", ".join([str(p), *carry]))
+        kind = ("u%d" % len(carry)) if fast else ("l%d" % len(carry) if len(carry) <= 4 else "l")
+        probe = "_ca_.{}({})".format(kind, ", ".join([str(p), *carry]))
         return f"_ca_.n({vd}, {probe})" if vd else probe
 
     def vprobe(self, scope: Scope, names) -> str | None:
@@ -203,18 +215,23 @@ class Rewriter:
         """Names `stmt` may rebind or mutate, and whether it calls anything."""
         out: list[str] = []
         calls = False
+        strict = False  # a real call (or a comprehension): C code that may swallow exceptions
         stack = [(stmt, False)]
         while stack:
             node, cond = stack.pop()
             t = node.type
             if t in NESTED and node is not stmt:
                 if t in COMPS:
-                    calls = True
+                    calls = strict = True
                 continue
             if t == "assignment":
                 left = node.child_by_field_name("left")
-                if node.child_by_field_name("right") is not None and left is not None:
+                right = node.child_by_field_name("right")
+                if right is not None and left is not None:
                     self.targets(left, out)
+                    if left.type in ("pattern_list", "tuple_pattern", "list_pattern") and right.type not in (
+                            "expression_list", "tuple", "list"):
+                        strict = True  # unpacking iterates: a __next__ may end with StopIteration
             elif t == "augmented_assignment":
                 self.targets(node.child_by_field_name("left"), out)
             elif t == "named_expression" and not cond:
@@ -222,7 +239,7 @@ class Rewriter:
                 if name is not None:
                     out.append(self.text(name))
             elif t == "call":
-                calls = True
+                calls = strict = True
                 if not cond:
                     fn = node.child_by_field_name("function")
                     if fn is not None and fn.type == "attribute":
@@ -256,11 +273,14 @@ class Rewriter:
                         out.append(self.text(c.child_by_field_name("alias")))
                     elif c.type == "dotted_name" and node.child_by_field_name("module_name") != c:
                         out.append(self.text(named(c)[0]))
+            elif t == "comparison_operator" and any(c.type in ("in", "not in") for c in node.children):
+                calls = strict = True  # `in` may iterate
             elif t in ("subscript", "binary_operator", "comparison_operator", "attribute", "await"):
                 calls = True  # may run user __getitem__/__add__/... code
             for i, c in enumerate(node.children):
                 stack.append((c, cond or (t in CONDITIONAL and i > 0) or
                               (t == "conditional_expression" and i == 0)))
+        self.strict_calls = strict
         return out, calls
 
     # --- the whole module ------------------------------------------------------------------
@@ -290,6 +310,7 @@ class Rewriter:
         module.on_call = sorted(rebound)
         self.module = module
         pc = self.rw.probe("call", 1, "<module>")
+        module.pc = pc
         self.xprobes(module, pc, 1, end_line(self.rw.root) + 1)
         stmts = named(self.rw.root)
         lead = 0
@@ -301,7 +322,7 @@ class Rewriter:
             # docstring / __future__ imports first: the prelude comes right after them
             events = []
             for s in stmts[:lead]:
-                p = self.rw.probe("line", line(s), "<module>")
+                p = self.line_probe(module, line(s))
                 self.ln[p] = ()
                 events.append("_ca_.l(%d)" % p)
             self.setup_at = ("post", stmts[lead - 1].end_byte, events)
@@ -334,9 +355,9 @@ class Rewriter:
             ln = bisect.bisect_right(starts, at)
             size = -1 if "@SETUP_CALL@" in text else len(text.encode("utf-8"))
             colmap.setdefault(ln, []).append((at - starts[ln - 1], size))
-        setup = "_ca_.setup(%r, %r, %r, %r, %r, %r, %d, %r, %r)"
+        setup = "_ca_.setup(%r, %r, %r, %r, %r, %r, %d, %r, %r, %r)"
         self.setup_text = setup % (tails, self.ln, self.vn, self.calls, self.classes, self.xbase, pc,
-                                   self.src.decode("utf-8"), colmap)
+                                   self.src.decode("utf-8"), colmap, self.lscope)
         for at, text, prio in self.edits:
             self.rw.insert(at, text.replace("@SETUP_CALL@", self.setup_text), prio)
 
@@ -460,11 +481,16 @@ class Rewriter:
         if s.type in ("if_statement", "while_statement"):
             conds = [s.child_by_field_name("condition")] + [
                 c.child_by_field_name("condition") for c in s.children if c.type == "elif_clause"]
-            return [n for c in conds if c is not None for n in self.walrus(c)]
+            names = [n for c in conds if c is not None for n in self.walrus(c)]
+            if s.type == "while_statement" and s.child_by_field_name("alternative") is None and not any(
+                    n.type == "break_statement" for n in self.own_loop_nodes(self.body_of(s))):
+                names += self.nocall(conds[0])  # left when its condition was false
+            return names
         if s.type not in SIMPLE:
             return []
         names, calls = self.changes(scope, s)
-        return names + (["@VD"] if calls and scope.on_call else [])
+        strict = self.strict_calls
+        return names + (["@VD"] if calls and scope.on_call else []) + ([] if strict else ["@NOCALL"])
 
     def statement(self, scope, s, pending, carry, prev_line, terminal, ctx, loop) -> list[str]:
         """Instrument one statement; returns the probes still waiting for a host."""
@@ -716,7 +742,7 @@ class Rewriter:
         for kind, node, ln in acts:
             if kind == "first":
                 continue
-            p = self.rw.probe("line", ln, scope.func)
+            p = self.line_probe(scope, ln)
             self.ln[p] = ()
             target = node
             if target.type in ("list_splat", "dictionary_splat"):
@@ -797,9 +823,10 @@ class Rewriter:
         params = tuple(table.get_parameters()) if table else ()
         frees = tuple(sorted(table.get_frees())) if table else ()
         pc = self.rw.probe("call", ln, "<lambda>")
+        sub.pc = pc
         self.xprobes(sub, pc, ln, end_line(n))
         self.calls[pc] = (params, frees)
-        pl = self.rw.probe("line", ln, "<lambda>")
+        pl = self.line_probe(sub, ln)
         self.ln[pl] = ()
         pr = self.rprobe(sub, ln)
         args = ", ".join([str(pc), str(pl), *params, *frees])
@@ -813,7 +840,7 @@ class Rewriter:
         lf = line(fors[0])
         pf = -1
         if lf != first:
-            pf = self.rw.probe("line", lf, sub.func)
+            pf = self.line_probe(sub, lf)
             self.ln[pf] = ()
         prev = lf
         for c in clauses:
@@ -821,7 +848,7 @@ class Rewriter:
                 continue
             cond = named(c)[0] if named(c) else None
             if cond is not None and line(c) != prev:
-                p = self.rw.probe("line", line(c), sub.func)
+                p = self.line_probe(sub, line(c))
                 self.ln[p] = ()
                 self.wrap(cond, "(_ca_.l0(%d) or (" % p, "))")
                 prev = line(c)
@@ -829,7 +856,7 @@ class Rewriter:
         if target is not None and target.type == "pair":
             target = target.child_by_field_name("key")
         if target is not None and line(target) != prev:
-            p = self.rw.probe("line", line(target), sub.func)
+            p = self.line_probe(sub, line(target))
             self.ln[p] = ()
             self.wrap(target, "(_ca_.l0(%d) or (" % p, "))")
         return pf
@@ -859,9 +886,10 @@ class Rewriter:
         if not fors or any(c.children and c.children[0].type == "async" for c in fors):
             return
         pc = self.rw.probe("call", ln, func)
+        sub.pc = pc
         self.xprobes(sub, pc, ln, end_line(n))
         self.calls[pc] = ((), ())
-        pl = self.rw.probe("line", ln, func)
+        pl = self.line_probe(sub, ln)
         self.ln[pl] = ()
         pr = self.rprobe(sub, ln)
         body = n.child_by_field_name("body")
@@ -922,12 +950,29 @@ class Rewriter:
             self.expressions(scope, c)
             self.cond_lines(scope, c)
             self.block(scope, named(body), [], ln, terminal=terminal, ctx=ctx, loop=loop,
-                       carry0=[n for n in walrus if n in scope.visible])
+                       carry0=[n for n in walrus if n in scope.visible] + self.nocall(c))
         for a in alts:
             if a.type == "else_clause":
                 self.block(scope, named(self.body_of(a)), [], line(a), terminal=terminal, ctx=ctx, loop=loop,
                            carry0=[n for n in walrus if n in scope.visible])
         return []
+
+    def nocall(self, node) -> list[str]:
+        """["@NOCALL"] when evaluating `node` calls nothing (see lprobe)."""
+        if node is None:
+            return []
+        self.changes(self.module, node)
+        return [] if self.strict_calls else ["@NOCALL"]
+
+    def own_loop_nodes(self, node):
+        """Nodes of a loop body, not those of nested loops or scopes."""
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            yield n
+            for c in n.children:
+                if c.type not in NESTED and c.type not in ("for_statement", "while_statement"):
+                    stack.append(c)
 
     def walrus(self, node) -> list[str]:
         """Names an expression binds with `:=` (outside nested scopes)."""
@@ -954,7 +999,10 @@ class Rewriter:
         body_stmts = [c for c in named(self.body_of(s)) if c.type != "comment"]
         back: list[str] = []
         if body_stmts and body_stmts[-1].type in SIMPLE:
-            back = [n for n in self.after(scope, body_stmts[-1]) if n in self.bound or n in scope.params]
+            back = [n for n in self.after(scope, body_stmts[-1]) if n in self.bound or n in scope.params
+                    or n == "@NOCALL"]
+        if "@NOCALL" not in back or "@NOCALL" not in carry:
+            back = [n for n in back if n != "@NOCALL"]
         bound = set(self.bound)
         lp = self.lprobe(scope, line(s), list(carry) + back)
         if entry is not None:
@@ -969,7 +1017,8 @@ class Rewriter:
             else:
                 n = len(self.ln[pid])
                 args = ", ".join([str(pid), str(pc)] + ([vals] if vals else []) + list(args))
-                lp = "_ca_.lw%d(%s)" % (n, args) if n <= 4 else f"_ca_.lw({args})"
+                fast = "@NOCALL" in self.after(scope, body_stmts[-1]) if body_stmts else False
+                lp = ("_ca_.lw%s%d(%s)" % ("u" if fast else "", n, args)) if n <= 4 else f"_ca_.lw({args})"
         if items and items[0] == "@SETUP@":
             expr = "((_ca_ := __import__('_codealchemy')).first() and _ca_.n(@SETUP_CALL@, {})) or {}".format(
                 ", ".join(items[1:]) or "None", lp)
@@ -985,7 +1034,7 @@ class Rewriter:
             self.wrap(cond, expr + " or (", ")")
         self.expressions(scope, cond)
         self.cond_lines(scope, cond)
-        walrus = [n for n in self.walrus(cond) if n in scope.visible]
+        walrus = [n for n in self.walrus(cond) if n in scope.visible] + self.nocall(cond)
         self.block(scope, named(self.body_of(s)), [], line(s), ctx=ctx, loop=loop, tail_skip=set(back),
                    bound=bound, carry0=walrus)
         if alt is not None:
@@ -1009,7 +1058,7 @@ class Rewriter:
             loop["back"] = lambda names=(): self.lprobe(scope, line(s), names)
             loop_end = loop["back"]
         else:
-            p = self.rw.probe("line", line(s), scope.func)
+            p = self.line_probe(scope, line(s))
             self.ln[p] = ()
             pr = self.rprobe(scope, line(s)) if terminal_loop else -1
             self.wrap(right, "%s.it(%d, %s or (" % (self.mod(items), p, self.as_expression(items)), "), %d)" % pr)
@@ -1094,7 +1143,7 @@ class Rewriter:
             cms.append(value)
         rec = {"fin": False, "node": s}
         probes = pending + [self.lprobe(scope, line(s), carry)]
-        pl = self.rw.probe("line", line(s), scope.func)
+        pl = self.line_probe(scope, line(s))
         self.ln[pl] = ()
         self.block_carry(scope, self.body_of(s), line(s), names, ctx=ctx + [rec], loop=loop)
         pr = self.rprobe(scope, line(s)) if terminal is not None else -1
@@ -1130,6 +1179,7 @@ class Rewriter:
                         rebound.add(sym.get_name())
             sub.on_call = sorted(rebound)
         pc = self.rw.probe("call", first, name)
+        sub.pc = pc
         self.calls[pc] = (params, frees)
         self.xprobes(sub, pc, first, end_line(s))
         body = self.body_of(s)
@@ -1170,9 +1220,10 @@ class Rewriter:
         table = self.table_for(name, ln)
         sub = Scope("class", name, table, scope, s)
         pc = self.rw.probe("call", first, name)
+        sub.pc = pc
         self.calls[pc] = ((), ())
         self.xprobes(sub, pc, first, end_line(s))
-        pl = self.rw.probe("line", first, name)
+        pl = self.line_probe(sub, first)
         self.ln[pl] = ()
         body = self.body_of(s)
         stmts = named(body)
@@ -1207,7 +1258,7 @@ class Rewriter:
         return self.apply_decorators(scope, defn, decorators, pending, carry, line(defn), False)
 
     def apply_decorators(self, scope, defn, decorators, pending, carry, def_line, is_class):
-        pdef = self.rw.probe("line", def_line, scope.func)
+        pdef = self.line_probe(scope, def_line)
         self.ln[pdef] = ()
         n = len(decorators)
         for k, dec in enumerate(decorators):

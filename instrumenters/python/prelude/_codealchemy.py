@@ -26,13 +26,14 @@ class _State:
     """Mutable state in slots: writing module globals would make CPython 3.11 drop the
     specialized global lookups of every function in the module, probes included."""
 
-    __slots__ = ("live", "n", "sfx", "next")
+    __slots__ = ("live", "n", "sfx", "next", "pc")
 
 
 _S = _State()
 _S.live = _on   # recording now: on, not inside a repr, under the event limit
 _S.n = 0        # events recorded
 _S.sfx = "\t0\t0"  # frame and depth fields of the frame on top
+_S.pc = -1      # the call probe (the code) of the frame on top
 _S.next = 1     # the next frame id
 _buf = []
 _append = _buf.append
@@ -40,6 +41,7 @@ _LP = {}      # line probe -> "l\tP"
 _LNP = {}     # line probe -> ("\tname\t", ...)
 _LF = {}      # line probe -> its record as a format string, for int values
 _CF = {}      # call probe -> (its record as a format string for int arguments, count) or None
+_SC = {}      # line probe -> call probe of its code
 _NA = {}      # call probe -> number of arguments and free variables
 _stack = []
 _getframe = _sys._getframe
@@ -170,6 +172,7 @@ def _push(pc, frame=None):
     e = [fid, pc, frame, None, "\t%d\t%d" % (fid, len(_stack))]
     _stack.append(e)
     _S.sfx = e[4]
+    _S.pc = pc
     return e
 
 
@@ -178,10 +181,11 @@ def _call_rec(e, pairs):
         _emit("c\t%d\t%d\t%d%s" % (e[1], e[0], len(_stack) - 1, "".join("\t" + p for p in pairs)))
 
 
-def setup(tails, ln, vn, call, classes, xbase, module_probe, source=None, colmap=None):
+def setup(tails, ln, vn, call, classes, xbase, module_probe, source=None, colmap=None, lscope=None):
     global _main_file, _module_tails, _source, _colmap
     _source = source
     _colmap = colmap or {}
+    _SC.update(lscope or {})
     _main_file = _getframe(1).f_code.co_filename
     _module_tails = tails
     _LN.update(ln)
@@ -211,7 +215,11 @@ def c(p, *vals):
 
 def _setsfx():
     """The frame and depth fields of the frame on top (kept ready for line records)."""
-    _S.sfx = _stack[-1][4] if _stack else "\t0\t0"
+    if _stack:
+        e = _stack[-1]
+        _S.sfx, _S.pc = e[4], e[1]
+    else:
+        _S.sfx, _S.pc = "\t0\t0", -1
 
 
 def l(p, *vals):  # noqa: E741
@@ -219,6 +227,8 @@ def l(p, *vals):  # noqa: E741
     S = _S
     if not S.live:
         return None
+    if _SC.get(p, S.pc) != S.pc:
+        _heal(p)
     k = S.n = S.n + 1
     if k > _max_events:
         S.n = k - 1
@@ -250,6 +260,20 @@ def _val(n, v):
     return ""
 
 
+def _heal(p):
+    """A line probe runs while another code's frame is on top: that frame left without a
+    probe seeing it (an exception swallowed by C code: StopIteration from a traced __next__,
+    hasattr on a raising property). Its `return` (unwound) is recorded now."""
+    want = _SC.get(p)
+    if want is None or not any(e[1] == want for e in _stack):
+        return
+    while _stack and _stack[-1][1] != want:
+        e = _stack.pop()
+        if _count():
+            _emit("r\t%d\t%d\t%d" % (e[1], e[0], len(_stack)))
+    _setsfx()
+
+
 def _make_line_probes():
     """l0..l4: line probes for a fixed number of values (no argument tuple, no loop); when
     every value is an int, one precomputed format string renders the record."""
@@ -263,6 +287,8 @@ def _make_line_probes():
             "def l%d(p%s):\n"
             "    S = _S\n"
             "    if S.live:\n"
+            "        if _SC[p] != S.pc:\n"
+            "            _heal(p)\n"
             "        k = S.n = S.n + 1\n"
             "        if %s:\n"
             "            _append(_LF[p] %% (S.sfx%s))\n"
@@ -273,13 +299,18 @@ def _make_line_probes():
             "            _tick(k)\n"
         ) % (arity, args, ints, args, unpack.replace("        ", "            ", 1), slow)
         exec(src, globals(), out)
-        # lwN: the same for a loop header that starts a function (it is the entry, too)
-        wsrc = src.replace("def l%d(p%s):\n    S = _S\n    if S.live:\n" % (arity, args),
-                           "def lw%d(p, pc%s, *args):\n    S = _S\n    if S.live:\n"
-                           "        fr = _getframe(1)\n"
-                           "        if _stack[-1][2] is not fr:\n"
-                           "            _enter(pc, fr, args)\n" % (arity, args))
-        exec(wsrc, globals(), out)
+        # uN: the same without the check (the statement before called nothing)
+        check = "        if _SC[p] != S.pc:\n            _heal(p)\n"
+        usrc = src.replace(check, "").replace("def l%d(" % arity, "def u%d(" % arity)
+        exec(usrc, globals(), out)
+        # lwN, lwuN: for a loop header that starts a function (it is the entry, too)
+        head = "def l%d(p%s):\n    S = _S\n    if S.live:\n" % (arity, args)
+        entry = ("def lw%d(p, pc%s, *args):\n    S = _S\n    if S.live:\n"
+                 "        fr = _getframe(1)\n"
+                 "        if _stack[-1][2] is not fr:\n"
+                 "            _enter(pc, fr, args)\n" % (arity, args))
+        exec(src.replace(head, entry), globals(), out)
+        exec(src.replace(check, "").replace(head, entry.replace("def lw", "def lwu")), globals(), out)
     return out
 
 
@@ -357,7 +388,11 @@ def v(k, *vals):
 def _ret(p, value, has_value=True):
     e = _stack.pop()
     S = _S
-    S.sfx = _stack[-1][4] if _stack else "\t0\t0"
+    if _stack:
+        top = _stack[-1]
+        S.sfx, S.pc = top[4], top[1]
+    else:
+        S.sfx, S.pc = "\t0\t0", -1
     k = S.n = S.n + 1
     if k > _max_events:
         S.n = k - 1
