@@ -64,9 +64,10 @@ def meet(a, b):
 
 
 class Var:
-    __slots__ = ("name", "id", "prim", "init")
+    __slots__ = ("name", "id", "prim", "init", "size")
 
-    def __init__(self, name: str, id: int, prim: bool, init: bool):
+    def __init__(self, name: str, id: int, prim: bool, init: bool, size: str = ""):
+        self.size = size      # an array's size, as written
         self.name = name
         self.id = id          # declarator's byte offset: the same in every rewrite
         self.prim = prim      # declared with a scalar type (its operators are the built-in ones)
@@ -115,8 +116,6 @@ class Program:
         if not has_main:
             raise SkipProgram("no main function")
         for fn in functions:
-            if any(a.type == "lambda_expression" for a in ancestors(fn)) and False:
-                continue
             Function.for_definition(self, fn)
         # lambdas outside any instrumented body (namespace-scope initialisers, default arguments)
         for n in sorted(iter_nodes(rw.root), key=lambda n: n.start_byte):
@@ -200,9 +199,6 @@ class Function:
             return     # = default, = delete, function-try-block
         if any(c.type == "type_qualifier" and ctx.text(c) in ("constexpr", "consteval") for c in fn.children):
             return     # evaluated at compile time: a probe would not be a constant expression
-        if any(a.type == "lambda_expression" and a.start_byte in ctx.done for a in ancestors(fn)) or \
-                any(a.type == "function_definition" for a in ancestors(fn)) and False:
-            pass
         name = function_name(fn, ctx.text)
         if name is None:
             return
@@ -227,21 +223,14 @@ class Function:
         decl = lam.child_by_field_name("declarator")
         if decl is not None and any(ctx.text(c) in ("constexpr", "consteval") for c in decl.children):
             return
+        # the enclosing variables it names (whatever the capture: the names it uses without
+        # capturing are constants, which g++ may refuse a probe to read, and the repair loop
+        # drops), and those it captures by name
         caps = lam.child_by_field_name("captures")
-        default = False
-        outer: dict = {}
+        used = {ctx.text(n) for n in iter_nodes(body) if n.type == "identifier"}
         if caps is not None:
-            used = {ctx.text(n) for n in iter_nodes(body) if n.type == "identifier"}
-            for c in caps.named_children:
-                if c.type == "lambda_default_capture":
-                    default = True
-            for c in caps.named_children:
-                if c.type == "identifier" and ctx.text(c) in scope:
-                    outer[ctx.text(c)] = scope[ctx.text(c)]
-            if default:
-                for name, v in scope.items():
-                    if name in used:
-                        outer[name] = v
+            used |= {ctx.text(c) for c in caps.named_children if c.type == "identifier"}
+        outer = {name: v for name, v in scope.items() if name in used}
         f = cls(ctx, lam, body, "<lambda>", outer, assigned)
         trailing = decl is not None and any(c.type == "trailing_return_type" for c in decl.children)
         f.decltype_auto = trailing and "decltype" in ctx.text(decl)
@@ -348,8 +337,6 @@ class Function:
         return frozenset(v.id for v in scope.values() if v.init) | self.outer_assigned
 
     def _stmt(self, node, t, scope, assigned, single):
-        if assigned is None:
-            assigned = None
         if t == "compound_statement":
             return self.block(node.named_children, dict(scope), assigned, first_line=self.header)
         if t == "declaration":
@@ -411,7 +398,7 @@ class Function:
                 if semis and self.rw.keep(line):
                     self.rw.insert(semis[-1].start_byte, f"({self.probe_expr(line, inner, a0)}, true)", 0)
             self.stmt(node.child_by_field_name("body"), dict(inner), a0, single=True, header=line)
-            return a0
+            return self.filled(node, inner, a0)
         if t == "for_range_loop":
             line = self.line_of(node)
             self.probe_stmt(node, scope, assigned, single)
@@ -505,6 +492,51 @@ class Function:
         # local types, using, static_assert, asm, case outside a switch body: left alone
         return assigned
 
+    def filled(self, node, scope: dict, assigned):
+        """After `for (int i = 0; i < N; i++) { a[i] = ...; }` (no jumps out, no write to i),
+        every element of an array `a` declared with size N is assigned."""
+        if assigned is None:
+            return None
+        init, cond = node.child_by_field_name("initializer"), node.child_by_field_name("condition")
+        upd, body = node.child_by_field_name("update"), node.child_by_field_name("body")
+        if init is None or cond is None or upd is None or body is None:
+            return assigned
+        text = self.text
+        i = None
+        if init.type == "declaration":
+            ds = init.children_by_field_name("declarator")
+            if len(ds) == 1 and ds[0].type == "init_declarator" and text(ds[0].child_by_field_name("value")) == "0":
+                i = text(ds[0].child_by_field_name("declarator"))
+        elif init.type == "assignment_expression" and text(init.child_by_field_name("right")) == "0":
+            i = text(init.child_by_field_name("left"))
+        if i is None or cond.type != "binary_expression" or text(cond.child_by_field_name("operator")) != "<" \
+                or text(cond.child_by_field_name("left")) != i:
+            return assigned
+        bound = text(cond.child_by_field_name("right"))
+        if " ".join(text(upd).split()) not in (f"{i}++", f"++{i}", f"{i} += 1"):
+            return assigned
+        for n in iter_nodes(body):
+            if n.type in ("break_statement", "goto_statement", "return_statement", "throw_statement") or \
+                    n.type in ("assignment_expression", "update_expression") and \
+                    text(n.child_by_field_name("left" if n.type == "assignment_expression" else "argument")) == i:
+                return assigned
+        items = body.named_children if body.type == "compound_statement" else [body]
+        out = set()
+        for st in items:
+            e = st.named_children[0] if st.type == "expression_statement" and st.named_children else None
+            if e is None or e.type != "assignment_expression" or text(e.child_by_field_name("operator")) != "=":
+                continue
+            left = e.child_by_field_name("left")
+            if left.type != "subscript_expression":
+                continue
+            arr, idx = left.child_by_field_name("argument"), left.child_by_field_name("indices")
+            if arr is None or idx is None or arr.type != "identifier" or text(idx) != f"[{i}]":
+                continue
+            v = scope.get(text(arr))
+            if v is not None and v.size == bound:
+                out.add(v.id)
+        return assigned | out if out else assigned
+
     def runs_code(self, decl) -> bool:
         """A declaration has an event when it runs code: an initialiser, or a class type."""
         storage = {self.text(c) for c in decl.children if c.type == "storage_class_specifier"}
@@ -551,11 +583,15 @@ class Function:
             if init:
                 self.lambdas(d.child_by_field_name("value"), scope, assigned)
             names = declarator_names(d, self.text)
+            size = ""
+            inner = d.child_by_field_name("declarator") if init else d
+            if inner is not None and inner.type == "array_declarator" and inner.child_by_field_name("size") is not None:
+                size = self.text(inner.child_by_field_name("size"))
             for ident, ptr in names:
                 name = self.text(ident)
                 is_init = init or "static" in storage or \
                     (not ptr and d.type == "identifier" and self.default_constructed(t))
-                v = Var(name, ident.start_byte, prim or ptr, is_init)
+                v = Var(name, ident.start_byte, prim or ptr, is_init, size)
                 scope[name] = v
                 if is_init and out is not None:
                     out.add(v.id)

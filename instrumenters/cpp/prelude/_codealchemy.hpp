@@ -305,6 +305,12 @@ template <class T> struct is_strlike : std::false_type {};
 template <class C, class Tr, class A> struct is_strlike<std::basic_string<C, Tr, A>> : std::is_same<C, char> {};
 template <class C, class Tr> struct is_strlike<std::basic_string_view<C, Tr>> : std::is_same<C, char> {};
 
+// a closure type, told by its name (a generic lambda must not be asked for operator<<: its
+// conversion to a function pointer would instantiate its body with an ostream argument)
+template <class T> constexpr bool is_closure() {
+    return std::string_view(__PRETTY_FUNCTION__).find("<lambda") != std::string_view::npos;
+}
+
 static std::ostringstream *os;
 template <class T> static __CA_NI void via_stream(const T &v) {
     if (!os) os = new std::ostringstream;
@@ -371,6 +377,15 @@ template <class T> static void show(const T &v) {
         if (v) show(*v); else lit("nullopt");
     } else if constexpr (is_pairlike<U>::value) {
         show_tuple(v, std::make_index_sequence<std::tuple_size<U>::value>());
+    } else if constexpr (std::is_base_of_v<std::exception, U>) {
+        const std::string n = demangle(typeid(v).name());  // the dynamic type
+        text(n.data(), n.size());
+        lit("(");
+        if (!full()) cstr(v.what());
+        lit(")");
+    } else if constexpr (std::is_class_v<U> && is_closure<U>()) {
+        const std::string &n = tname<U>();
+        text(n.data(), n.size());
     } else if constexpr (has_out<U>::value) {
         via_stream(v);
     } else if constexpr (iterable<U>::value) {
