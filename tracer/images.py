@@ -1,0 +1,192 @@
+"""The docker backend's images: `codealchemy/runtime-<id>:<version>`, one per language, built from
+runtimes/<id>/Dockerfile with the docker SDK (`pip install 'codealchemy[docker]'`).
+
+Every Dockerfile starts FROM debian:bookworm-slim (Swift: the official `swift` image). Where no
+registry is reachable, `bootstrap()` makes that base locally: debootstrap --variant=minbase
+bookworm into a folder (from the Debian mirror this machine's apt uses), then `docker import`
+under the tag debian:bookworm-slim, so the same Dockerfiles build offline and online.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .languages import RUNTIMES
+
+BASE_IMAGE = "debian:bookworm-slim"
+REPOSITORY = "codealchemy/runtime-{id}"
+#: Images that cannot come from debian:bookworm-slim (they need a registry).
+NEEDS_REGISTRY = {"swift": "FROM swift:6.0-bookworm, the official Swift image (Debian 12 has no Swift)"}
+LABEL = "codealchemy.runtime"
+SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
+BASE_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+Progress = Callable[[str], None]
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import version as dist_version
+
+        return dist_version("codealchemy")
+    except Exception:   # not installed as a distribution (a source checkout on sys.path)
+        text = (RUNTIMES.parent / "pyproject.toml").read_text()
+        m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
+        return m.group(1) if m else "0"
+
+
+def tag(lang_id: str) -> str:
+    return f"{REPOSITORY.format(id=lang_id)}:{version()}"
+
+
+def dockerfiles() -> dict[str, Path]:
+    """{language id: runtimes/<id> folder} for every runtime with a Dockerfile."""
+    return {d.name: d for d in sorted(RUNTIMES.iterdir()) if (d / "Dockerfile").is_file()}
+
+
+def default_ids() -> list[str]:
+    """What `trace runtimes build` builds with no ids: every image that needs no registry."""
+    return [i for i in dockerfiles() if i not in NEEDS_REGISTRY]
+
+
+def client():
+    """A docker SDK client of the engine DOCKER_HOST (or the local socket) names; RuntimeError if none."""
+    try:
+        import docker
+    except ImportError:
+        raise RuntimeError("the docker backend needs the docker SDK: pip install 'codealchemy[docker]'") from None
+    try:
+        c = docker.from_env(timeout=600)
+        c.ping()
+    except Exception as e:
+        raise RuntimeError(f"no Docker engine reachable ({e}): install and start one (scripts/docker.sh)") from None
+    return c
+
+
+def built(c=None) -> dict[str, dict]:
+    """{language id: {tag, id, size, created}} of the images built for this version."""
+    c = c or client()
+    out = {}
+    for lang_id in dockerfiles():
+        try:
+            img = c.images.get(tag(lang_id))
+        except Exception:
+            continue
+        out[lang_id] = {"tag": tag(lang_id), "id": img.short_id, "size": img.attrs.get("Size", 0),
+                        "created": img.attrs.get("Created", "")}
+    return out
+
+
+def build(ids: list[str] | None = None, progress: Progress = print, *, no_cache: bool = False,
+          c=None) -> dict[str, tuple[bool, float, str]]:
+    """Build the images of `ids` (default: default_ids()) one after the other.
+
+    Returns {id: (ok, seconds, last line or error)}; progress gets each step's output line."""
+    c = c or client()
+    known = dockerfiles()
+    results: dict[str, tuple[bool, float, str]] = {}
+    for lang_id in ids or default_ids():
+        if lang_id not in known:
+            results[lang_id] = (False, 0.0, f"no runtimes/{lang_id}/Dockerfile")
+            progress(f"[{lang_id}] no runtimes/{lang_id}/Dockerfile")
+            continue
+        if lang_id not in NEEDS_REGISTRY:
+            try:
+                c.images.get(BASE_IMAGE)
+            except Exception:
+                progress(f"[{lang_id}] note: {BASE_IMAGE} is not here: it is pulled, or run `trace runtimes bootstrap`")
+        started = time.monotonic()
+        ok, last = True, ""
+        try:
+            for chunk in c.api.build(path=str(known[lang_id]), tag=tag(lang_id), rm=True, forcerm=True,
+                                     decode=True, nocache=no_cache, pull=False,
+                                     labels={LABEL: lang_id, f"{LABEL}.version": version()}):
+                if "error" in chunk:
+                    ok, last = False, chunk["error"].strip()
+                    progress(f"[{lang_id}] error: {last}")
+                elif "stream" in chunk:
+                    for line in chunk["stream"].splitlines():
+                        if line.strip():
+                            last = line.strip()
+                            progress(f"[{lang_id}] {last}")
+                elif "status" in chunk:
+                    progress(f"[{lang_id}] {chunk['status']} {chunk.get('progress', '')}".rstrip())
+        except Exception as e:
+            ok, last = False, f"{type(e).__name__}: {e}"
+            progress(f"[{lang_id}] error: {last}")
+        secs = time.monotonic() - started
+        results[lang_id] = (ok, secs, last)
+        progress(f"[{lang_id}] {'built ' + tag(lang_id) if ok else 'FAILED'} in {secs:.0f} s")
+    return results
+
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine's apt uses (read at run time, never hard-coded)."""
+    for src in SOURCES:
+        try:
+            text = src.read_text()
+        except OSError:
+            continue
+        if src.suffix == ".sources":   # deb822: URIs: <url> ... Suites: bookworm ...
+            for block in re.split(r"\n\s*\n", text):
+                uris = re.search(r"^URIs:\s*(\S+)", block, re.M)
+                suites = re.search(r"^Suites:\s*(.+)$", block, re.M)
+                if uris and (not suites or "security" not in suites.group(1).split()[0]) \
+                        and "security" not in uris.group(1):
+                    return uris.group(1)
+        else:
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and parts[0] == "deb" and "security" not in parts[1]:
+                    return next(p for p in parts[1:] if not p.startswith("["))
+    raise RuntimeError("no Debian mirror in /etc/apt/sources.list(.d): pass --mirror")
+
+
+def bootstrap(progress: Progress = print, *, mirror: str | None = None, suite: str = "bookworm",
+              c=None, force: bool = False) -> float:
+    """debootstrap --variant=minbase `suite`, `docker import` as debian:bookworm-slim; seconds taken."""
+    c = c or client()
+    if not force:
+        try:
+            c.images.get(BASE_IMAGE)
+            progress(f"{BASE_IMAGE} is already here (--force to rebuild it)")
+            return 0.0
+        except Exception:
+            pass
+    if shutil.which("debootstrap") is None:
+        raise RuntimeError("debootstrap is not installed: apt-get install debootstrap (or run scripts/docker.sh)")
+    if os.geteuid() != 0:
+        raise RuntimeError("debootstrap needs root")
+    mirror = mirror or debian_mirror()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="codealchemy-bootstrap-", dir="/var/tmp") as tmp:
+        root = Path(tmp) / "rootfs"
+        progress(f"debootstrap --variant=minbase {suite} from {mirror}")
+        proc = subprocess.Popen(["debootstrap", "--variant=minbase", suite, str(root), mirror],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail = []
+        for line in proc.stdout:
+            tail = (tail + [line.rstrip()])[-20:]
+            progress(line.rstrip())
+        if proc.wait():
+            raise RuntimeError("debootstrap failed:\n" + "\n".join(tail))
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for p in (root / junk).glob("*"):
+                if p.is_file():
+                    p.unlink()
+        archive = Path(tmp) / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], check=True)
+        progress(f"docker import as {BASE_IMAGE}")
+        repo, _, tg = BASE_IMAGE.partition(":")
+        c.api.import_image_from_file(str(archive), repository=repo, tag=tg,
+                                     changes=[f"ENV {BASE_ENV}", 'CMD ["bash"]'])
+    secs = time.monotonic() - started
+    progress(f"{BASE_IMAGE} built in {secs:.0f} s")
+    return secs
