@@ -18,6 +18,13 @@ def register_backends(register):
 
     register("local", LocalBackend)
 
+    def docker_backend(sandbox: str = "docker", **kw):
+        from .backends.docker import DockerBackend
+
+        return DockerBackend(sandbox=sandbox, **kw)
+
+    register("docker", docker_backend)
+
 
 @hookimpl
 def register_benchmarks(register):
