@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import batch, dump, gen, langs, plugins_cmd, run
+from . import batch, dump, gen, langs, plugins_cmd, run, runtimes
 from . import eval as eval_cmd
 
 app = typer.Typer(name="trace", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -19,6 +19,7 @@ app.add_typer(plugins_cmd.app, name="plugins")
 app.add_typer(dump.app, name="dump")
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(gen.app, name="gen")
+app.add_typer(runtimes.app, name="runtimes")
 
 
 def build_app() -> typer.Typer:
