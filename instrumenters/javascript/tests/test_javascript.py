@@ -285,3 +285,14 @@ def test_render_cache_is_transparent(tmp_path, js):
     plain = _run_channel(tmp_path / "b", result.code, nocache.encode())
     assert cached == plain
     assert cached.count(b"\nl\t") >= 20
+
+
+def test_bounded_rendering_matches_inspect():
+    """Trimmed rendering of big/nested values == util.inspect cut at max_value (fuzzed)."""
+    import subprocess
+
+    prelude = HERE.parent / "prelude" / "_codealchemy.cjs"
+    p = subprocess.run(["node", str(HERE / "programs" / "render_fuzz.js"), str(prelude)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.count("mismatches 0") == 3

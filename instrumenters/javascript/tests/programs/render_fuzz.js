@@ -1,6 +1,6 @@
 // Fuzz: the prelude's bounded rendering equals util.inspect cut at max_value.
 // usage: node render_fuzz.js PRELUDE_PATH; prints one line per max_value and exits 1 on mismatch.
-const PRELUDE = process.argv[2];
+const PRELUDE = require('path').resolve(process.argv[2]);
 const util = require('util');
 for (const MAXV of [200, 40, 1000]) {
   process.env.CODEALCHEMY_MAX_VALUE = String(MAXV);
