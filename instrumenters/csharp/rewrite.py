@@ -33,6 +33,11 @@ TYPE_DECLS = {"class_declaration", "struct_declaration", "interface_declaration"
 NO_PROBE = {"block", "empty_statement", "local_function_statement", "comment"}
 COND_LOOPS = {"for_statement", "while_statement"}
 FUNCS = {"lambda_expression", "anonymous_method_expression"}
+OPERATORS = {"+": "Addition", "-": "Subtraction", "*": "Multiply", "/": "Division", "%": "Modulus", "==": "Equality",
+             "!=": "Inequality", "<": "LessThan", ">": "GreaterThan", "<=": "LessThanOrEqual",
+             ">=": "GreaterThanOrEqual", "!": "LogicalNot", "~": "OnesComplement", "++": "Increment",
+             "--": "Decrement", "&": "BitwiseAnd", "|": "BitwiseOr", "^": "ExclusiveOr", "<<": "LeftShift",
+             ">>": "RightShift", "true": "True", "false": "False"}
 
 
 def _line(node) -> int:
@@ -238,7 +243,7 @@ class CSharpRewriter:
             name = self.text(name_node)
             rtype = node.child_by_field_name("returns") or node.child_by_field_name("type")
         else:
-            name = "op_" + ("Implicit" if node.type == "conversion_operator_declaration" else "Operator")
+            name = self.operator_name(node)
             rtype = node.child_by_field_name("type")
         mods = [self.text(c) for c in node.children if c.type == "modifier"]
         rtext = self.text(rtype) if rtype is not None else "void"
@@ -252,6 +257,19 @@ class CSharpRewriter:
         is_main = name == "Main" and "static" in mods
         semi = node.children[-1] if node.children and node.children[-1].type == ";" else None
         self.frame(body, ctx, scope, args, _line(node), is_main=is_main, semicolon=semi)
+
+    def operator_name(self, node) -> str:
+        """The CLR name: op_Addition, op_Implicit, ..."""
+        kids = list(node.children)
+        if node.type == "conversion_operator_declaration":
+            return "op_Explicit" if any(c.type == "explicit" for c in kids) else "op_Implicit"
+        at = next((i for i, c in enumerate(kids) if c.type == "operator"), None)
+        token = self.text(kids[at + 1]) if at is not None and at + 1 < len(kids) else "?"
+        plist = node.child_by_field_name("parameters")
+        unary = plist is not None and sum(1 for p in _named(plist) if p.type == "parameter") == 1
+        if unary and token in ("+", "-"):
+            return "op_UnaryPlus" if token == "+" else "op_UnaryNegation"
+        return "op_" + OPERATORS.get(token, "Operator")
 
     def constructor(self, node, cls: str) -> None:
         body = node.child_by_field_name("body")
@@ -396,7 +414,7 @@ class CSharpRewriter:
         if node.type == "block":
             self.statements(node, scope, new_scope=True)
         else:  # `if (c) return;` on one line: one line event, as in Python
-            same = header_line is None and node.start_point[0] == node.parent.start_point[0]
+            same = node.start_point[0] == node.parent.start_point[0]
             self.statement(node, Scope(scope, scope.ctx), braces=True, same_line=same)
 
     def declare(self, vd, scope: Scope) -> None:

@@ -25,7 +25,7 @@ final class _CaTrace {
             java.nio.charset.Charset cs = charset();
             System.setOut(tee(System.out, 1, cs));
             System.setErr(tee(System.err, 2, cs));
-            Runtime.getRuntime().addShutdownHook(new Thread(_CaTrace::flush));
+            Runtime.getRuntime().addShutdownHook(new Thread(_CaTrace::flush, "codealchemy-flush"));  // named: a nameless Thread would take "Thread-0" from the program
         }
     }
 

@@ -324,7 +324,7 @@ class JavaRewriter:
         if node.type == "block":
             self.statements(node, scope, new_scope=True)
         else:  # `if (c) return;` on one line: one line event, as in Python
-            same = header_line is None and node.start_point[0] == node.parent.start_point[0]
+            same = node.start_point[0] == node.parent.start_point[0]
             self.statement(node, Scope(scope, scope.ctx), braces=True, same_line=same)
 
     def visit(self, node, scope: Scope) -> None:
