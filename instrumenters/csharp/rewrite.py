@@ -247,7 +247,7 @@ class CSharpRewriter:
             rtype = node.child_by_field_name("type")
         mods = [self.text(c) for c in node.children if c.type == "modifier"]
         rtext = self.text(rtype) if rtype is not None else "void"
-        valued = rtext != "void"
+        valued = rtext != "void" and not ("async" in mods and rtext in ("Task", "System.Threading.Tasks.Task"))
         if "async" in mods or rtext.startswith("ref "):
             rtext = None
         ctx = self.new_ctx(f"{cls}.{name}", cls, rtext if valued else None)
