@@ -706,7 +706,8 @@ class Function:
 
     def probe_expr(self, line: int, scope: dict, assigned) -> str:
         pid = self.rw.probe("line", line, self.name)
-        parts = [c for c in (self.var_code(v) for v in self.visible(scope, assigned)) if c]
+        visible = [v for v in self.visible(scope, assigned) if self.rw.keep(line, v.name)]
+        parts = [c for c in (self.var_code(v) for v in visible) if c]
         self.dirty = frozenset()
         inner = ", ".join([*parts, "__ca_end()", "1"])
         return f"(void)(__ca_on && __ca_l({pid}, __ca_fr) && ({inner}))"
@@ -726,6 +727,8 @@ class Function:
             if self.line_of(node) == self.header:
                 return
         elif self.skip_line and self.line_of(node) == self.skip_line:
+            return
+        if not self.rw.keep(self.line_of(node)):
             return
         self.rw.insert(node.start_byte, self.probe_expr(self.line_of(node), scope, assigned) + "; ", 0)
 
