@@ -5,7 +5,7 @@ stack traces) stay those of the original. The prelude (CaTrace.java, class `_CaT
 appended after the last line as a non-public top-level class of the same package.
 
 - A method, constructor or block lambda body `{ S }` becomes
-  `{ final _CaTrace.F _cafN = _CaTrace.c(P, "a", a, ...); try { S } catch (Throwable _catN)
+  `{ final _CaTrace.F _cafN = _CaTrace.c(P, "a", a, ...); try { S } catch (java.lang.Throwable _catN)
   { _cafN.u(_catN); throw _catN; } finally { _cafN.e(END); } }` (a constructor's frame starts
   after its `this(...)`/`super(...)` call). The rethrow is "precise" (the catch parameter is
   effectively final), so the checked exceptions of the body are unchanged.
@@ -102,6 +102,7 @@ class JavaRewriter:
         self.rw = rw
         self.frames = 0
         self.anon: dict[str, int] = {}
+        self.field_kind = "new"
 
     def text(self, node) -> str:
         return self.rw.text(node)
@@ -154,6 +155,9 @@ class JavaRewriter:
                     self.class_body(b, cls)
                 self.expressions(member, None, cls)
             elif t == "field_declaration":
+                mods = next((c for c in member.children if c.type == "modifiers"), None)
+                static = (mods is not None and "static" in self.text(mods).split()) or body.type == "interface_body"
+                self.field_kind = "static" if static else "new"  # javac's lambda$static$N / lambda$new$N
                 self.expressions(member, None, cls)
 
     def new_ctx(self, name: str, cls: str) -> Ctx:
@@ -194,7 +198,7 @@ class JavaRewriter:
         self.rw.insert(at, f" final _CaTrace.F {v} = _CaTrace.{opener}({call}{kv}); try {{", -10)
         close = body.end_byte - 1
         valued = ", true" if ctx.valued else ""
-        self.rw.insert(close, f"}} catch (Throwable {t}) {{ {v}.u({t}); throw {t}; }} "
+        self.rw.insert(close, f"}} catch (java.lang.Throwable {t}) {{ {v}.u({t}); throw {t}; }} "
                               f"finally {{ {v}.e({end}{valued}); }}", 10)
         self.statements(body, scope, skip_until=after)
 
@@ -231,7 +235,7 @@ class JavaRewriter:
 
     def lambda_(self, node, scope: Scope | None, cls: str) -> None:
         body = node.child_by_field_name("body")
-        outer = scope.ctx.name.rsplit(".", 1)[-1] if scope is not None else "new"
+        outer = scope.ctx.name.rsplit(".", 1)[-1] if scope is not None else self.field_kind
         if body is None or body.type != "block":
             self.expressions(body, scope, cls) if body is not None else None
             return
