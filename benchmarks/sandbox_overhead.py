@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import time
@@ -33,6 +34,12 @@ def timed(fn) -> float:
     return (time.perf_counter() - t) * 1000
 
 
+def _cpu() -> float:
+    """CPU ms of this process and its reaped children so far."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime) * 1000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=100, help="runs per variant (at least 50)")
@@ -45,20 +52,30 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall times rise with it)")
     print(f"{'program':<16} {'bare ms':>8} {'bwrap ms':>9} {'local ms':>9} {'overhead ms':>12}"
           f" {'no-cgroup ms':>13} {'overhead ms':>12}  (median of {runs})")
+    cpu_rows = []
     for label, argv in PROGRAMS.items():
         req = RunRequest(files={}, run=argv, limits=limits, trace=args.trace)
         box = backend._box(argv, Path("/tmp"), backend.uid, limits, [])
         floor = box[:box.index("--info-fd")] + ["--", *argv]   # bubblewrap alone: same namespaces and mounts
         assert backend.run(req).run.status == "ok"
         bare, wrapped, local, plain = [], [], [], []
+        bare_cpu, local_cpu = [], []
         for _ in range(runs):
+            c0 = _cpu()
             bare.append(timed(lambda: subprocess.run(argv, capture_output=True, check=True)))   # noqa: B023
+            bare_cpu.append(_cpu() - c0)
             wrapped.append(timed(lambda: subprocess.run(floor, capture_output=True, check=True)))  # noqa: B023
-            local.append(timed(lambda: backend.run(req)))   # noqa: B023
+            c0, out = _cpu(), []
+            local.append(timed(lambda: out.append(backend.run(req))))   # noqa: B023
+            local_cpu.append(_cpu() - c0 + out[0].run.cpu * 1000)   # + the sandbox's (its cgroup's)
             plain.append(timed(lambda: no_cgroups.run(req)))   # noqa: B023
         b, w, x, y = (statistics.median(v) for v in (bare, wrapped, local, plain))
         print(f"{label:<16} {b:8.2f} {w:9.2f} {x:9.2f} {x - b:12.2f} {y:13.2f} {y - b:12.2f}")
+        cpu_rows.append((label, statistics.median(bare_cpu), statistics.median(local_cpu)))
     print(f"load average {os.getloadavg()[0]:.2f}")
+    print("CPU time per run, ms (host process + children; local: + the sandbox's cgroup), less load-bound:")
+    for label, b, x in cpu_rows:
+        print(f"  {label:<16} bare {b:6.2f}   local {x:6.2f}   overhead {x - b:6.2f}")
 
 
 if __name__ == "__main__":
