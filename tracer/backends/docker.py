@@ -32,9 +32,10 @@ cannot open it by path (it is root's, in a 0700 folder), so as with the local ba
 write, seek or truncate that one file through fd 3, never forge another run's trace or the
 agent's status. The host reads the file back after the run, up to max_trace_bytes.
 
-Memory: RLIMIT_DATA is twice the limit and the container's memory cgroup is the limit (plus
-64 MiB for the agent and the tmpfs), like the local backend with a memory cgroup; an OOM kill
-in the container (memory.oom_control / memory.events) is reported as memory_limit. CPU time is
+Memory: as the local backend with a memory cgroup, RLIMIT_DATA is twice the limit and the
+container's memory cgroup is the limit (plus 64 MiB for the agent; no swap): an OOM kill in it
+(memory.oom_control / memory.events) is memory_limit, as is MemoryError, bad_alloc... on stderr.
+The tmpfs files of a run are charged to that cgroup too. CPU time is
 the container cgroup's usage over the phase (one run at a time per container).
 
 Containers are labelled codealchemy.backend=docker with their owner (host name, pid, start
@@ -73,6 +74,7 @@ AGENT_UID = 0
 START_TIMEOUT = 30.0
 LINGER = 0.5            # seconds to wait for output still in the pipes after the phase exited
 CTL = "/run/codealchemy"
+DATA_FACTOR, CGROUP_FACTOR = 2, 1   # RLIMIT_DATA and the container memory cgroup, times the memory limit
 MOUNTS = ("/work", "/tmp", "/var/tmp", "/dev/shm")   # emptied after every run
 
 #: The agent: `bash -c AGENT` as the container's main process (under docker-init).
@@ -134,7 +136,7 @@ class DockerBackend:
     # --- the pool of warm containers ---------------------------------------------------------
 
     def _acquire(self, image: str, limits) -> _Container:
-        key = (image, limits.memory, limits.processes)
+        key = (image, limits.memory, limits.processes, limits.max_trace_bytes)
         with self._mutex:
             if self._owner != os.getpid():   # a forked child: the parent's containers are not ours
                 self._pool, self._all, self._owner = {}, [], os.getpid()
@@ -155,7 +157,7 @@ class DockerBackend:
         return box
 
     def _release(self, box: _Container, limits) -> None:
-        key = (box.image, limits.memory, limits.processes)
+        key = (box.image, limits.memory, limits.processes, limits.max_trace_bytes)
         with self._mutex:
             if box.alive() and self._owner == os.getpid():
                 self._pool.setdefault(key, []).append(box)
@@ -260,7 +262,7 @@ class _Container:
 
     @classmethod
     def start(cls, backend: DockerBackend, image: str, limits, slot: _Slot) -> _Container:
-        mem = limits.memory + (64 << 20)
+        mem = CGROUP_FACTOR * limits.memory + (64 << 20)
         tmp = max(limits.memory, 1 << 20)
         opts = "rw,nosuid,nodev,exec,size={}"
         owner = f"{backend.host}:{os.getpid()}:{_start_time(os.getpid())}"
@@ -271,7 +273,8 @@ class _Container:
             pids_limit=limits.processes + 16, mem_limit=mem, memswap_limit=mem,
             nano_cpus=int(backend.cpus * 1e9), shm_size=tmp, working_dir="/",
             tmpfs={"/work": opts.format(tmp) + ",mode=755", "/tmp": opts.format(tmp) + ",mode=1777",
-                   "/var/tmp": opts.format(tmp) + ",mode=1777", CTL: "rw,nosuid,nodev,noexec,size=1m,mode=700"},
+                   "/var/tmp": opts.format(tmp) + ",mode=1777",
+                   CTL: f"rw,nosuid,nodev,noexec,size={limits.max_trace_bytes + (1 << 20)},mode=700"},
             labels={LABEL: "docker", OWNER_LABEL: owner}, log_config={"type": "none"},
             environment={}, stdin_open=False, tty=False)
         try:
@@ -430,7 +433,7 @@ class _Container:
         err = os.open(f"{base}/err.{n}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         cpu0, oom0 = self.cg.cpu(), self.cg.ooms()
         cpu = int(limits.timeout) + 1
-        data_kib = max(limits.memory * 2 // 1024, 1)
+        data_kib = max(limits.memory * DATA_FACTOR // 1024, 1)
         fsize = max(limits.max_trace_bytes // 1024, 1)
         line = f"{n} {cpu} {data_kib} {fsize} {limits.open_files} {limits.processes} {self.uid} {int(trace)}\n"
         started = time.monotonic()
