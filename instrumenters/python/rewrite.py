@@ -141,6 +141,7 @@ class Rewriter:
         self.ln[p] = tuple(carry)
         kind = ("u%d" % len(carry)) if fast else ("l%d" % len(carry) if len(carry) <= 4 else "l")
         probe = "_ca_.{}({})".format(kind, ", ".join([str(p), *carry]))
+        self.last_probe = p
         return f"_ca_.n({vd}, {probe})" if vd else probe
 
     def vprobe(self, scope: Scope, names) -> str | None:
@@ -342,6 +343,14 @@ class Rewriter:
         if lead:
             _, at, events = self.setup_at
             self.post(at, "; import _codealchemy as _ca_; @SETUP_CALL@" + "".join("; " + e for e in events))
+        for i, (at, text, prio) in enumerate(self.edits):
+            before = self.src[at - 1:at] if at else b""
+            if text[:1].isidentifier() and (before.isalnum() or before == b"_"):
+                text = " " + text  # `while(x)` -> `while _ca_.l0(5) or ((x))`
+            after = self.src[at:at + 1]
+            if text[-1:].isalnum() and (after.isalnum() or after == b"_"):
+                text += " "
+            self.edits[i] = (at, text, prio)
         # where the probes went, per line: (original byte column, bytes inserted); the setup call's
         # own length is -1 (the prelude works it out): tracebacks show the original columns
         starts = [0]
@@ -592,7 +601,9 @@ class Rewriter:
                 if right is None or right.type in ("assignment", "yield") or e.child_by_field_name("type"):
                     return None
                 cur = self.model(right, cur, acts)
-                cur = self.model_target(left, cur, acts)
+                if left.type != "identifier":
+                    return None
+                cur = self.op(right, line(left), cur, acts)
             elif e.type == "augmented_assignment":
                 left = e.child_by_field_name("left")
                 if left.type != "identifier":
@@ -732,12 +743,6 @@ class Rewriter:
         self._unmodelled = True
         return cur
 
-    def model_target(self, n, cur, acts):
-        if n.type == "identifier":
-            return self.op(n, line(n), cur, acts) if line(n) != cur else cur
-        self._unmodelled = True
-        return cur
-
     def apply_acts(self, scope, acts) -> None:
         for kind, node, ln in acts:
             if kind == "first":
@@ -811,7 +816,7 @@ class Rewriter:
         elif kids:
             self.wrap(kids[0], "_ca_.y(%d, (" % p, "))")
         else:
-            self.post(n.end_byte, " _ca_.y(%d)" % p)
+            self.edits.append((n.end_byte, " _ca_.y(%d)" % p, -depth(n) - 1))
 
     def lambda_expr(self, scope, n) -> None:
         ln = line(n)
@@ -1265,7 +1270,7 @@ class Rewriter:
             expr = named(dec)[0]
             pk = self.lprobe(scope, line(dec), carry if k == 0 else ())
             items = (list(pending) if k == 0 else []) + [pk]
-            pkid = parse_lprobe(pk)[0]
+            pkid = self.last_probe
             pre = ([pdef] if (k == n - 1 and not is_class) else []) + [pkid]
             post = [pdef] if k == 0 else []
             self.wrap(expr, f"{self.mod(items)}.d({self.as_expression(items)} or (",

@@ -13,8 +13,10 @@ What it does (the prelude, prelude/codealchemy_prelude.rs, is a module of the pr
 - a line probe for each statement (and a block's tail expression) goes at the END OF THE
   PREVIOUS LINE (after the previous statement or the `{`), so statements keep their line and
   column: rustc's diagnostics (the repair loop) and panic locations (`main.rs:12:5`) stay;
-- values are read as `(&&crate::__ca::W(&x)).__ca_v("x", &mut __e)`: autoref specialization
-  picks Debug when the type has it, else the type name; a read never moves (only `&x`);
+- values are read as `(&&crate::__ca::W(&x)).__ca_v("\\tx\\t", &mut __e)`: autoref specialization
+  picks Debug when the type has it, else the type name; a read never moves (only `&x`).
+  Variables declared as integers or bools (`let n: u64`, `let mut i = 0`, `k: i32`) are read
+  with `&&&W`, which reaches a formatting-free fast path first;
 - returns: a tail expression or `return EXPR` becomes `{ let __ca_r: RET = EXPR; record;
   __ca_r }` (the prefix at the end of the previous line when EXPR starts its line); `EXPR?`
   becomes `EXPR.__ca_q(...)?`, which records the early return (the error before `From`);
@@ -41,7 +43,7 @@ from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
 F = "__ca_f"
 PRELUDE_DECL = '#[macro_use] #[path = "codealchemy_prelude.rs"] mod __ca; '
-USE = "use crate::__ca::{__CaDbg as _, __CaAny as _, __CaQ as _, __CaRet as _}; "
+USE = "use crate::__ca::{__CaPrim as _, __CaDbg as _, __CaAny as _, __CaQ as _, __CaRet as _}; "
 RESERVED = re.compile(rb"__ca")
 COMMENTS = {"line_comment", "block_comment"}
 ITEMS = {"function_item", "impl_item", "trait_item", "mod_item", "struct_item", "enum_item", "union_item",
@@ -50,6 +52,7 @@ ITEMS = {"function_item", "impl_item", "trait_item", "mod_item", "struct_item", 
 POSTFIX = {"call_expression", "field_expression", "identifier", "index_expression", "macro_invocation",
            "parenthesized_expression", "scoped_identifier", "self", "try_expression", "tuple_expression",
            "array_expression", "string_literal", "integer_literal", "await_expression", "generic_function"}
+PRIMS = {"i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "bool"}
 PANIC_METHODS = {"unwrap", "expect", "unwrap_err", "expect_err"}
 ARITH = {"/", "%"}  # division by zero; overflow panics are rarer (then a column may move)
 PANIC_MACROS = {"panic", "assert", "assert_eq", "assert_ne", "unreachable", "todo", "unimplemented",
@@ -69,10 +72,16 @@ def _named(node) -> list:
 
 
 class Var:
-    __slots__ = ("name", "dead", "init")
+    __slots__ = ("name", "dead", "init", "prim")
 
-    def __init__(self, name: str, init: bool = True):
-        self.name, self.dead, self.init = name, False, init
+    def __init__(self, name: str, init: bool = True, prim: bool = False):
+        self.name, self.dead, self.init, self.prim = name, False, init, prim
+
+    @property
+    def refs(self) -> str:
+        """`&&&W` reaches the integer fast path first; only for variables known to be integers or
+        bools (a variable whose type is still being inferred would be forced to be one)."""
+        return "&&&" if self.prim else "&&"
 
 
 class Ctx:
@@ -129,7 +138,7 @@ class RustRewriter:
             if not self.rw.keep(phys, v.name):
                 v.dead = True  # rustc rejected this read: the variable is moved or borrowed from here on
                 continue
-            out.append(f'(&&crate::__ca::W(&{v.name})).__ca_v("{v.name}", &mut __e); ')
+            out.append(f'({v.refs}crate::__ca::W(&{v.name})).__ca_v("\\t{v.name}\\t", &mut __e); ')
         return "".join(out)
 
     def probe_text(self, pid: int, scope: Scope, phys: int) -> str:
@@ -145,11 +154,15 @@ class RustRewriter:
         pid = self.rw.probe("line", _line(node), ctx.name)
         self.rw.insert(at, " " + self.probe_text(pid, scope, phys), 10)
 
-    def declare(self, scope: Scope, pattern, init: bool = True) -> list[str]:
+    def declare(self, scope: Scope, pattern, init: bool = True, typ=None, value=None) -> list[str]:
         names: list[str] = []
         self.bindings(pattern, names)
+        prim = len(names) == 1 and pattern is not None and pattern.type in ("identifier", "mut_pattern") and (
+            (typ is not None and self.text(typ) in PRIMS)
+            or (typ is None and value is not None and value.type in ("integer_literal", "boolean_literal")
+                and not re.search(r"(i|u)128$", self.text(value))))
         for name in names:
-            scope.names[name] = Var(name, init)
+            scope.names[name] = Var(name, init, prim)
         return names
 
     def bindings(self, node, out: list[str]) -> None:
@@ -233,7 +246,7 @@ class RustRewriter:
                 scope.names["self"] = Var("self")
                 args.append("self")
             elif p.type == "parameter":
-                args.extend(self.declare(scope, p.child_by_field_name("pattern")))
+                args.extend(self.declare(scope, p.child_by_field_name("pattern"), typ=p.child_by_field_name("type")))
         self.frame(node, body, ctx, scope, args, _line(node))
 
     def frame(self, node, body, ctx: Ctx, scope: Scope, args: list[str], line: int) -> None:
@@ -248,7 +261,7 @@ class RustRewriter:
             for a in args:
                 v = scope.names.get(a)
                 if v is not None and self.rw.keep(phys, a):
-                    reads += f'(&&crate::__ca::W(&{a})).__ca_v("{a}", &mut __e); '
+                    reads += f'({v.refs}crate::__ca::W(&{a})).__ca_v("\\t{a}\\t", &mut __e); '
                 elif v is not None:
                     v.dead = True
         text += f"if let Some(mut __e) = {F}.c() {{ {reads}}};" if reads else f"let _ = {F}.c();"
@@ -300,7 +313,7 @@ class RustRewriter:
         if self.rw.keep(phys):
             for a in args:
                 if self.rw.keep(phys, a):
-                    reads += f'(&&crate::__ca::W(&{a})).__ca_v("{a}", &mut __e); '
+                    reads += f'({scope.names[a].refs}crate::__ca::W(&{a})).__ca_v("\\t{a}\\t", &mut __e); '
         c = f"if let Some(mut __e) = {F}.c() {{ {reads}}};" if reads else f"let _ = {F}.c();"
         typ = f": {annot}" if annot else ""
         self.rw.insert(at, f" {{ {USE}let {F} = crate::__ca::enter({call}, {end}, false); {c} "
@@ -375,6 +388,7 @@ class RustRewriter:
         that end at the same byte. A tail returns at the line that ran last in the frame."""
         pid = self.rw.probe("return", _line(expr), ctx.name)
         rec = f"{F}.rl()" if tail else f"{F}.r({pid})"
+        refs = "&&&" if ctx.ret in PRIMS else "&&"
         same_line = self.phys(at) == _line(expr)
         if same_line and self.may_locate(expr) and expr.type in POSTFIX:
             phys = self.phys(expr.end_byte)
@@ -386,7 +400,7 @@ class RustRewriter:
         typ = f": {ctx.ret}" if ctx.ret else ""
         self.rw.insert(at, f" {{ let __ca_r{typ} = ", 20)
         self.rw.insert(expr.end_byte, f"; if let Some(mut __e) = {rec} {{ "
-                                      f"(&&crate::__ca::W(&__ca_r)).__ca_r(&mut __e); }} __ca_r }}", -20)
+                                      f"({refs}crate::__ca::W(&__ca_r)).__ca_r(&mut __e); }} __ca_r }}", -20)
 
     @staticmethod
     def loop_like(node) -> bool:
@@ -410,7 +424,8 @@ class RustRewriter:
             alt = stmt.child_by_field_name("alternative")
             if alt is not None:
                 self.block(alt, ctx, Scope(scope), outer_line=line)
-            self.declare(scope, stmt.child_by_field_name("pattern"), init=value is not None)
+            self.declare(scope, stmt.child_by_field_name("pattern"), init=value is not None,
+                         typ=stmt.child_by_field_name("type"), value=value)
             return
         if t == "expression_statement":
             self.expr(inner, ctx, scope, line)

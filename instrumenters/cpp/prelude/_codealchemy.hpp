@@ -90,6 +90,8 @@ static unsigned xfr;            // frame that has the exception record of the ex
 static bool in_flight;          // thrown and not yet caught
 static std::string xtype, xmsg; // type and message of the last exception thrown
 static std::FILE *real_out, *real_err, *cookie_out, *cookie_err;
+static bool terminating;        // std::terminate runs: its own rethrow/catch is not the program's
+static std::terminate_handler prev_terminate;
 
 static __CA_NI void flush() {
     char *s = buf;
@@ -602,7 +604,7 @@ static void on_signal(int sig) {
         on = false;
         p = rec;  // drop a record cut short
         // an uncaught exception (abort from std::terminate) has its record already
-        if (depth && !(sig == 6 && in_flight)) {
+        if (depth && !(sig == 6 && (in_flight || terminating))) {
             unsigned d = depth - 1 < MAXSTACK ? depth - 1 : MAXSTACK - 1;
             const char *msg, *name = signame(sig, &msg);
             if (p > hw) flush();
@@ -618,6 +620,11 @@ static void on_signal(int sig) {
     sa.handler = 0;  // SIG_DFL
     __ca_sigaction(sig, &sa, 0);
     __ca_raise(sig);
+}
+static void on_terminate() {
+    terminating = true;
+    if (prev_terminate) prev_terminate();
+    std::abort();
 }
 static void before_fork() { if (on && p == rec) flush(); }
 static void in_child() { on = false; p = rec = buf; fd = -1; }
@@ -667,6 +674,7 @@ struct Init {
             stdout = cookie_out;
             stderr = cookie_err;
         }
+        prev_terminate = std::set_terminate(on_terminate);
         __ca_register_atfork(before_fork, 0, in_child, __dso_handle);
         __ca_stack_t ss = {altstack, 0, sizeof altstack};
         __ca_sigaltstack(&ss, 0);
@@ -696,13 +704,16 @@ static Init init;
 // the exception being thrown: its type and, for a std::exception, its what()
 static void on_throw(void *obj, std::type_info *tinfo) {
     in_flight = true;
-    if (!on || !tinfo) return;
+    if (!on || !tinfo || terminating) return;
     bool was = on;
     on = false;  // what() runs untraced
     xtype = demangle(tinfo->name());
     void *q = obj;
     if (typeid(std::exception).__do_catch(tinfo, &q, 1)) xmsg = static_cast<std::exception *>(q)->what();
     else if (*tinfo == typeid(const char *) || *tinfo == typeid(char *)) xmsg = *static_cast<const char **>(obj);
+    else if (*tinfo == typeid(int)) xmsg = std::to_string(*static_cast<int *>(obj));
+    else if (*tinfo == typeid(long)) xmsg = std::to_string(*static_cast<long *>(obj));
+    else if (*tinfo == typeid(std::string)) xmsg = *static_cast<std::string *>(obj);
     else xmsg.clear();
     on = was;
     xfr = 0;
@@ -724,16 +735,20 @@ __attribute__((noreturn)) void __cxa_rethrow() {
     typedef void (*fn)();
     static fn realf = (fn)__ca_dlsym((void *)-1L, "__cxa_rethrow");
     __ca::in_flight = true;
-    __ca::xfr = 0;
-    __ca::exc_here();
+    if (!__ca::terminating) {
+        __ca::xfr = 0;
+        __ca::exc_here();
+    }
     realf();
     __builtin_unreachable();
 }
 void *__cxa_begin_catch(void *exc) noexcept {
     typedef void *(*fn)(void *);
     static fn realf = (fn)__ca_dlsym((void *)-1L, "__cxa_begin_catch");
-    __ca::in_flight = false;
-    __ca::exc_here();
+    if (!__ca::terminating) {
+        __ca::in_flight = false;
+        __ca::exc_here();
+    }
     return realf(exc);
 }
 }

@@ -19,15 +19,15 @@ use std::sync::{Mutex, Once};
 struct Chan {
     file: Option<std::fs::File>,
     buf: Vec<u8>,
+    events: u64,
 }
 
 static INIT: Once = Once::new();
 static ON: AtomicBool = AtomicBool::new(false);
 static MAX_EVENTS: AtomicU64 = AtomicU64::new(0);
 static MAX_VALUE: AtomicUsize = AtomicUsize::new(200);
-static EVENTS: AtomicU64 = AtomicU64::new(0);
 static NEXT_FRAME: AtomicU64 = AtomicU64::new(1);
-static CHAN: Mutex<Chan> = Mutex::new(Chan { file: None, buf: Vec::new() });
+static CHAN: Mutex<Chan> = Mutex::new(Chan { file: None, buf: Vec::new(), events: 0 });
 const FLUSH_AT: usize = 1 << 16;
 
 thread_local! {
@@ -86,17 +86,22 @@ fn append(rec: &[u8]) {
     }
 }
 
-/// Counts one event; false once the limit is reached (then a `t` record, once, and silence).
-fn count() -> bool {
-    let n = EVENTS.fetch_add(1, Relaxed);
-    if n < MAX_EVENTS.load(Relaxed) {
-        return true;
+/// Appends an event record, counted against CODEALCHEMY_MAX_EVENTS (under the same lock, so the
+/// count is exact across threads); at the limit: a `t` record, once, then silence.
+fn append_event(rec: &[u8]) {
+    let mut chan = lock();
+    if chan.events >= MAX_EVENTS.load(Relaxed) {
+        if ON.swap(false, Relaxed) {
+            chan.buf.extend_from_slice(b"t\tmax_events\n");
+            flush_locked(&mut chan);
+        }
+        return;
     }
-    if ON.swap(false, Relaxed) {
-        append(b"t\tmax_events\n");
-        flush();
+    chan.events += 1;
+    chan.buf.extend_from_slice(rec);
+    if chan.buf.len() >= FLUSH_AT {
+        flush_locked(&mut chan);
     }
-    false
 }
 
 fn on_panic(info: &std::panic::PanicInfo<'_>) {
@@ -249,12 +254,53 @@ impl<'a, T: ?Sized> __CaAny for W<'a, T> {
     }
 }
 
+/// Integers and bools skip the formatting machinery: `(&&&W(&x))` finds this impl first.
+pub trait __CaPrim {
+    fn __ca_v(&self, name: &str, ev: &mut Ev);
+    fn __ca_r(&self, ev: &mut Ev);
+}
+
+macro_rules! __ca_prim {
+    ($($t:ty => $conv:expr),* $(,)?) => {$(
+        impl<'a> __CaPrim for &&W<'a, $t> {
+            #[inline]
+            fn __ca_v(&self, name: &str, ev: &mut Ev) {
+                ev.name(name);
+                let f: fn(&mut Vec<u8>, $t) = $conv;
+                f(&mut ev.buf, *self.0);
+            }
+            #[inline]
+            fn __ca_r(&self, ev: &mut Ev) {
+                ev.buf.push(b'\t');
+                let f: fn(&mut Vec<u8>, $t) = $conv;
+                f(&mut ev.buf, *self.0);
+            }
+        }
+    )*};
+}
+
+fn push_signed(buf: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        buf.push(b'-');
+    }
+    push_num(buf, n.unsigned_abs());
+}
+
+__ca_prim! {
+    u8 => |b, n| push_num(b, n as u64), u16 => |b, n| push_num(b, n as u64), u32 => |b, n| push_num(b, n as u64),
+    u64 => |b, n| push_num(b, n), usize => |b, n| push_num(b, n as u64),
+    i8 => |b, n| push_signed(b, n as i64), i16 => |b, n| push_signed(b, n as i64),
+    i32 => |b, n| push_signed(b, n as i64), i64 => |b, n| push_signed(b, n), isize => |b, n| push_signed(b, n as i64),
+    bool => |b, v| b.extend_from_slice(if v { b"true" } else { b"false" }),
+}
+
 // --- records ----------------------------------------------------------------------------------
 
 /// One record being built; it is appended to the channel when dropped. While it exists, traced
 /// functions that the rendering calls (Debug impls) record nothing.
 pub struct Ev {
     buf: Vec<u8>,
+    event: bool,
 }
 
 impl Ev {
@@ -268,13 +314,13 @@ impl Ev {
         push_num(&mut buf, frame);
         buf.push(b'\t');
         push_num(&mut buf, depth as u64);
-        Ev { buf }
+        Ev { buf, event: true }
     }
 
+    /// `name` comes with its tabs: "\tx\t".
+    #[inline]
     fn name(&mut self, name: &str) {
-        self.buf.push(b'\t');
         self.buf.extend_from_slice(name.as_bytes());
-        self.buf.push(b'\t');
     }
 
     fn debug<T: ?Sized + Debug>(&mut self, v: &T) {
@@ -297,7 +343,11 @@ impl Ev {
 impl Drop for Ev {
     fn drop(&mut self) {
         self.buf.push(b'\n');
-        append(&self.buf);
+        if self.event {
+            append_event(&self.buf);
+        } else {
+            append(&self.buf);
+        }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         POOL.with(|p| p.set(buf));
@@ -327,7 +377,7 @@ pub fn out(stream: u8, text: &str) {
     }
     let mut buf = Vec::with_capacity(text.len() + 8);
     buf.extend_from_slice(if stream == 1 { b"o\t1" } else { b"o\t2" });
-    let mut ev = Ev { buf };
+    let mut ev = Ev { buf, event: false };
     ev.text(text);
     QUIET.with(|q| q.set(q.get() + 1));
     drop(ev);
@@ -366,7 +416,7 @@ pub fn enter(call: u32, end: u32, unit: bool) -> Frame {
 impl Frame {
     #[inline]
     fn ev(&self, tag: u8, pid: u32) -> Option<Ev> {
-        if !self.on || !ON.load(Relaxed) || !count() {
+        if !self.on || !ON.load(Relaxed) {
             return None;
         }
         Some(Ev::new(tag, pid, self.id, self.depth))
