@@ -79,6 +79,9 @@ class Program:
         self.rw = rw
         self.text = rw.text
         self.constructed = self.classes_with_constructors()
+        self.classes = {self.text(n.child_by_field_name("name")) for n in iter_nodes(rw.root)
+                        if n.type in ("class_specifier", "struct_specifier") and n.child_by_field_name("name")
+                        is not None and n.child_by_field_name("body") is not None}
         self.done: set[int] = set()     # lambdas instrumented (start bytes)
 
     def classes_with_constructors(self) -> set[str]:
@@ -121,7 +124,33 @@ class Program:
         for n in sorted(iter_nodes(rw.root), key=lambda n: n.start_byte):
             if n.type == "lambda_expression" and n.start_byte not in self.done:
                 Function.for_lambda(self, n, {}, frozenset())
+        for n in iter_nodes(rw.root):
+            if n.type in ("class_specifier", "struct_specifier"):
+                self.field_renderer(n)
         rw.insert(0, f'#include "{PRELUDE}"\n#line 1\n', -1000)
+
+    def field_renderer(self, cls) -> None:
+        """A member `__ca_fields()` at the end of a class's body, which renders its data members
+        (the prelude shows an object of the class as `{x = 1, name = "a"}`)."""
+        name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
+        if name is None or body is None or body.children[-1].type != "}":
+            return
+        fields = []
+        for fd in body.named_children:
+            if fd.type != "field_declaration":
+                continue
+            if any(c.type == "storage_class_specifier" for c in fd.children):
+                continue      # static members
+            for d in fd.children_by_field_name("declarator"):
+                while d is not None and d.type in ("pointer_declarator", "reference_declarator", "array_declarator"):
+                    d = d.child_by_field_name("declarator") or (d.named_children[-1] if d.named_children else None)
+                if d is not None and d.type == "field_identifier":
+                    fields.append(self.text(d))
+        if not fields:
+            return
+        parts = "".join(f"__ca::field({cstr(f)}, {f}, {'true' if i == 0 else 'false'}); "
+                        for i, f in enumerate(fields))
+        self.rw.insert(body.children[-1].start_byte, f" public: void __ca_fields() const {{ {parts}}} ", 500)
 
 
 def function_name(fn, text) -> str | None:
@@ -188,7 +217,9 @@ class Function:
         self.skip_line = 0
         self.void = False
         self.decltype_auto = False
+        self.rtype: str | None = None   # the declared return type, when it can be named in the body
         self.is_main = False
+        self.method = False      # a non-static member function: `this` (the object) is shown
 
     # --- construction -------------------------------------------------------------------------
 
@@ -207,7 +238,11 @@ class Function:
         decl = fn.child_by_field_name("declarator")
         f.void = rtype is None or (ctx.text(rtype) == "void" and decl is not None and decl.type == "function_declarator")
         f.decltype_auto = rtype is not None and "decltype" in ctx.text(rtype)
+        if rtype is not None and not f.void and decl is not None and decl.type == "function_declarator" and \
+                rtype.type != "placeholder_type_specifier" and "\n" not in ctx.text(rtype):
+            f.rtype = ctx.text(rtype)
         f.is_main = name == "main"
+        f.method = f.is_method(fn, name)
         params = decl
         while params is not None and params.type != "function_declarator":
             params = params.child_by_field_name("declarator") or (params.named_children[-1] if params.named_children
@@ -238,6 +273,17 @@ class Function:
                                   for c in decl.children)
         f.run(decl.child_by_field_name("parameters") if decl is not None else None)
 
+    def is_method(self, fn, name: str) -> bool:
+        """A non-static member function of a class defined in the file, not a constructor or
+        destructor (their objects are not whole during the body)."""
+        if "::" not in name or any(c.type == "storage_class_specifier" and self.text(c) == "static"
+                                   for c in fn.children):
+            return False
+        cls, _, last = name.rpartition("::")
+        if last.startswith("~") or last == cls.split("::")[-1] or "<" in cls:
+            return False
+        return cls.split("::")[-1] in self.ctx.classes
+
     # --- the walk -----------------------------------------------------------------------------
 
     def line_of(self, node) -> int:
@@ -257,6 +303,10 @@ class Function:
                 scope[v.name] = v
                 assigned.add(v.id)
                 args.append(v)
+        if self.method:
+            this = Var("this", -1, False, True)
+            scope["this"] = this
+            assigned.add(this.id)
         line = self.line_of(self.node)
         call = self.rw.probe("call", line, self.name)
         close = self.body.children[-1]
@@ -276,7 +326,8 @@ class Function:
 
     def probe_expr(self, line: int, scope: dict, assigned) -> str:
         pid = self.rw.probe("line", line, self.name)
-        reads = "".join(f"__ca::v({cstr(v.name)}, {v.name}), " for v in self.visible(scope, assigned, line))
+        reads = "".join(f"__ca::v({cstr(v.name)}, {'*this' if v.id == -1 else v.name}), "
+                        for v in self.visible(scope, assigned, line))
         return f"(void)(__ca::on && __ca::line({pid}, __ca_g.fr) && ({reads}__ca::end(), true))"
 
     def probe_stmt(self, node, scope, assigned, single: bool) -> None:
@@ -611,6 +662,9 @@ class Function:
                         assigned = self.assigns(d.named_children[0], scope, assigned)
             elif c.type == "declaration":
                 assigned = self.declare(c, scope, assigned)
+        value = cond.child_by_field_name("value")
+        if value is not None and value.type != "declaration":
+            assigned = self.assigns(value, scope, assigned)
         return assigned
 
     def cond_probe(self, line: int, at: int, scope: dict, assigned) -> None:
@@ -694,12 +748,20 @@ class Function:
         expr = exprs[0] if exprs else None
         if expr is not None:
             self.lambdas(expr, scope, assigned)
-        if expr is None or self.void or self.decltype_auto or expr.type == "initializer_list" or \
-                not self.rw.keep(line) or not self.rw.keep(line, "return"):
+        if expr is None or self.void or self.decltype_auto or not self.rw.keep(line) or \
+                not self.rw.keep(line, "return"):
             self.rw.insert(node.start_byte, f"__ca_g.ret({pid}); ", 1)
             return
-        if self.pure(expr, scope):
-            self.rw.insert(node.start_byte, f"__ca_g.ret({pid}, {self.text(expr)}); ", 1)
+        if expr.type == "initializer_list":
+            if self.rtype is None:
+                self.rw.insert(node.start_byte, f"__ca_g.ret({pid}); ", 1)
+            else:   # `return {a, b};`: the value built as the declared type, then moved out
+                self.rw.insert(expr.start_byte, f"__ca_g.pass({pid}, {self.rtype}", 0)
+                self.rw.insert(expr.end_byte, ")", 0)
+            return
+        if self.pure(expr, scope) and "\n" not in self.text(expr):
+            how = f"ret_as<{self.rtype}>" if self.rtype else "ret"
+            self.rw.insert(node.start_byte, f"__ca_g.{how}({pid}, {self.text(expr)}); ", 1)
             return
         self.rw.insert(expr.start_byte, f"__ca_g.pass({pid}, (", 0)
         self.rw.insert(expr.end_byte, "))", 0)

@@ -265,7 +265,7 @@ template <class T> static const std::string &tname() {
 }
 
 // a pointer: "(T*) REGION+0xOFFSET": image (code and static data of the executable), heap
-// (the brk heap, from where it was at start-up) or stack (relative to a frame taken at
+// (the brk heap, relative to a block allocated at start-up) or stack (relative to a frame taken at
 // start-up); other addresses (mmap, shared libraries) are printed raw
 static __CA_NI void wp(const void *ptr, const std::string &ty) {
     if (!ptr) { lit("nullptr"); return; }
@@ -277,8 +277,9 @@ static __CA_NI void wp(const void *ptr, const std::string &ty) {
     *q++ = '*'; *q++ = ')'; *q++ = ' ';
     if (a >= (std::uintptr_t)__ca_image_start && a < (std::uintptr_t)__ca_image_end) {
         std::memcpy(q, "image+", 6); q = fmt_x(q + 6, a - (std::uintptr_t)__ca_image_start);
-    } else if (heap0 && a >= heap0 && a < (std::uintptr_t)__ca_sbrk(0)) {
-        std::memcpy(q, "heap+", 5); q = fmt_x(q + 5, a - heap0);
+    } else if (heap0 && a >= (std::uintptr_t)__ca_image_end && a < (std::uintptr_t)__ca_sbrk(0)) {
+        if (a >= heap0) { std::memcpy(q, "heap+", 5); q = fmt_x(q + 5, a - heap0); }
+        else { std::memcpy(q, "heap-", 5); q = fmt_x(q + 5, heap0 - a); }
     } else if (a <= stack0 + (1u << 20) && a + (64u << 20) >= stack0) {
         if (a >= stack0) { std::memcpy(q, "stack+", 6); q = fmt_x(q + 6, a - stack0); }
         else { std::memcpy(q, "stack-", 6); q = fmt_x(q + 6, stack0 - a); }
@@ -313,6 +314,20 @@ template <class T> constexpr bool is_closure() {
     return std::string_view(__PRETTY_FUNCTION__).find("<lambda") != std::string_view::npos;
 }
 
+template <class T> static void show(const T &v);
+
+// classes of the program: the rewriter adds a member `__ca_fields()` that renders their fields
+template <class T, class = void> struct has_fields : std::false_type {};
+template <class T>
+struct has_fields<T, std::void_t<decltype(std::declval<const T &>().__ca_fields())>> : std::true_type {};
+template <std::size_t N, class T> static void field(const char (&name)[N], const T &x, bool first) {
+    if (full()) return;
+    if (!first) lit(", ");
+    put(name, N - 1);
+    lit(" = ");
+    show(x);
+}
+
 static std::ostringstream *os;
 template <class T> static __CA_NI void via_stream(const T &v) {
     if (!os) os = new std::ostringstream;
@@ -329,7 +344,6 @@ template <class T> static __CA_NI void via_stream(const T &v) {
     text(s.data(), s.size() > (std::size_t)maxv + 1 ? (std::size_t)maxv + 1 : s.size());
 }
 
-template <class T> static void show(const T &v);
 template <class T, std::size_t... I> static void show_tuple(const T &v, std::index_sequence<I...>) {
     lit("{");
     ((I ? (void)lit(", ") : (void)0, full() ? (void)0 : show(std::get<I>(v))), ...);
@@ -357,6 +371,8 @@ template <class T> static void show(const T &v) {
         wi((long long)v);
     } else if constexpr (std::is_same_v<U, std::nullptr_t>) {
         lit("nullptr");
+    } else if constexpr (std::is_same_v<U, std::nullopt_t>) {
+        lit("nullopt");
     } else if constexpr (is_strlike<U>::value) {
         long n = (long)v.size();
         quoted(v.data(), n > maxv + 1 ? maxv + 1 : n);
@@ -379,6 +395,14 @@ template <class T> static void show(const T &v) {
         if (v) show(*v); else lit("nullopt");
     } else if constexpr (is_pairlike<U>::value) {
         show_tuple(v, std::make_index_sequence<std::tuple_size<U>::value>());
+    } else if constexpr (std::is_array_v<U>) {
+        lit("{");
+        for (std::size_t i = 0; i < std::extent_v<U>; i++) {
+            if (i) lit(", ");
+            if (full()) break;
+            show(v[i]);
+        }
+        lit("}");
     } else if constexpr (std::is_base_of_v<std::exception, U>) {
         const std::string n = demangle(typeid(v).name());  // the dynamic type
         text(n.data(), n.size());
@@ -390,6 +414,10 @@ template <class T> static void show(const T &v) {
         text(n.data(), n.size());
     } else if constexpr (has_out<U>::value) {
         via_stream(v);
+    } else if constexpr (has_fields<U>::value) {
+        lit("{");
+        v.__ca_fields();
+        lit("}");
     } else if constexpr (iterable<U>::value) {
         lit("{");
         bool first = true;
@@ -525,6 +553,12 @@ struct Frame {
         rv->assign(start, (std::size_t)(p - start));
         p = start;
     }
+    // a value returned as type R: numbers shown as R (a `return 'a';` of an int function is 97)
+    template <class R, class T> __CA_NI void ret_as(int pid, const T &value) {
+        using D = std::remove_cv_t<std::remove_reference_t<R>>;
+        if constexpr (std::is_arithmetic_v<D> && std::is_arithmetic_v<std::remove_cv_t<T>>) ret(pid, (D)value);
+        else ret(pid, value);
+    }
     template <class T> __CA_NI T &&pass(int pid, T &&value) {
         ret(pid, value);
         return static_cast<T &&>(value);
@@ -649,7 +683,9 @@ struct Init {
         if (maxv < 1) maxv = 1;
         if (maxv > (256 << 10)) maxv = 256 << 10;
         hw = buf + 65536;
-        heap0 = (std::uintptr_t)__ca_sbrk(0);
+        void *first = std::malloc(1);
+        heap0 = (std::uintptr_t)first;
+        std::free(first);
         stack0 = (std::uintptr_t)&local;
         on = true;
 
