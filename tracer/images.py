@@ -92,6 +92,7 @@ def build(ids: list[str] | None = None, progress: Progress = print, *, no_cache:
     c = c or client()
     known = dockerfiles()
     results: dict[str, tuple[bool, float, str]] = {}
+    ca = extra_ca_certs()
     for lang_id in ids or default_ids():
         if lang_id not in known:
             results[lang_id] = (False, 0.0, f"no runtimes/{lang_id}/Dockerfile")
@@ -107,6 +108,7 @@ def build(ids: list[str] | None = None, progress: Progress = print, *, no_cache:
         try:
             for chunk in c.api.build(path=str(known[lang_id]), tag=tag(lang_id), rm=True, forcerm=True,
                                      decode=True, nocache=no_cache, pull=False,
+                                     buildargs={"EXTRA_CA_CERTS": ca} if ca else None,
                                      labels={LABEL: lang_id, f"{LABEL}.version": version()}):
                 if "error" in chunk:
                     ok, last = False, chunk["error"].strip()
@@ -125,6 +127,19 @@ def build(ids: list[str] | None = None, progress: Progress = print, *, no_cache:
         results[lang_id] = (ok, secs, last)
         progress(f"[{lang_id}] {'built ' + tag(lang_id) if ok else 'FAILED'} in {secs:.0f} s")
     return results
+
+
+def extra_ca_certs() -> str:
+    """The PEMs of this machine's locally added CAs (/usr/local/share/ca-certificates): passed to
+    builds as the EXTRA_CA_CERTS build argument, so stages that fetch over TLS (npm, the Go module
+    proxy) work behind a TLS-intercepting proxy too. Empty where there are none."""
+    pems = []
+    for crt in sorted(Path("/usr/local/share/ca-certificates").rglob("*.crt")):
+        try:
+            pems.append(crt.read_text().strip())
+        except (OSError, UnicodeDecodeError):
+            continue
+    return "\n".join(p for p in pems if "BEGIN CERTIFICATE" in p)
 
 
 def debian_mirror() -> str:
