@@ -88,7 +88,7 @@ function render(v) {
     } else {
       const t = trim(v, 0, new Map(), { left: K });
       s = util.inspect(t, INSPECT);
-      if (t !== v && (T.isMap(v) || T.isSet(v))) s = s.replace(/^(Map|Set)\(\d+\)/, '$1(' + v.size + ')');
+      if (t !== v && (T.isMap(v) || T.isSet(v))) s = s.replace(/^(<ref \*\d+> )?(Map|Set)\(\d+\)/, '$1$2(' + v.size + ')');
     }
   } catch (e) {
     s = '<unrenderable>';
@@ -111,82 +111,62 @@ function exotic(v) {
     || T.isMapIterator(v) || T.isSetIterator(v) || T.isExternal(v) || T.isArgumentsObject(v);
 }
 
+// Maps and Sets show their size in their header, so a copy keeps every entry (entries past
+// the budget with emptied values); bigger ones are rendered as they are.
+const COPY_MAX = 4 * K;
+
 function trim(v, depth, memo, budget) {
-  if (v === null || typeof v !== 'object' || depth > INSPECT.depth || T.isProxy(v)) return v;
-  if (memo.has(v)) return memo.get(v);
-  memo.set(v, v); // a cycle back to v keeps the original
+  if (v === null || typeof v !== 'object') return v;
+  if (memo.has(v)) return memo.get(v); // before the depth limit: cycles show past it
+  if (depth > INSPECT.depth || T.isProxy(v)) return v;
   const proto = Object.getPrototypeOf(v);
-  let c = v;
+  let c;
   if (T.isMap(v) || T.isSet(v)) {
     const map = T.isMap(v);
     if (proto !== (map ? Map.prototype : Set.prototype)) return v;
-    // a cut copy would show a wrong size in its header: only the outermost one is fixed
-    if (depth > 0 && v.size > budget.left) return v;
+    if (depth > 0 && v.size > COPY_MAX) return v;
+    c = map ? new Map() : new Set();
+    memo.set(v, c);
     const it = map ? Map.prototype.entries.call(v) : Set.prototype.values.call(v);
-    const items = [];
-    let changed = false;
-    for (;;) {
-      const r = it.next();
-      if (r.done) break;
-      if (budget.left <= 0) { changed = true; break; }
+    for (let r = it.next(); !r.done; r = it.next()) {
+      if (budget.left <= 0 && (depth === 0 || c.size >= v.size)) break;
       budget.left--;
-      if (map) {
-        const k2 = trim(r.value[0], depth + 1, memo, budget);
-        const v2 = trim(r.value[1], depth + 1, memo, budget);
-        changed = changed || k2 !== r.value[0] || v2 !== r.value[1];
-        items.push([k2, v2]);
-      } else {
-        const v2 = trim(r.value, depth + 1, memo, budget);
-        changed = changed || v2 !== r.value;
-        items.push(v2);
-      }
+      if (map) c.set(trim(r.value[0], depth + 1, memo, budget), trim(r.value[1], depth + 1, memo, budget));
+      else c.add(trim(r.value, depth + 1, memo, budget));
     }
-    if (changed) c = map ? new Map(items) : new Set(items);
   } else if (Array.isArray(v)) {
     if (proto !== Array.prototype) return v;
     if (v.length <= K && Object.keys(v).length !== v.length) return v; // holes, extra keys
-    const items = [];
-    let changed = false;
-    for (let i = 0; i < v.length; i++) {
-      if (budget.left <= 0) { changed = true; break; }
+    c = [];
+    memo.set(v, c);
+    for (let i = 0; i < v.length && budget.left > 0; i++) {
       budget.left--;
       const d = Object.getOwnPropertyDescriptor(v, i);
-      if (d === undefined || !('value' in d)) return v; // holes and accessors: as they are
-      items.push(trim(d.value, depth + 1, memo, budget));
-      changed = changed || items[i] !== d.value;
+      if (d === undefined || !('value' in d)) { memo.set(v, v); return v; } // holes, accessors
+      c.push(trim(d.value, depth + 1, memo, budget));
     }
-    if (changed) c = items;
   } else if (!exotic(v)) {
+    c = Object.create(proto);
+    memo.set(v, c);
+    const own = Object.getOwnPropertyDescriptor(v, 'constructor');
+    if (own !== undefined && !own.enumerable) Object.defineProperty(c, 'constructor', own);
     const keys = Object.keys(v);
-    const descs = [];
-    let changed = false;
-    for (let i = 0; i < keys.length; i++) {
-      if (budget.left <= 0) { changed = true; break; }
+    for (let i = 0; i < keys.length && budget.left > 0; i++) {
       budget.left--;
-      let d = Object.getOwnPropertyDescriptor(v, keys[i]);
-      if (d !== undefined && 'value' in d) {
-        const t = trim(d.value, depth + 1, memo, budget);
-        if (t !== d.value) {
-          changed = true;
-          d = { value: t, writable: true, enumerable: true, configurable: true };
-        }
-      }
-      descs.push(d);
+      const d = Object.getOwnPropertyDescriptor(v, keys[i]);
+      if (d === undefined) continue;
+      if ('value' in d) d.value = trim(d.value, depth + 1, memo, budget);
+      Object.defineProperty(c, keys[i], d);
     }
-    if (changed) {
-      c = Object.create(proto);
-      for (let i = 0; i < descs.length; i++) {
-        if (descs[i] !== undefined) Object.defineProperty(c, keys[i], descs[i]);
-      }
-      if (descs.length === keys.length) {
-        for (const sym of Object.getOwnPropertySymbols(v)) {
-          const d = Object.getOwnPropertyDescriptor(v, sym);
-          if (d && d.enumerable) Object.defineProperty(c, sym, d);
-        }
+    if (budget.left > 0) {
+      for (const sym of Object.getOwnPropertySymbols(v)) {
+        const d = Object.getOwnPropertyDescriptor(v, sym);
+        if (d && d.enumerable) Object.defineProperty(c, sym, d);
       }
     }
+  } else {
+    return v;
   }
-  memo.set(v, c);
   return c;
 }
 
@@ -261,6 +241,7 @@ function head(kind, p, f) {
 // false where that cannot be known cheaply or without running program code (proxies,
 // promises, dates, typed arrays, big or symbol-keyed objects): those are always rendered.
 const FP_MAX = 4096;
+const HOLE = Symbol('hole');
 
 function fp(v, depth, out, budget) {
   if (out.length > FP_MAX) return false;
@@ -286,7 +267,7 @@ function fp(v, depth, out, budget) {
     for (let i = 0; i < v.length && budget.left > 0; i++) {
       budget.left--;
       const d = Object.getOwnPropertyDescriptor(v, i);
-      if (d === undefined) out.push(undefined);
+      if (d === undefined) out.push(HOLE);
       else if ('value' in d) { if (!fp(d.value, depth + 1, out, budget)) return false; } else out.push(d.get, d.set);
     }
     return true;
