@@ -236,7 +236,8 @@ class Function:
         f = cls(ctx, fn, body, name, {}, frozenset())
         rtype = fn.child_by_field_name("type")
         decl = fn.child_by_field_name("declarator")
-        f.void = rtype is None or (ctx.text(rtype) == "void" and decl is not None and decl.type == "function_declarator")
+        plain = decl is not None and decl.type == "function_declarator"
+        f.void = rtype is None or (ctx.text(rtype) == "void" and plain)
         f.decltype_auto = rtype is not None and "decltype" in ctx.text(rtype)
         if rtype is not None and not f.void and decl is not None and decl.type == "function_declarator" and \
                 rtype.type != "placeholder_type_specifier" and "\n" not in ctx.text(rtype):
