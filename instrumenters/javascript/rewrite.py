@@ -235,22 +235,16 @@ class JSRewriter:
         return 0
 
     def detect_esm(self, root) -> bool:
-        for c in root.named_children:
-            if c.type in ("import_statement", "export_statement"):
+        """import/export, import.meta, or an await outside any function (top-level await)."""
+        for name, node in self.rw.captures("module_syntax"):
+            if name == "esm" or (name == "meta" and node.text.startswith(b"import")):
                 return True
-        stack = [root]
-        while stack:
-            n = stack.pop()
-            t = n.type
-            if t == "meta_property" and n.text.startswith(b"import"):
-                return True
-            if t in FUNCS or t == "class_static_block":
-                continue
-            if t == "await_expression":
-                return True
-            if t == "for_in_statement" and any(c.type == "await" for c in n.children):
-                return True
-            stack.extend(n.children)
+            if name == "await":
+                p = node.parent
+                while p is not None and p.type not in FUNCS and p.type != "class_static_block":
+                    p = p.parent
+                if p is None:
+                    return True
         return False
 
     def stmts(self, nodes, scope, frame, owner_line=None):
