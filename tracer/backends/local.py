@@ -320,6 +320,7 @@ class LocalBackend:
                         os.chown(os.path.join(dirpath, f), uid, uid)
             env = {"PATH": PATH, "HOME": "/work", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
                    **request.env}
+            env = {str(k): str(v) for k, v in env.items()}   # (a TOML value may be a number)
             binds = _binds(env, getattr(request, "binds", None) or (), notes)
             env.pop(BINDS_ENV, None)
             if self.sandbox == "none":   # /work is where the files are inside the sandbox
@@ -523,7 +524,7 @@ while True:
             pid = os.posix_spawn(req["argv"][0], req["argv"], req["env"], file_actions=acts,
                                  setsid=True, setsigmask=(), setsigdef=dfl)
             pidfd = os.pidfd_open(pid)
-        except OSError as e:
+        except Exception as e:
             send({"error": str(e)})
         else:
             kids[pidfd] = pid
