@@ -542,6 +542,14 @@ class JSRewriter:
                 kw = n.children[0]
                 ret = "retl" if frame.fallback else "ret"
                 self.rw.insert(kw.end_byte, f" {CA}.{ret}({F}, {pid}, undefined)", priority=_closer(0))
+        elif frame is not None and frame.module:
+            # `return` in top-level CommonJS code ends the module: its frame returns
+            if arg:
+                a = arg[0]
+                self.rw.insert(a.start_byte, f"{_gap(n, a)}({CA}.end({F}), (", priority=_opener(_span(a) + 0.5))
+                self.rw.insert(a.end_byte, "))", priority=_closer(_span(a) + 0.5))
+            else:
+                self.rw.insert(n.children[0].end_byte, f" void {CA}.end({F})", priority=_closer(0))
         for c in arg:
             self.walk(c, scope, frame)
 
