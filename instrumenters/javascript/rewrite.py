@@ -512,22 +512,15 @@ class JSRewriter:
         else:
             for nm, node in _binding_names(param, []):
                 self.declare(inner, nm, "let", at, pos=node.start_byte)
-            self.walk_pattern_defaults(param, inner, frame)
             if frame is not None:
+                # `catch ({a, b})` -> `catch (__cae) { __ca.x(...); let {a, b} = __cae;`: the
+                # pattern moves as text (functions in its defaults stay uninstrumented)
                 pattern = self.rw.text(param)
                 self.rw.replace(param.start_byte, param.end_byte, E)
                 self.rw.insert(at, f" {CA}.x({F}, {E}); let {pattern} = {E};", priority=pri)
             else:
                 return self.walk(body, inner, frame)
         self.stmts(body.named_children, Scope(body, inner, frame), frame)
-
-    def walk_pattern_defaults(self, pattern, scope, frame):
-        # default values inside a pattern may hold functions; they are walked for completeness
-        for c in pattern.named_children:
-            if c.type in ("assignment_pattern", "object_assignment_pattern"):
-                right = c.child_by_field_name("right")
-                if right is not None and frame is None:
-                    self.walk(right, scope, frame)
 
     def return_statement(self, n, scope, frame):
         arg = [c for c in n.named_children if c.type != "comment"]
