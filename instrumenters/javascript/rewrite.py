@@ -39,6 +39,7 @@ NO_PROBE = {"function_declaration", "generator_function_declaration", "empty_sta
             "import_statement", "for_statement", "while_statement", "comment", "hash_bang_line"}
 RESERVED = re.compile(rb"\b__ca[a-z]?\b")
 BIG = 10 ** 9
+MAX_VARS = 64  # variables named by one probe at most
 
 CA = "__ca"
 F = "__caf"
@@ -191,6 +192,9 @@ class JSRewriter:
         found.sort()
         names = [n for _, n in found]
         names += [n for n in frame.captured if n not in seen]
+        if len(names) > MAX_VARS:
+            # huge scopes (big generated modules): the latest declared ones
+            names = names[-MAX_VARS:]
         return names
 
     def args_text(self, names) -> str:
