@@ -450,11 +450,49 @@ static const char *__ca_signame(int sig, const char **msg) {
     }
 }
 static const int __ca_fatal[] = {11, 8, 6, 7, 4, 24, 15};
+/* bytes a stream holds in its buffer, not yet written (glibc's FILE: int _flags, then
+   _IO_read_ptr, _IO_read_end, _IO_read_base, _IO_write_base, _IO_write_ptr) */
+static __ca_size __ca_pending(struct _IO_FILE *f) {
+    if (!f) return 0;
+    char *const *p = (char *const *)f;
+    return p[5] > p[4] ? (__ca_size)(p[5] - p[4]) : 0;
+}
+/* a fatal signal loses what stdout/stderr still buffer (untraced too): take those bytes back
+   out of the output records still in the trace buffer, newest first, so the trace's output is
+   what the program really wrote */
+static void __ca_retract(int stream, __ca_size left) {
+    char *end = __ca_rec;
+    while (left && end > __ca_buf) {
+        char *start = end - 1;                      /* end[-1] is the record's newline */
+        while (start > __ca_buf && start[-1] != '\n') start--;
+        if (end - start >= 5 && start[0] == 'o' && start[1] == '\t' && start[2] == '0' + stream && start[3] == '\t') {
+            char *text = start + 4, *stop = end - 1, *q;
+            __ca_size m = 0;
+            for (q = text; q < stop; q += *q == '\\' ? 2 : 1) m++;
+            char *cut = start;                      /* drop the whole record */
+            if (m > left) {                         /* or keep its first m - left bytes */
+                __ca_size keep = m - left;
+                for (q = text; keep; q += *q == '\\' ? 2 : 1) keep--;
+                *q = '\n';
+                cut = q + 1;
+                left = 0;
+            } else {
+                left -= m;
+            }
+            __builtin_memmove(cut, end, (__ca_size)(__ca_rec - end));
+            __ca_rec -= end - cut;
+        }
+        end = start;
+    }
+    __ca_p = __ca_rec;
+}
 static void __ca_on_signal(int sig) {
     if (__ca_guarded && (sig == 11 || sig == 7)) { __ca_guarded = 0; __ca_siglongjmp(__ca_jb, 1); }
     if (__ca_on) {
         __ca_on = 0;
         __ca_p = __ca_rec;                 /* drop a record cut short */
+        __ca_retract(1, __ca_pending(__ca_real_out));
+        __ca_retract(2, __ca_pending(__ca_real_err));
         if (__ca_depth) {
             unsigned d = __ca_depth - 1;
             int deep = d >= __CA_MAXSTACK;
