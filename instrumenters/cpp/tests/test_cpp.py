@@ -228,3 +228,11 @@ def test_uninitialised_scalars_are_not_read():
     assert '__ca::v("x", x)' in line5 and '__ca::v("y", y)' in line5
     line4 = code.splitlines()[5]
     assert "__ca::v(" not in line4.split("if")[0]
+
+
+def test_the_trace_header_lists_the_repairs(tracer):
+    """Through the public path (trace_source): the header says what the loop dropped."""
+    traced = tracer.trace(FIXTURES / "repair_lambda_const.cpp")
+    assert traced.footer["status"] == "ok"
+    assert [(r["line"], r["variable"]) for r in traced.header["repairs"]] == [(7, "N"), (8, "N")]
+    assert traced.stdout == "12\n"
