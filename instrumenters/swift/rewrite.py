@@ -91,7 +91,13 @@ class Frame:
         if not self.rw.keep(line):
             return
         pid = self.rw.probe("line", line, self.name)
-        self.rw.insert(node.start_byte,
+        at = node.start_byte
+        siblings = [c for c in node.parent.children if c.is_named] if node.parent is not None else []
+        i = next((k for k, c in enumerate(siblings) if c.start_byte == node.start_byte and c.type == node.type), 0)
+        prev = siblings[i - 1] if i else None
+        if prev is not None and prev.type == "statement_label":
+            at = prev.start_byte      # `outer: for ...`: the probe goes before the label
+        self.rw.insert(at,
                        f"if __CA.on {{ __CA.line({pid}, {self.handle}, {self.reads(scope, assigned, line)}) }}; ", 0)
 
     def cond_probe(self, at: int, line: int, scope, assigned, suffix: str) -> None:
@@ -109,7 +115,8 @@ class Frame:
                 continue
             self.skip_line = skip if self.line_of(c) == skip else 0
             assigned = self.stmt(c, scope, assigned)
-            skip = self.line_of(c) if c.type not in LOOPS_AND_BRANCHES and c.type not in DECLS else 0
+            if c.type != "statement_label":
+                skip = self.line_of(c) if c.type not in LOOPS_AND_BRANCHES and c.type not in DECLS else 0
         return assigned
 
     def body(self, node, scope: dict, assigned, header: int):
@@ -311,7 +318,7 @@ class Frame:
         is_var = "var" in words
         annotation = next((c for c in node.children if c.type == "type_annotation"), None)
         optional = annotation is not None and self.text(annotation).rstrip().endswith("?")
-        for ident in self.bound(node):
+        for ident in self.bound(node.child_by_field_name("name") or node, loose=True):
             if computed or "lazy" in text.split():
                 continue
             init = value is not None or (is_var and optional)
@@ -323,9 +330,14 @@ class Frame:
 
 
 def params_of(fn, text) -> list:
+    """The parameters a probe may read: not non-escaping closures (a non-escaping function value
+    cannot be passed to the generic renderer) nor autoclosures."""
     out = []
     for p in fn.named_children:
         if p.type != "parameter":
+            continue
+        mods = " ".join(text(c) for c in p.children if c.type == "parameter_modifiers")
+        if "@autoclosure" in text(p) or any(c.type == "function_type" for c in p.children) and "@escaping" not in mods:
             continue
         for i, c in enumerate(p.children):
             if p.field_name_for_child(i) == "name" and c.type == "simple_identifier":

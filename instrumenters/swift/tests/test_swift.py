@@ -136,3 +136,18 @@ def test_conformance_programs_run():
     for path in CONFORMANCE:
         traced = tracer.trace(path)
         assert traced.footer["status"] == "ok", (path.name, traced.footer)
+
+
+def test_prelude_parses():
+    """No swiftc here: at least tree-sitter-swift reads the prelude without an error."""
+    from codealchemy.tracer import treesitter
+    tree = treesitter.parse(lang().grammar, lang().prelude_files["_codealchemy.swift"])
+    assert treesitter.first_error(tree.root_node) is None
+
+
+def test_labels_closure_parameters_and_destructuring():
+    code = instrumented(HERE / "fixtures" / "labels_params.swift").code
+    assert "}; outer: for v in values {" in code                  # the probe goes before the label
+    assert '("transform"' not in code and '("done", __CA.s(done))' in code   # non-escaping: not read
+    assert '("a", __CA.s(a)), ("b", __CA.s(b))' in code           # let (a, b) = ...
+    assert "while __CA.t(" in code and '("next", __CA.s(next))' in code
