@@ -1,0 +1,55 @@
+"""Every language's conformance programs and fixtures, traced by the docker backend in the
+language's image, give exactly what the local backend gives: the same status, output and events
+(timings aside). Languages whose image is not built (or not in CODEALCHEMY_DOCKER_LANGS) skip."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+
+import pytest
+
+from codealchemy.tracer import plugins
+from codealchemy.tracer.testing import Tracer
+
+from .conftest import PROBLEM, need_image
+
+
+def cases() -> list[tuple[str, str]]:
+    out = []
+    for lang in plugins.languages():
+        for sub in ("conformance", "fixtures"):
+            folder = lang.instrumenter_dir / "tests" / sub
+            for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+                if path.suffix in lang.extensions:
+                    out.append((lang.id, str(path)))
+    return out
+
+
+@cache
+def tracers() -> tuple[Tracer, Tracer]:
+    return Tracer("local"), Tracer("docker")
+
+
+def comparable(traced) -> tuple:
+    """Footer fields that do not hold timings, and the events with addresses (ASLR) masked."""
+    footer = {k: v for k, v in traced.footer.items() if k in ("status", "exit_code", "signal", "events", "truncated")}
+    events = [json.loads(re.sub(r"0x[0-9a-fA-F]{6,16}", "0x?", json.dumps(e, sort_keys=True))) for e in traced.events]
+    return footer, events
+
+
+@pytest.mark.skipif(PROBLEM is not None, reason=f"no Docker engine: {PROBLEM}")
+@pytest.mark.parametrize("lang_id,path", cases(), ids=lambda v: v.rsplit("/", 1)[-1])
+def test_docker_traces_as_local_does(lang_id, path):
+    need_image(lang_id)
+    local, docker = tracers()
+    want = local.trace(path, language=lang_id)
+    got = docker.trace(path, language=lang_id)
+    (want_footer, want_events), (got_footer, got_events) = comparable(want), comparable(got)
+    assert got_footer == want_footer, (got.footer, want.footer)
+    if got_events != want_events:
+        first = next((i for i, (a, b) in enumerate(zip(got_events, want_events, strict=False)) if a != b),
+                     min(len(got_events), len(want_events)))
+        pytest.fail(f"{lang_id} {path}: event {first} differs: docker {got_events[first:first + 2]} "
+                    f"local {want_events[first:first + 2]} ({len(got_events)} vs {len(want_events)} events)")
