@@ -214,13 +214,22 @@ class RunCgroups:
         if os.path.exists(d + "/memory.memsw.limit_in_bytes"):   # no swap beyond the limit either
             _write(d + "/memory.memsw.limit_in_bytes", str(memory))
 
-    def add(self, pid: int) -> None:
-        """Move `pid` (blocked before it runs anything of the program) into every run cgroup."""
+    def add(self, pid: int) -> bool:
+        """Move `pid` (blocked before it runs anything of the program) into every run cgroup;
+        False if it could not join one (that one is then dropped from the run)."""
+        ok = True
         for ctrl, (_, d) in list(self.dirs.items()):
             try:
                 _write(d + "/cgroup.procs", str(pid))
             except OSError as e:
                 self.notes.append(f"cannot join {ctrl} cgroup ({e.strerror})")
+                ok = False
+                del self.dirs[ctrl]
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+        return ok
 
     @property
     def limits_memory(self) -> bool:

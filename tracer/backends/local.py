@@ -694,19 +694,17 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
     block_r, block_w = _pipe()
     trace = fcntl.fcntl(trace_fd, fcntl.F_DUPFD_CLOEXEC, 10) if trace_fd is not None else None
     ours = {out_r, out_w, err_r, err_w, info_r, info_w, block_r, block_w, trace}
-    # posix_spawn does not close inherited fds: close every fd we have that is not ours
-    actions = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2 and fd not in ours]
-    actions += [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2),
-                (os.POSIX_SPAWN_DUP2, info_w, INFO_FD), (os.POSIX_SPAWN_DUP2, block_r, BLOCK_FD)]
-    if trace is not None:
-        actions.append((os.POSIX_SPAWN_DUP2, trace, TRACE_FD))
+    fds = [out_w, err_w, info_w, block_r] + ([trace] if trace is not None else [])
+    targets = [1, 2, INFO_FD, BLOCK_FD, TRACE_FD][:len(fds)]
     pidfd = None
     try:
         if spawner is not None:
-            fds = [out_w, err_w, info_w, block_r] + ([trace] if trace is not None else [])
-            pid, pidfd = spawner.spawn(argv, env, fds, [1, 2, INFO_FD, BLOCK_FD, TRACE_FD][:len(fds)])
+            pid, pidfd = spawner.spawn(argv, env, fds, targets)
         else:
+            # posix_spawn does not close inherited fds: close every fd we have that is not ours
+            actions = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _open_fds() if fd > 2 and fd not in ours]
+            actions.append((os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0))
+            actions += [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in zip(fds, targets, strict=True)]
             pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True, setsigmask=(),
                                  setsigdef=SIGDEF)
     except OSError as e:
@@ -735,8 +733,9 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
                                (resource.RLIMIT_NPROC, (limits.processes,) * 2),
                                (resource.RLIMIT_CORE, (0, 0))):
                 resource.prlimit(inner, res, value)
-            if cg is not None and spawner is None:   # (a spawner's children are born in its cgroups)
-                cg.add(inner)
+            if cg is not None and spawner is None and not cg.add(inner) and data != limits.memory:
+                # (a spawner's children are born in its cgroups) not in the memory cgroup after all
+                resource.prlimit(inner, resource.RLIMIT_DATA, (limits.memory, limits.memory))
         except (ProcessLookupError, OSError):
             inner = None
     spawned = _Spawned(pid, out_r, err_r, inner, inner_fd, pidfd=pidfd, spawner=spawner)
