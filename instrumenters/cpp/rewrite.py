@@ -148,7 +148,7 @@ class Program:
                     fields.append(self.text(d))
         if not fields:
             return
-        parts = "".join(f"__ca::field({cstr(f)}, {f}, {'true' if i == 0 else 'false'}); "
+        parts = "".join(f"__ca::__field({cstr(f)}, {f}, {'true' if i == 0 else 'false'}); "
                         for i, f in enumerate(fields))
         self.rw.insert(body.children[-1].start_byte, f" public: void __ca_fields() const {{ {parts}}} ", 500)
 
@@ -312,13 +312,13 @@ class Function:
         call = self.rw.probe("call", line, self.name)
         close = self.body.children[-1]
         end = self.rw.probe("return", self.line_of(close), self.name)
-        reads = "".join(f"__ca::v({cstr(v.name)}, {v.name}); " for v in args
+        reads = "".join(f"__ca::__v({cstr(v.name)}, {v.name}); " for v in args
                         if self.rw.keep(line) and self.rw.keep(line, v.name))
         self.rw.insert(self.body.children[0].end_byte,
-                       f" __ca::Frame __ca_g({call}, {end}); if (__ca_g.open) {{ {reads}__ca::end(); }}", -200)
+                       f" __ca::Frame __ca_g({call}, {end}); if (__ca_g.__open) {{ {reads}__ca::__end(); }}", -200)
         self.block(self.body.named_children, scope, frozenset(assigned))
         if self.is_main and close.type == "}":
-            self.rw.insert(close.start_byte, f"__ca_g.ret({end}, 0); ", 200)
+            self.rw.insert(close.start_byte, f"__ca_g.__ret({end}, 0); ", 200)
 
     def visible(self, scope: dict, assigned, line: int) -> list[Var]:
         if assigned is None:
@@ -327,9 +327,9 @@ class Function:
 
     def probe_expr(self, line: int, scope: dict, assigned) -> str:
         pid = self.rw.probe("line", line, self.name)
-        reads = "".join(f"__ca::v({cstr(v.name)}, {'*this' if v.id == -1 else v.name}), "
+        reads = "".join(f"__ca::__v({cstr(v.name)}, {'*this' if v.id == -1 else v.name}), "
                         for v in self.visible(scope, assigned, line))
-        return f"(void)(__ca::on && __ca::line({pid}, __ca_g.fr) && ({reads}__ca::end(), true))"
+        return f"(void)(__ca::__on && __ca::__line({pid}, __ca_g.__fr) && ({reads}__ca::__end(), true))"
 
     def probe_stmt(self, node, scope, assigned, single: bool) -> None:
         line = self.line_of(node)
@@ -751,20 +751,20 @@ class Function:
             self.lambdas(expr, scope, assigned)
         if expr is None or self.void or self.decltype_auto or not self.rw.keep(line) or \
                 not self.rw.keep(line, "return"):
-            self.rw.insert(node.start_byte, f"__ca_g.ret({pid}); ", 1)
+            self.rw.insert(node.start_byte, f"__ca_g.__ret({pid}); ", 1)
             return
         if expr.type == "initializer_list":
             if self.rtype is None:
-                self.rw.insert(node.start_byte, f"__ca_g.ret({pid}); ", 1)
+                self.rw.insert(node.start_byte, f"__ca_g.__ret({pid}); ", 1)
             else:   # `return {a, b};`: the value built as the declared type, then moved out
-                self.rw.insert(expr.start_byte, f"__ca_g.pass({pid}, {self.rtype}", 0)
+                self.rw.insert(expr.start_byte, f"__ca_g.__pass({pid}, {self.rtype}", 0)
                 self.rw.insert(expr.end_byte, ")", 0)
             return
         if self.pure(expr, scope) and "\n" not in self.text(expr):
-            how = f"ret_as<{self.rtype}>" if self.rtype else "ret"
+            how = f"__ret_as<{self.rtype}>" if self.rtype else "__ret"
             self.rw.insert(node.start_byte, f"__ca_g.{how}({pid}, {self.text(expr)}); ", 1)
             return
-        self.rw.insert(expr.start_byte, f"__ca_g.pass({pid}, (", 0)
+        self.rw.insert(expr.start_byte, f"__ca_g.__pass({pid}, (", 0)
         self.rw.insert(expr.end_byte, "))", 0)
 
 

@@ -495,41 +495,41 @@ static void exc_here() {
 
 // a frame: constructed first in a function body, destroyed last
 struct Frame {
-    unsigned fr = 0, d = 0;
+    unsigned __fr = 0, d = 0;
     int rpid;
     int unc = 0;
-    bool open = false;
+    bool __open = false;
     std::string *rv = nullptr;   // rendered return value, when a return statement gave one
     __CA_NI Frame(int cpid, int rpid_) : rpid(rpid_) {
         if (!on) return;
-        fr = ++frames;
+        __fr = ++frames;
         d = depth++;
         unc = std::uncaught_exceptions();
-        if (d < MAXSTACK) { stk_fr[d] = fr; stk_pid[d] = cpid; }
+        if (d < MAXSTACK) { stk_fr[d] = __fr; stk_pid[d] = cpid; }
         room();
         rec = p;
         if (__CA_UNLIKELY(++events > maxe)) { stop(); return; }
-        p = head('c', cpid, fr, d);
-        open = true;
+        p = head('c', cpid, __fr, d);
+        __open = true;
     }
     Frame(const Frame &) = delete;
     __CA_NI ~Frame() {
-        if (!fr) return;
+        if (!__fr) return;
         depth = d;
         if (on) {
             bool unwinding = std::uncaught_exceptions() > unc;
             if (unwinding && d < MAXSTACK) {
-                if (xfr != fr) { xfr = fr; exc_record(stk_pid[d], fr, d); }
+                if (xfr != __fr) { xfr = __fr; exc_record(stk_pid[d], __fr, d); }
                 if (on) {
                     room(); rec = p;
                     if (++events > maxe) stop();
-                    else { p = head('r', stk_pid[d], fr, d); end(); }
+                    else { p = head('r', stk_pid[d], __fr, d); end(); }
                 }
             } else {
                 room(); rec = p;
                 if (++events > maxe) stop();
                 else {
-                    p = head('r', rpid, fr, d);
+                    p = head('r', rpid, __fr, d);
                     *p++ = '\t';
                     if (rv) raw(rv->data(), rv->size());
                     end();
@@ -539,12 +539,12 @@ struct Frame {
         delete rv;
     }
     // `return;` or a return whose value is not shown
-    inline void ret(int pid) { rpid = pid; }
+    inline void __ret(int pid) { rpid = pid; }
     // a return value: rendered now (the record is written when the frame ends, after the
     // destructors of its locals, which may be traced frames themselves)
-    template <class T> __CA_NI void ret(int pid, const T &value) {
+    template <class T> __CA_NI void __ret(int pid, const T &value) {
         rpid = pid;
-        if (!on || !fr) return;
+        if (!on || !__fr) return;
         room();
         char *start = p;
         vlen = 0;
@@ -554,16 +554,25 @@ struct Frame {
         p = start;
     }
     // a value returned as type R: numbers shown as R (a `return 'a';` of an int function is 97)
-    template <class R, class T> __CA_NI void ret_as(int pid, const T &value) {
+    template <class R, class T> __CA_NI void __ret_as(int pid, const T &value) {
         using D = std::remove_cv_t<std::remove_reference_t<R>>;
-        if constexpr (std::is_arithmetic_v<D> && std::is_arithmetic_v<std::remove_cv_t<T>>) ret(pid, (D)value);
-        else ret(pid, value);
+        if constexpr (std::is_arithmetic_v<D> && std::is_arithmetic_v<std::remove_cv_t<T>>) __ret(pid, (D)value);
+        else __ret(pid, value);
     }
-    template <class T> __CA_NI T &&pass(int pid, T &&value) {
-        ret(pid, value);
+    template <class T> __CA_NI T &&__pass(int pid, T &&value) {
+        __ret(pid, value);
         return static_cast<T &&>(value);
     }
 };
+
+// the names the probes use: reserved ones (a program's macros cannot take them)
+static bool &__on = on;
+static inline bool __line(int pid, unsigned fr) { return line(pid, fr); }
+static inline void __end() { end(); }
+template <std::size_t N, class T> static inline void __v(const char (&name)[N], const T &x) { v(name, x); }
+template <std::size_t N, class T> static inline void __field(const char (&name)[N], const T &x, bool first) {
+    field(name, x, first);
+}
 
 // ---- output streams ------------------------------------------------------------------------
 static void emit_out(int stream, const char *s, std::size_t n) {

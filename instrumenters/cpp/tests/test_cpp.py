@@ -225,9 +225,9 @@ def test_uninitialised_scalars_are_not_read():
               "    return x + y;\n}\n")
     code = instrument(source, lang()).code
     line5 = code.splitlines()[6]      # two prelude lines first
-    assert '__ca::v("x", x)' in line5 and '__ca::v("y", y)' in line5
+    assert '__ca::__v("x", x)' in line5 and '__ca::__v("y", y)' in line5
     line4 = code.splitlines()[5]
-    assert "__ca::v(" not in line4.split("if")[0]
+    assert "__ca::__v(" not in line4.split("if")[0]
 
 
 def test_the_trace_header_lists_the_repairs(tracer):
