@@ -11,8 +11,9 @@ inserted on the line of the code it reports, so line numbers stay those of the o
 - `return e;` becomes `return _cafN.R<T>(P, e);` with T the declared return type (so `null`,
   lambdas and constant narrowing keep working); in lambdas and async methods the type argument
   is inferred. `return;` gets `_cafN.R(P);` before it.
-- Before each statement: `_cafN.L(P, "x", x, ...);` with the locals definitely assigned there;
-  loop conditions become `_cafN.H(P, ...) && (cond)`; `foreach`, `for (;;)` and `while (true)`
+- Before each statement: `if (_cafN.K()) _cafN.L(P, "x", x, ...);` with the locals definitely
+  assigned there (K() is false when nothing is recorded: no boxing past max_events); loop
+  conditions become `(!_cafN.K() || _cafN.H(P, ...)) && (cond)`; `foreach`, `for (;;)` and `while (true)`
   get a probe before the loop and one at the start of each iteration; a user catch clause with
   a variable starts with `_cafN.X(e);`.
 
@@ -126,7 +127,7 @@ class CSharpRewriter:
             return ""
         ctx = scope.ctx
         pid = self.rw.probe("line", line, ctx.name)
-        return f"{ctx.var}.L({pid}{self.reads(line, scope)}); "
+        return f"if ({ctx.var}.K()) {ctx.var}.L({pid}{self.reads(line, scope)}); "
 
     def cond_probe(self, cond, scope: Scope, line: int | None = None) -> None:
         line = line or _line(cond)
@@ -134,7 +135,7 @@ class CSharpRewriter:
             return
         ctx = scope.ctx
         pid = self.rw.probe("line", line, ctx.name)
-        self.rw.insert(cond.start_byte, f"{ctx.var}.H({pid}{self.reads(line, scope)}) && (", 5)
+        self.rw.insert(cond.start_byte, f"(!{ctx.var}.K() || {ctx.var}.H({pid}{self.reads(line, scope)})) && (", 5)
         self.rw.insert(cond.end_byte, ")", -5)
 
     # --- declarations ------------------------------------------------------------------------

@@ -37,11 +37,14 @@ final class _CaTrace {
     static java.io.OutputStream channel(String fd) {
         try {
             int n = Integer.parseInt(fd);
-            java.lang.reflect.Field uf = Class.forName("sun.misc.Unsafe").getDeclaredField("theUnsafe");
+            Class<?> uc = Class.forName("sun.misc.Unsafe");  // by reflection: no javac warning
+            java.lang.reflect.Field uf = uc.getDeclaredField("theUnsafe");
             uf.setAccessible(true);
-            sun.misc.Unsafe u = (sun.misc.Unsafe) uf.get(null);
+            Object u = uf.get(null);
             java.io.FileDescriptor d = new java.io.FileDescriptor();
-            u.putInt(d, u.objectFieldOffset(java.io.FileDescriptor.class.getDeclaredField("fd")), n);
+            long off = (Long) uc.getMethod("objectFieldOffset", java.lang.reflect.Field.class)
+                .invoke(u, java.io.FileDescriptor.class.getDeclaredField("fd"));
+            uc.getMethod("putInt", Object.class, long.class, int.class).invoke(u, d, off, n);
             return new java.io.FileOutputStream(d);
         } catch (Throwable t) {
             try {
@@ -395,6 +398,12 @@ final class _CaTrace {
             this.id = id;
             this.depth = depth;
             this.on = on;
+        }
+
+        /** Whether line probes record: the rewriter guards them with it, so that a program past
+         *  max_events (or without a channel) does not box and copy its variables at every line. */
+        boolean k() {
+            return on && !stopped;
         }
 
         /** About to run the statement of `probe`; kv: name, value pairs of visible variables. */

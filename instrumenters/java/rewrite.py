@@ -12,12 +12,14 @@ appended after the last line as a non-public top-level class of the same package
 - `return e;` becomes `return _cafN.r(P, e);` (a generic identity: the type is inferred from
   the return target; in a byte/short/char method `_cafN.r(P, (byte) (e))`, since `return 7;`
   there relies on constant narrowing), `return;` gets `_cafN.r(P);` before it.
-- Before each statement: `_cafN.l(P, "x", x, ...);` with the locals that are definitely
-  assigned there (see below); a statement that is the sole body of an if/else/loop is put in
-  braces with its probe. Loop conditions become `_cafN.h(P, ...) && (cond)` (the header fires on
-  every check); loops without a condition (or with the constant `true`, whose reachability
-  must not change) and enhanced for loops get a probe before the loop and one at the start of
-  each iteration.
+- Before each statement: `if (_cafN.k()) _cafN.l(P, "x", x, ...);` with the locals that are
+  definitely assigned there (see below; `k()` is false when nothing is recorded, so a program
+  past max_events or without a channel does not box and copy its variables at every line); a
+  statement that is the sole body of an if/else/loop is put in braces with its probe. Loop
+  conditions become `(!_cafN.k() || _cafN.h(P, ...)) && (cond)` (the header fires on every
+  check); loops without a condition (or with the constant `true`, whose reachability must not
+  change) and enhanced for loops get a probe before the loop and one at the start of each
+  iteration.
 - A user catch clause starts with `_cafN.x(e);` (the exception is reported in the frame that
   catches it).
 
@@ -117,7 +119,7 @@ class JavaRewriter:
             return ""
         ctx = scope.ctx
         pid = self.rw.probe("line", line, ctx.name)
-        return f"{ctx.var}.l({pid}{self.reads(line, scope)}); "
+        return f"if ({ctx.var}.k()) {ctx.var}.l({pid}{self.reads(line, scope)}); "
 
     def cond_probe(self, cond, scope: Scope, line: int | None = None) -> None:
         """`cond` is the expression inside a condition's parentheses (or a for's condition)."""
@@ -126,7 +128,7 @@ class JavaRewriter:
             return
         ctx = scope.ctx
         pid = self.rw.probe("line", line, ctx.name)
-        self.rw.insert(cond.start_byte, f"{ctx.var}.h({pid}{self.reads(line, scope)}) && (", 5)
+        self.rw.insert(cond.start_byte, f"(!{ctx.var}.k() || {ctx.var}.h({pid}{self.reads(line, scope)})) && (", 5)
         self.rw.insert(cond.end_byte, ")", -5)
 
     # --- declarations ------------------------------------------------------------------------

@@ -565,6 +565,13 @@ public static class _CaTrace
             this.on = on;
         }
 
+        /// Whether line probes record: the rewriter guards them with it, so that a program past
+        /// max_events does not box and copy its variables at every line.
+        public bool K()
+        {
+            return on && !Stopped;
+        }
+
         /// About to run the statement of `probe`; kv: name, value pairs of visible variables.
         public void L(int probe, params object[] kv)
         {
