@@ -478,6 +478,16 @@ class RustRewriter:
                 self.rw.replace(fn.start_byte, fn.end_byte, EXITS[self.text(fn)])
             elif fn is not None and fn.type == "identifier" and self.text(fn) == "exit" and self.exit_imported:
                 self.rw.replace(fn.start_byte, fn.end_byte, "crate::__ca::exit")
+            args = node.child_by_field_name("arguments")
+            if fn is not None and self.text(fn).rsplit("::", 1)[-1] == "catch_unwind" and args is not None:
+                # `catch_unwind(|| ...)` is Rust's try block: its closure is not a frame of its own
+                # (and may not borrow the frame: `&Frame` is not UnwindSafe), so no probes inside
+                for c in _named(args):
+                    if c.type == "closure_expression":
+                        self.inert(c)
+                    else:
+                        self.expr(c, ctx, scope, line)
+                return
             for c in _named(node):
                 if c is not fn or c.type not in ("scoped_identifier", "identifier"):
                     self.expr(c, ctx, scope, line)
