@@ -29,9 +29,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from codealchemy.tracer import treesitter
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
-JS_REWRITE = Path(__file__).resolve().parent.parent / "javascript" / "rewrite.py"
+HERE = Path(__file__).resolve().parent
+JS_REWRITE = HERE.parent / "javascript" / "rewrite.py"
 PRELUDE = "./_codealchemy.js"
 TYPE_ONLY = {"interface_declaration", "type_alias_declaration", "ambient_declaration",
              "abstract_method_signature", "method_signature", "function_signature", "index_signature",
@@ -132,8 +134,24 @@ def rewriter_class():
     return TSRewriter
 
 
+def _with_js_queries(rw: Rewrite) -> None:
+    """The JavaScript rewriter asks for its own queries by name (`module_syntax`, ...): a
+    query this folder does not have is read from instrumenters/javascript/ and run on the
+    TypeScript tree (TypeScript's grammar extends JavaScript's, with the same node names)."""
+    own = rw.captures
+
+    def captures(query_name, node=None):
+        if (HERE / f"{query_name}.scm").is_file():
+            return own(query_name, node)
+        query = (JS_REWRITE.parent / f"{query_name}.scm").read_text(encoding="utf-8")
+        return treesitter.captures(rw.lang.grammar, query, node or rw.root)
+
+    rw.captures = captures
+
+
 def rewrite(rw: Rewrite) -> None:
     js = _load_js()
+    _with_js_queries(rw)
     for name, node in rw.captures("unsupported"):
         if name == "with":
             raise SkipProgram(f"`with` statement at line {node.start_point[0] + 1}; not traced")
