@@ -129,7 +129,7 @@ def test_without_writable_cgroups_rlimits_hold_and_notes_say_so(monkeypatch):
     monkeypatch.setattr(local_mod, "cgroup_places", lambda: ({}, [note]))
     backend = LocalBackend(uid=UID_BASE, uids=UID_SLOTS)   # (its uids are checked after the test)
     hog = RunRequest(files={"main.py": (HOSTILE / "memhog.py").read_bytes()}, run=["/usr/bin/python3", "main.py"],
-                     limits=LIMITS, language="python")
+                     limits=LIMITS.merged({"timeout": 5.0}), language="python")
     result = backend.run(hog)
     assert result.run.status == "memory_limit", result.run     # MemoryError under RLIMIT_DATA
     assert note in result.notes

@@ -3,7 +3,7 @@
 
 int main(void) {
     for (;;) {
-        char *p = malloc(1 << 20);
-        memset(p, 1, 1 << 20);
+        char *p = malloc(16 << 20);
+        memset(p, 1, 16 << 20);
     }
 }

@@ -1,3 +1,3 @@
 chunks = []
 while True:
-    chunks.append(b"x" * (1 << 20))
+    chunks.append(b"x" * (16 << 20))
