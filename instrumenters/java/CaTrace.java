@@ -5,27 +5,27 @@
 final class _CaTrace {
     static final java.io.OutputStream OUT;
     static final int MAX_EVENTS, MAX_VALUE;
-    static final Object LOCK = new Object();
-    static final StringBuilder BUF = new StringBuilder(1 << 16);
+    static final java.lang.Object LOCK = new java.lang.Object();
+    static final java.lang.StringBuilder BUF = new java.lang.StringBuilder(1 << 16);
     static int events, nextFrame = 2;
     static boolean mainTaken, stopped;
-    static final ThreadLocal<int[]> STATE = ThreadLocal.withInitial(() -> new int[2]); // depth, rendering
+    static final java.lang.ThreadLocal<int[]> STATE = java.lang.ThreadLocal.withInitial(() -> new int[2]); // depth, rendering
     static final F OFF = new F(0, 0, false);
 
     static {
         java.io.OutputStream out = null;
-        String fd = System.getenv("CODEALCHEMY_TRACE_FD");
+        java.lang.String fd = java.lang.System.getenv("CODEALCHEMY_TRACE_FD");
         if (fd != null && !fd.isEmpty()) {
             out = channel(fd.trim());
         }
         OUT = out;
         MAX_EVENTS = envInt("CODEALCHEMY_MAX_EVENTS", 100000);
-        MAX_VALUE = Math.max(envInt("CODEALCHEMY_MAX_VALUE", 200), 2);
+        MAX_VALUE = java.lang.Math.max(envInt("CODEALCHEMY_MAX_VALUE", 200), 2);
         if (OUT != null) {
             java.nio.charset.Charset cs = charset();
-            System.setOut(tee(System.out, 1, cs));
-            System.setErr(tee(System.err, 2, cs));
-            Runtime.getRuntime().addShutdownHook(new Thread(_CaTrace::flush, "codealchemy-flush"));  // named: a nameless Thread would take "Thread-0" from the program
+            java.lang.System.setOut(tee(java.lang.System.out, 1, cs));
+            java.lang.System.setErr(tee(java.lang.System.err, 2, cs));
+            java.lang.Runtime.getRuntime().addShutdownHook(new java.lang.Thread(_CaTrace::flush, "codealchemy-flush"));  // named: a nameless Thread would take "Thread-0" from the program
         }
     }
 
@@ -34,40 +34,40 @@ final class _CaTrace {
      * /proc/self/fd/N, so a FileDescriptor is given the number through sun.misc.Unsafe (module
      * jdk.unsupported, open to all); /proc/self/fd/N is the fallback.
      */
-    static java.io.OutputStream channel(String fd) {
+    static java.io.OutputStream channel(java.lang.String fd) {
         try {
-            int n = Integer.parseInt(fd);
-            Class<?> uc = Class.forName("sun.misc.Unsafe");  // by reflection: no javac warning
+            int n = java.lang.Integer.parseInt(fd);
+            java.lang.Class<?> uc = java.lang.Class.forName("sun.misc.Unsafe");  // by reflection: no javac warning
             java.lang.reflect.Field uf = uc.getDeclaredField("theUnsafe");
             uf.setAccessible(true);
-            Object u = uf.get(null);
+            java.lang.Object u = uf.get(null);
             java.io.FileDescriptor d = new java.io.FileDescriptor();
-            long off = (Long) uc.getMethod("objectFieldOffset", java.lang.reflect.Field.class)
+            long off = (java.lang.Long) uc.getMethod("objectFieldOffset", java.lang.reflect.Field.class)
                 .invoke(u, java.io.FileDescriptor.class.getDeclaredField("fd"));
-            uc.getMethod("putInt", Object.class, long.class, int.class).invoke(u, d, off, n);
+            uc.getMethod("putInt", java.lang.Object.class, long.class, int.class).invoke(u, d, off, n);
             return new java.io.FileOutputStream(d);
-        } catch (Throwable t) {
+        } catch (java.lang.Throwable t) {
             try {
                 return new java.io.FileOutputStream("/proc/self/fd/" + fd, true);
-            } catch (Throwable t2) {
+            } catch (java.lang.Throwable t2) {
                 return null;
             }
         }
     }
 
-    static int envInt(String name, int dflt) {
+    static int envInt(java.lang.String name, int dflt) {
         try {
-            return Integer.parseInt(System.getenv(name).trim());
-        } catch (Exception e) {
+            return java.lang.Integer.parseInt(java.lang.System.getenv(name).trim());
+        } catch (java.lang.Exception e) {
             return dflt;
         }
     }
 
     static java.nio.charset.Charset charset() {
-        String enc = System.getProperty("sun.stdout.encoding");
+        java.lang.String enc = java.lang.System.getProperty("sun.stdout.encoding");
         try {
             if (enc != null) return java.nio.charset.Charset.forName(enc);
-        } catch (Exception e) {
+        } catch (java.lang.Exception e) {
             // fall through
         }
         return java.nio.charset.Charset.defaultCharset();
@@ -76,23 +76,23 @@ final class _CaTrace {
     /** A stream that writes through to the original one and records what it wrote. */
     static java.io.PrintStream tee(final java.io.PrintStream orig, final int stream, java.nio.charset.Charset cs) {
         java.io.OutputStream o = new java.io.OutputStream() {
-            @Override public void write(int b) {
+            @java.lang.Override public void write(int b) {
                 write(new byte[] {(byte) b}, 0, 1);
             }
 
-            @Override public void write(byte[] b, int off, int len) {
+            @java.lang.Override public void write(byte[] b, int off, int len) {
                 synchronized (LOCK) {
                     orig.write(b, off, len);
                     if (!stopped) {
                         BUF.append("o\t").append(stream).append('\t');
-                        escape(BUF, new String(b, off, len, cs));
+                        escape(BUF, new java.lang.String(b, off, len, cs));
                         BUF.append('\n');
                         if (BUF.length() > (1 << 16)) flushLocked();
                     }
                 }
             }
 
-            @Override public void flush() {
+            @java.lang.Override public void flush() {
                 orig.flush();
             }
         };
@@ -110,13 +110,13 @@ final class _CaTrace {
         try {
             OUT.write(BUF.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
             OUT.flush();
-        } catch (Exception e) {
+        } catch (java.lang.Exception e) {
             // the channel is gone: nothing more to say
         }
         BUF.setLength(0);
     }
 
-    static void escape(StringBuilder sb, String s) {
+    static void escape(java.lang.StringBuilder sb, java.lang.String s) {
         for (int i = 0, n = s.length(); i < n; i++) {
             char c = s.charAt(i);
             switch (c) {
@@ -130,7 +130,7 @@ final class _CaTrace {
     }
 
     /** Appends one event record; false (and nothing written) once max_events is reached. */
-    static boolean event(char kind, int probe, F f, String[] fields) {
+    static boolean event(char kind, int probe, F f, java.lang.String[] fields) {
         synchronized (LOCK) {
             if (stopped) return false;
             if (events >= MAX_EVENTS) {
@@ -141,7 +141,7 @@ final class _CaTrace {
             }
             events++;
             BUF.append(kind).append('\t').append(probe).append('\t').append(f.id).append('\t').append(f.depth);
-            for (String s : fields) {
+            for (java.lang.String s : fields) {
                 BUF.append('\t');
                 escape(BUF, s);
             }
@@ -151,28 +151,28 @@ final class _CaTrace {
         }
     }
 
-    static final String[] NONE = new String[0];
+    static final java.lang.String[] NONE = new java.lang.String[0];
 
-    static String[] pairs(Object[] kv) {
+    static java.lang.String[] pairs(java.lang.Object[] kv) {
         if (kv.length == 0) return NONE;
-        String[] out = new String[kv.length];
+        java.lang.String[] out = new java.lang.String[kv.length];
         for (int i = 0; i + 1 < kv.length; i += 2) {
-            out[i] = (String) kv[i];
+            out[i] = (java.lang.String) kv[i];
             out[i + 1] = show(kv[i + 1]);
         }
         return out;
     }
 
     /** Entry of `main`: frame 1 at depth 0 (the first time). */
-    static F main(int probe, Object... kv) {
+    static F main(int probe, java.lang.Object... kv) {
         return enter(probe, true, kv);
     }
 
-    static F c(int probe, Object... kv) {
+    static F c(int probe, java.lang.Object... kv) {
         return enter(probe, false, kv);
     }
 
-    static F enter(int probe, boolean isMain, Object[] kv) {
+    static F enter(int probe, boolean isMain, java.lang.Object[] kv) {
         if (OUT == null || stopped) return OFF;
         int[] st = STATE.get();
         if (st[1] != 0) return OFF;
@@ -193,13 +193,13 @@ final class _CaTrace {
 
     // --- values ------------------------------------------------------------------------------
 
-    static String show(Object v) {
+    static java.lang.String show(java.lang.Object v) {
         int[] st = STATE.get();
         st[1]++;
-        StringBuilder sb = new StringBuilder();
+        java.lang.StringBuilder sb = new java.lang.StringBuilder();
         try {
-            render(sb, v, 0, new java.util.IdentityHashMap<Object, Boolean>());
-        } catch (Throwable t) {
+            render(sb, v, 0, new java.util.IdentityHashMap<java.lang.Object, java.lang.Boolean>());
+        } catch (java.lang.Throwable t) {
             sb.append("<unrenderable ").append(t.getClass().getName()).append('>');
         } finally {
             st[1]--;
@@ -213,11 +213,11 @@ final class _CaTrace {
 
     static final int MAX_DEPTH = 4;
 
-    static boolean full(StringBuilder sb) {
+    static boolean full(java.lang.StringBuilder sb) {
         return sb.length() > MAX_VALUE;
     }
 
-    static void quote(StringBuilder sb, String s, char q) {
+    static void quote(java.lang.StringBuilder sb, java.lang.String s, char q) {
         sb.append(q);
         for (int i = 0, n = s.length(); i < n && !full(sb); i++) {
             char c = s.charAt(i);
@@ -232,7 +232,7 @@ final class _CaTrace {
                     if (c == q) {
                         sb.append('\\').append(c);
                     } else if (c < 0x20 || c == 0x7f) {
-                        sb.append(String.format("\\u%04x", (int) c));
+                        sb.append(java.lang.String.format("\\u%04x", (int) c));
                     } else {
                         sb.append(c);
                     }
@@ -241,31 +241,31 @@ final class _CaTrace {
         sb.append(q);
     }
 
-    static void render(StringBuilder sb, Object v, int depth, java.util.IdentityHashMap<Object, Boolean> seen) {
+    static void render(java.lang.StringBuilder sb, java.lang.Object v, int depth, java.util.IdentityHashMap<java.lang.Object, java.lang.Boolean> seen) {
         if (full(sb)) return;
         if (v == null) {
             sb.append("null");
             return;
         }
-        if (v instanceof String) {
-            quote(sb, (String) v, '"');
+        if (v instanceof java.lang.String) {
+            quote(sb, (java.lang.String) v, '"');
             return;
         }
-        if (v instanceof Character) {
+        if (v instanceof java.lang.Character) {
             quote(sb, v.toString(), '\'');
             return;
         }
-        if (v instanceof Number || v instanceof Boolean || v instanceof Enum) {
+        if (v instanceof java.lang.Number || v instanceof java.lang.Boolean || v instanceof java.lang.Enum) {
             sb.append(v);
             return;
         }
-        Class<?> k = v.getClass();
+        java.lang.Class<?> k = v.getClass();
         if (k.isArray()) {
             if (seen.containsKey(v)) {
                 sb.append("[...]");
                 return;
             }
-            seen.put(v, Boolean.TRUE);
+            seen.put(v, java.lang.Boolean.TRUE);
             sb.append('[');
             int n = java.lang.reflect.Array.getLength(v);
             for (int i = 0; i < n; i++) {
@@ -286,10 +286,10 @@ final class _CaTrace {
                 sb.append("[...]");
                 return;
             }
-            seen.put(v, Boolean.TRUE);
+            seen.put(v, java.lang.Boolean.TRUE);
             sb.append('[');
             boolean first = true;
-            for (Object e : (java.util.Collection<?>) v) {
+            for (java.lang.Object e : (java.util.Collection<?>) v) {
                 if (!first) sb.append(", ");
                 first = false;
                 if (full(sb)) break;
@@ -304,7 +304,7 @@ final class _CaTrace {
                 sb.append("{...}");
                 return;
             }
-            seen.put(v, Boolean.TRUE);
+            seen.put(v, java.lang.Boolean.TRUE);
             sb.append('{');
             boolean first = true;
             for (java.util.Map.Entry<?, ?> e : ((java.util.Map<?, ?>) v).entrySet()) {
@@ -329,7 +329,7 @@ final class _CaTrace {
         if (ownToString(k)) {
             try {
                 sb.append(v.toString());
-            } catch (Throwable t) {
+            } catch (java.lang.Throwable t) {
                 sb.append("<toString threw ").append(t.getClass().getName()).append('>');
             }
             return;
@@ -337,16 +337,16 @@ final class _CaTrace {
         reflect(sb, v, k, depth, seen);
     }
 
-    static boolean ownToString(Class<?> k) {
+    static boolean ownToString(java.lang.Class<?> k) {
         try {
-            return k.getMethod("toString").getDeclaringClass() != Object.class;
-        } catch (Throwable t) {
+            return k.getMethod("toString").getDeclaringClass() != java.lang.Object.class;
+        } catch (java.lang.Throwable t) {
             return false;
         }
     }
 
-    static String typeName(Class<?> k) {
-        String s = k.getSimpleName();
+    static java.lang.String typeName(java.lang.Class<?> k) {
+        java.lang.String s = k.getSimpleName();
         if (s.isEmpty()) {
             s = k.getName();
             int dot = s.lastIndexOf('.');
@@ -356,17 +356,17 @@ final class _CaTrace {
     }
 
     /** ClassName{field=value, ...}: instance fields, superclasses' first; bounded and cycle-safe. */
-    static void reflect(StringBuilder sb, Object v, Class<?> k, int depth, java.util.IdentityHashMap<Object, Boolean> seen) {
+    static void reflect(java.lang.StringBuilder sb, java.lang.Object v, java.lang.Class<?> k, int depth, java.util.IdentityHashMap<java.lang.Object, java.lang.Boolean> seen) {
         sb.append(typeName(k)).append('{');
         if (seen.containsKey(v) || depth >= MAX_DEPTH) {
             sb.append("...}");
             return;
         }
-        seen.put(v, Boolean.TRUE);
-        java.util.ArrayList<Class<?>> chain = new java.util.ArrayList<>();
-        for (Class<?> c = k; c != null && c != Object.class; c = c.getSuperclass()) chain.add(0, c);
+        seen.put(v, java.lang.Boolean.TRUE);
+        java.util.ArrayList<java.lang.Class<?>> chain = new java.util.ArrayList<>();
+        for (java.lang.Class<?> c = k; c != null && c != java.lang.Object.class; c = c.getSuperclass()) chain.add(0, c);
         boolean first = true;
-        for (Class<?> c : chain) {
+        for (java.lang.Class<?> c : chain) {
             for (java.lang.reflect.Field fld : c.getDeclaredFields()) {
                 if (java.lang.reflect.Modifier.isStatic(fld.getModifiers()) || fld.isSynthetic()) continue;
                 if (full(sb)) break;
@@ -376,7 +376,7 @@ final class _CaTrace {
                 try {
                     fld.setAccessible(true);
                     render(sb, fld.get(v), depth + 1, seen);
-                } catch (Throwable t) {
+                } catch (java.lang.Throwable t) {
                     sb.append('?');
                 }
             }
@@ -392,7 +392,7 @@ final class _CaTrace {
         final boolean on;
         int last;
         boolean done, unwinding;
-        Throwable reported;
+        java.lang.Throwable reported;
 
         F(int id, int depth, boolean on) {
             this.id = id;
@@ -407,14 +407,14 @@ final class _CaTrace {
         }
 
         /** About to run the statement of `probe`; kv: name, value pairs of visible variables. */
-        void l(int probe, Object... kv) {
+        void l(int probe, java.lang.Object... kv) {
             if (!on || stopped) return;
             last = probe;
             event('l', probe, this, pairs(kv));
         }
 
         /** A loop or condition header: a line event, then true (used as `h(...) && (cond)`). */
-        boolean h(int probe, Object... kv) {
+        boolean h(int probe, java.lang.Object... kv) {
             l(probe, kv);
             return true;
         }
@@ -423,7 +423,7 @@ final class _CaTrace {
         <T> T r(int probe, T v) {
             if (on && !done) {
                 done = true;
-                if (!stopped) event('r', probe, this, new String[] {show(v)});
+                if (!stopped) event('r', probe, this, new java.lang.String[] {show(v)});
             }
             return v;
         }
@@ -432,21 +432,21 @@ final class _CaTrace {
         void r(int probe) {
             if (on && !done) {
                 done = true;
-                if (!stopped) event('r', probe, this, new String[] {""});
+                if (!stopped) event('r', probe, this, new java.lang.String[] {""});
             }
         }
 
         /** An exception raised in or passing through this frame (a catch clause, or the frame's own). */
-        void x(Throwable t) {
+        void x(java.lang.Throwable t) {
             if (!on || t == reported) return;
             reported = t;
             if (stopped) return;
-            String m = t.getMessage();
-            event('x', last, this, new String[] {t.getClass().getName(), m == null ? "" : m});
+            java.lang.String m = t.getMessage();
+            event('x', last, this, new java.lang.String[] {t.getClass().getName(), m == null ? "" : m});
         }
 
         /** The frame's outer catch: the exception leaves the frame. */
-        void u(Throwable t) {
+        void u(java.lang.Throwable t) {
             x(t);
             unwinding = true;
         }
@@ -461,7 +461,7 @@ final class _CaTrace {
             if (!on) return;
             if (!done) {
                 done = true;
-                String[] value = unwinding ? NONE : new String[] {valued ? "<unknown>" : ""};
+                java.lang.String[] value = unwinding ? NONE : new java.lang.String[] {valued ? "<unknown>" : ""};
                 if (!stopped) event('r', unwinding ? last : probe, this, value);
             }
             int[] st = STATE.get();
