@@ -91,6 +91,7 @@ class Scope:
                             if (s.is_assigned() or s.is_imported()) and not s.is_global()}
         elif kind == "module":
             self.visible = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+        self.visible = {n for n in self.visible if not (n[:2] == "__" and n[-2:] == "__") and not n.startswith("_ca_")}
 
 
 class Rewriter:
@@ -133,6 +134,8 @@ class Rewriter:
 
     def lprobe(self, scope: Scope, ln: int, carry=()) -> str:
         vd = self.vdprobe(scope) if "@VD" in carry else None
+        if "@STAR" in carry and scope.kind == "module":
+            vd = "_ca_.vall(globals())" if vd is None else "_ca_.n(%s, _ca_.vall(globals()))" % vd
         # "@NOCALL": the statement before called nothing, so no frame can have been left behind
         # (see _heal in the prelude): the probe need not check the frame on top
         fast = "@NOCALL" in carry and len([n for n in carry if n in scope.visible]) <= 4
@@ -269,6 +272,8 @@ class Rewriter:
                     elif c.type == "aliased_import":
                         out.append(self.text(c.child_by_field_name("alias")))
             elif t in ("import_statement", "import_from_statement"):
+                if any(c.type == "wildcard_import" for c in node.children):
+                    out.append("@STAR")
                 for c in named(node):
                     if c.type == "aliased_import":
                         out.append(self.text(c.child_by_field_name("alias")))
@@ -296,6 +301,8 @@ class Rewriter:
         if any(n.type in ("await", "async") for n in self.walk(self.rw.root)) or "async " in text and self.has_async():
             raise SkipProgram("async code is not traced")
         self.index(table)
+        self.future_annotations = any(
+            st.type == "future_import_statement" and "annotations" in self.text(st) for st in named(self.rw.root))
         module = Scope("module", "<module>", table)
         # module variables other scopes rebind (`global x`) or use (and so may mutate): a
         # statement that calls something shows them again
@@ -307,7 +314,7 @@ class Rewriter:
                         rebound.add(s.get_name())
                     elif s.is_global() and s.is_referenced() and s.get_name() in module.visible:
                         rebound.add(s.get_name())
-        module.visible |= rebound
+        module.visible |= {n for n in rebound if not (n[:2] == "__" and n[-2:] == "__")}
         module.on_call = sorted(rebound)
         self.module = module
         pc = self.rw.probe("call", 1, "<module>")
@@ -601,9 +608,21 @@ class Rewriter:
                 if right is None or right.type in ("assignment", "yield") or e.child_by_field_name("type"):
                     return None
                 cur = self.model(right, cur, acts)
-                if left.type != "identifier":
+                if left.type == "identifier":
+                    cur = self.op(right, line(left), cur, acts)
+                elif left.type == "attribute":
+                    obj = left.child_by_field_name("object")
+                    cur = self.model(obj, cur, acts)
+                    cur = self.op(obj, line(left.child_by_field_name("attribute")), cur, acts)
+                elif left.type == "subscript":
+                    obj, index = left.child_by_field_name("value"), left.child_by_field_name("subscript")
+                    if index is None:
+                        return None
+                    cur = self.model(obj, cur, acts)
+                    cur = self.model(index, cur, acts)
+                    cur = self.op(index, line(left), cur, acts)
+                else:
                     return None
-                cur = self.op(right, line(left), cur, acts)
             elif e.type == "augmented_assignment":
                 left = e.child_by_field_name("left")
                 if left.type != "identifier":
@@ -1201,8 +1220,55 @@ class Rewriter:
                    bound=set(params) | set(frees))
         if decorators:
             return []
-        # the def line itself: a line event in the defining scope, run by the next probe
-        return list(pending) + [self.lprobe(scope, ln, carry)]
+        # the def line itself (and the lines of its defaults and annotations): line events in the
+        # defining scope, run by the next probe (a def runs no code of the program)
+        lines = self.def_lines(s)
+        events = [self.lprobe(scope, lines[0], carry)]
+        for ln in lines[1:]:
+            p = self.line_probe(scope, ln)
+            self.ln[p] = ()
+            events.append("_ca_.l0(%d)" % p)
+        return list(pending) + events
+
+    def def_lines(self, s) -> list[int]:
+        """The lines CPython 3.11 reports while it runs a `def` statement: defaults, keyword-only
+        defaults, annotations, then the def line (MAKE_FUNCTION)."""
+        ln = line(s)
+        params = s.child_by_field_name("parameters")
+        seq: list[int] = []
+        defaults, kwdefaults, annotations = [], [], []
+        kwonly = False
+        for prm in (named(params) if params is not None else []):
+            t = prm.type
+            if t == "keyword_separator" or t == "list_splat_pattern" or (
+                    t == "typed_parameter" and named(prm) and named(prm)[0].type == "list_splat_pattern"):
+                kwonly = True
+            value = prm.child_by_field_name("value") if t in ("default_parameter", "typed_default_parameter") else None
+            ann = prm.child_by_field_name("type") if t in ("typed_parameter", "typed_default_parameter") else None
+            if value is not None:
+                if kwonly:
+                    kwdefaults += [line(prm), line(value)]  # its name (on its line), its value
+                else:
+                    defaults.append(line(value))
+            if ann is not None:
+                annotations.append(line(ann))
+        ret = s.child_by_field_name("return_type")
+        if defaults:
+            seq += defaults + [ln]
+        if kwdefaults:
+            seq += kwdefaults + [ln]
+        if not self.future_annotations and (annotations or ret is not None):
+            for a in annotations:
+                seq += [ln, a]
+            if ret is not None:
+                seq += [ln, line(ret)]
+            seq.append(ln)
+        seq.append(ln)
+        out = [seq[0]]
+        for x in seq[1:]:
+            if x != out[-1]:
+                out.append(x)
+        return out
 
     def descendants(self, table):
         for c in table.get_children():
@@ -1262,6 +1328,14 @@ class Rewriter:
         self.def_stmt(scope, defn, [], [], decorators)
         return self.apply_decorators(scope, defn, decorators, pending, carry, line(defn), False)
 
+    def def_probes(self, scope, defn) -> list[int]:
+        out = []
+        for ln in self.def_lines(defn):
+            p = self.line_probe(scope, ln)
+            self.ln[p] = ()
+            out.append(p)
+        return out
+
     def apply_decorators(self, scope, defn, decorators, pending, carry, def_line, is_class):
         pdef = self.line_probe(scope, def_line)
         self.ln[pdef] = ()
@@ -1271,7 +1345,7 @@ class Rewriter:
             pk = self.lprobe(scope, line(dec), carry if k == 0 else ())
             items = (list(pending) if k == 0 else []) + [pk]
             pkid = self.last_probe
-            pre = ([pdef] if (k == n - 1 and not is_class) else []) + [pkid]
+            pre = (self.def_probes(scope, defn) if (k == n - 1 and not is_class) else []) + [pkid]
             post = [pdef] if k == 0 else []
             self.wrap(expr, f"{self.mod(items)}.d({self.as_expression(items)} or (",
                       f"), {tuple(pre)!r}, {tuple(post)!r})")

@@ -482,6 +482,17 @@ def vd(k, d):
     return None
 
 
+def vall(d):
+    """Every visible variable of a namespace (after `from m import *`)."""
+    if not _S.live or not _stack:
+        return None
+    names, vals = _visible(d)
+    pr = _pairs(names, vals)
+    if pr:
+        _emit("v\t%d\t%s" % (_stack[-1][0], "\t".join(pr)))
+    return None
+
+
 _first = True
 
 

@@ -143,12 +143,16 @@ def _main(source: str, out: str) -> int:
             return getattr(self._s, name)
 
     text = Path(source).read_text(encoding="utf-8")
-    code = compile(text, "main.py", "exec")
+    code = compile(text, "main.py", "exec", dont_inherit=True)
     sys.argv = ["main.py"]
     sys.path[0] = os.getcwd()
     sys.stdout, sys.stderr = Out(sys.stdout, 1), Out(sys.stderr, 2)
-    globs = {"__name__": "__main__", "__file__": "main.py", "__builtins__": builtins, "__doc__": None,
-             "__package__": None, "__spec__": None, "__loader__": None}
+    import types
+    main = types.ModuleType("__main__")  # the program is __main__, as when run as a script
+    main.__dict__.update({"__file__": os.path.abspath("main.py"), "__builtins__": builtins,
+                          "__package__": None, "__spec__": None, "__loader__": None})
+    sys.modules["__main__"] = main
+    globs = main.__dict__
     status = 0
     sys.settrace(tracer)
     try:
