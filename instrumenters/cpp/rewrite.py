@@ -85,8 +85,8 @@ class Program:
         self.done: set[int] = set()     # lambdas instrumented (start bytes)
 
     def classes_with_constructors(self) -> set[str]:
-        """Classes defined in the file that declare a constructor: a declaration of one of them
-        without initialiser runs it (the object is initialised)."""
+        """Classes defined in the file that declare a constructor, or give every data member a
+        default initialiser: a declaration of one of them without initialiser initialises it."""
         out = set()
         for n in iter_nodes(self.rw.root):
             if n.type in ("class_specifier", "struct_specifier"):
@@ -94,6 +94,12 @@ class Program:
                 if name is None or body is None:
                     continue
                 cls = self.text(name)
+                data = [m for m in body.named_children if m.type == "field_declaration"
+                        and not any(c.type in ("storage_class_specifier", "function_declarator") for c in m.children)
+                        and m.child_by_field_name("declarator") is not None
+                        and m.child_by_field_name("declarator").type != "function_declarator"]
+                if data and all(m.child_by_field_name("default_value") is not None for m in data):
+                    out.add(cls)
                 for m in body.named_children:
                     d = m.child_by_field_name("declarator")
                     while d is not None and d.type != "function_declarator":
@@ -135,6 +141,9 @@ class Program:
         name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
         if name is None or body is None or body.children[-1].type != "}":
             return
+        line = body.children[-1].start_point[0] + 1
+        if not self.rw.keep(line):
+            return
         fields = []
         for fd in body.named_children:
             if fd.type != "field_declaration":
@@ -144,7 +153,7 @@ class Program:
             for d in fd.children_by_field_name("declarator"):
                 while d is not None and d.type in ("pointer_declarator", "reference_declarator", "array_declarator"):
                     d = d.child_by_field_name("declarator") or (d.named_children[-1] if d.named_children else None)
-                if d is not None and d.type == "field_identifier":
+                if d is not None and d.type == "field_identifier" and self.rw.keep(line, self.text(d)):
                     fields.append(self.text(d))
         if not fields:
             return

@@ -259,8 +259,20 @@ static __CA_NI std::string demangle(const char *mangled) {
     tidy(s, "__gnu_cxx::", "");
     return s;
 }
+// a type's name as g++ spells it in __PRETTY_FUNCTION__ (incomplete types too: no typeid)
 template <class T> static const std::string &tname() {
-    static const std::string name = demangle(typeid(T).name());
+    static const std::string name = [](std::string_view f) {
+        std::size_t at = f.find("T = ");
+        std::string n(at == std::string_view::npos ? f : f.substr(at + 4));
+        std::size_t cut = n.find_first_of(";]");
+        if (cut != std::string::npos) n.resize(cut);
+        tidy(n, "std::__cxx11::basic_string<char>", "std::string");
+        tidy(n, "std::basic_ostream<char>", "std::ostream");
+        tidy(n, "std::basic_istream<char>", "std::istream");
+        tidy(n, "std::__cxx11::", "std::");
+        tidy(n, "__gnu_cxx::", "");
+        return n;
+    }(__PRETTY_FUNCTION__);
     return name;
 }
 
