@@ -11,44 +11,44 @@ using System.Text;
 
 public static class _CaTrace
 {
-    static readonly Stream Out;
+    static readonly global::System.IO.Stream Out;
     static readonly int MaxEvents, MaxValue;
     static readonly object Lock = new object();
-    static readonly StringBuilder Buf = new StringBuilder(1 << 16);
+    static readonly global::System.Text.StringBuilder Buf = new global::System.Text.StringBuilder(1 << 16);
     static int events, nextFrame = 2;
     static bool mainTaken;
     internal static volatile bool Stopped;
-    [ThreadStatic] static List<F> stack;
-    [ThreadStatic] static int rendering;
+    [global::System.ThreadStatic] static global::System.Collections.Generic.List<F> stack;
+    [global::System.ThreadStatic] static int rendering;
     internal static readonly F Off = new F(0, 0, false);
     internal static readonly string[] None = new string[0];
 
     static _CaTrace()
     {
-        string fd = Environment.GetEnvironmentVariable("CODEALCHEMY_TRACE_FD");
+        string fd = global::System.Environment.GetEnvironmentVariable("CODEALCHEMY_TRACE_FD");
         MaxEvents = EnvInt("CODEALCHEMY_MAX_EVENTS", 100000);
-        MaxValue = Math.Max(EnvInt("CODEALCHEMY_MAX_VALUE", 200), 2);
+        MaxValue = global::System.Math.Max(EnvInt("CODEALCHEMY_MAX_VALUE", 200), 2);
         if (string.IsNullOrEmpty(fd)) return;
         Out = Channel(fd.Trim());
         if (Out == null) return;
-        Console.SetOut(new Tee(Console.Out, 1));
-        Console.SetError(new Tee(Console.Error, 2));
-        AppDomain.CurrentDomain.ProcessExit += (s, e) => Flush();
+        global::System.Console.SetOut(new Tee(global::System.Console.Out, 1));
+        global::System.Console.SetError(new Tee(global::System.Console.Error, 2));
+        global::System.AppDomain.CurrentDomain.ProcessExit += (s, e) => Flush();
     }
 
     static int EnvInt(string name, int dflt)
     {
         int v;
-        string s = Environment.GetEnvironmentVariable(name);
+        string s = global::System.Environment.GetEnvironmentVariable(name);
         return s != null && int.TryParse(s.Trim(), out v) ? v : dflt;
     }
 
     /// Mono's FileStream does not take a raw fd (its handles are not fds), and the sandbox's uid
     /// may not reopen /proc/self/fd/N: records go to the inherited fd through libc's write(2).
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    static extern IntPtr write(int fd, byte[] buf, IntPtr count);
+    static extern global::System.IntPtr write(int fd, byte[] buf, global::System.IntPtr count);
 
-    sealed class FdStream : Stream
+    sealed class FdStream : global::System.IO.Stream
     {
         readonly int fd;
 
@@ -63,7 +63,7 @@ public static class _CaTrace
             if (offset != 0)
             {
                 b = new byte[count];
-                Array.Copy(buffer, offset, b, 0, count);
+                global::System.Array.Copy(buffer, offset, b, 0, count);
             }
             int done = 0;
             while (done < count)
@@ -72,13 +72,13 @@ public static class _CaTrace
                 if (done > 0)
                 {
                     rest = new byte[count - done];
-                    Array.Copy(b, done, rest, 0, rest.Length);
+                    global::System.Array.Copy(b, done, rest, 0, rest.Length);
                 }
-                long n = (long) write(fd, rest, (IntPtr) rest.Length);
+                long n = (long) write(fd, rest, (global::System.IntPtr) rest.Length);
                 if (n <= 0)
                 {
                     if (System.Runtime.InteropServices.Marshal.GetLastWin32Error() == 4) continue;  // EINTR
-                    throw new IOException("write failed");
+                    throw new global::System.IO.IOException("write failed");
                 }
                 done += (int) n;
             }
@@ -87,15 +87,15 @@ public static class _CaTrace
         public override bool CanRead { get { return false; } }
         public override bool CanSeek { get { return false; } }
         public override bool CanWrite { get { return true; } }
-        public override long Length { get { throw new NotSupportedException(); } }
-        public override long Position { get { throw new NotSupportedException(); } set { throw new NotSupportedException(); } }
+        public override long Length { get { throw new global::System.NotSupportedException(); } }
+        public override long Position { get { throw new global::System.NotSupportedException(); } set { throw new global::System.NotSupportedException(); } }
         public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) { throw new NotSupportedException(); }
-        public override long Seek(long offset, SeekOrigin origin) { throw new NotSupportedException(); }
-        public override void SetLength(long value) { throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) { throw new global::System.NotSupportedException(); }
+        public override long Seek(long offset, global::System.IO.SeekOrigin origin) { throw new global::System.NotSupportedException(); }
+        public override void SetLength(long value) { throw new global::System.NotSupportedException(); }
     }
 
-    static Stream Channel(string fd)
+    static global::System.IO.Stream Channel(string fd)
     {
         int n;
         if (!int.TryParse(fd, out n) || n < 0) return null;
@@ -103,20 +103,20 @@ public static class _CaTrace
     }
 
     /// Console.Out/Error replacement: writes through to the original writer and records the text.
-    sealed class Tee : TextWriter
+    sealed class Tee : global::System.IO.TextWriter
     {
-        readonly TextWriter orig;
+        readonly global::System.IO.TextWriter orig;
         readonly int stream;
 
-        public Tee(TextWriter orig, int stream)
+        public Tee(global::System.IO.TextWriter orig, int stream)
         {
             this.orig = orig;
             this.stream = stream;
         }
 
-        public override Encoding Encoding { get { return orig.Encoding; } }
+        public override global::System.Text.Encoding Encoding { get { return orig.Encoding; } }
 
-        public override IFormatProvider FormatProvider { get { return orig.FormatProvider; } }
+        public override global::System.IFormatProvider FormatProvider { get { return orig.FormatProvider; } }
 
         public override string NewLine { get { return orig.NewLine; } set { orig.NewLine = value; } }
 
@@ -171,18 +171,18 @@ public static class _CaTrace
         if (Out == null || Buf.Length == 0) return;
         try
         {
-            byte[] bytes = new UTF8Encoding(false).GetBytes(Buf.ToString());
+            byte[] bytes = new global::System.Text.UTF8Encoding(false).GetBytes(Buf.ToString());
             Out.Write(bytes, 0, bytes.Length);
             Out.Flush();
         }
-        catch (Exception)
+        catch (global::System.Exception)
         {
             // the channel is gone
         }
         Buf.Length = 0;
     }
 
-    internal static void Escape(StringBuilder sb, string s)
+    internal static void Escape(global::System.Text.StringBuilder sb, string s)
     {
         foreach (char c in s)
         {
@@ -248,7 +248,7 @@ public static class _CaTrace
     static F Enter(int probe, bool isMain, object[] kv)
     {
         if (Out == null || Stopped || rendering != 0) return Off;
-        if (stack == null) stack = new List<F>();
+        if (stack == null) stack = new global::System.Collections.Generic.List<F>();
         int id;
         lock (Lock)
         {
@@ -280,12 +280,12 @@ public static class _CaTrace
     public static string Show(object v)
     {
         rendering++;
-        var sb = new StringBuilder();
+        var sb = new global::System.Text.StringBuilder();
         try
         {
-            Render(sb, v, 0, new List<object>());
+            Render(sb, v, 0, new global::System.Collections.Generic.List<object>());
         }
-        catch (Exception e)
+        catch (global::System.Exception e)
         {
             sb.Append("<unrenderable ").Append(e.GetType().Name).Append('>');
         }
@@ -303,12 +303,12 @@ public static class _CaTrace
 
     const int MaxDepth = 4;
 
-    static bool Full(StringBuilder sb)
+    static bool Full(global::System.Text.StringBuilder sb)
     {
         return sb.Length > MaxValue;
     }
 
-    static void Quote(StringBuilder sb, string s, char q)
+    static void Quote(global::System.Text.StringBuilder sb, string s, char q)
     {
         sb.Append(q);
         foreach (char c in s)
@@ -331,27 +331,27 @@ public static class _CaTrace
         sb.Append(q);
     }
 
-    static bool Seen(List<object> seen, object v)
+    static bool Seen(global::System.Collections.Generic.List<object> seen, object v)
     {
         foreach (object o in seen) if (ReferenceEquals(o, v)) return true;
         return false;
     }
 
-    static string TypeName(Type t)
+    static string TypeName(global::System.Type t)
     {
         string n = t.Name;
         int tick = n.IndexOf('`');
         if (tick >= 0) n = n.Substring(0, tick);
         if (t.IsGenericType)
         {
-            var args = new List<string>();
-            foreach (Type a in t.GetGenericArguments()) args.Add(TypeName(a));
+            var args = new global::System.Collections.Generic.List<string>();
+            foreach (global::System.Type a in t.GetGenericArguments()) args.Add(TypeName(a));
             n += "<" + string.Join(", ", args.ToArray()) + ">";
         }
         return n;
     }
 
-    static void Items(StringBuilder sb, IEnumerable items, int depth, List<object> seen)
+    static void Items(global::System.Text.StringBuilder sb, global::System.Collections.IEnumerable items, int depth, global::System.Collections.Generic.List<object> seen)
     {
         bool first = true;
         foreach (object e in items)
@@ -363,36 +363,36 @@ public static class _CaTrace
         }
     }
 
-    static bool IsCollection(Type t)
+    static bool IsCollection(global::System.Type t)
     {
-        if (typeof(ICollection).IsAssignableFrom(t)) return true;
-        foreach (Type i in t.GetInterfaces())
+        if (typeof(global::System.Collections.ICollection).IsAssignableFrom(t)) return true;
+        foreach (global::System.Type i in t.GetInterfaces())
         {
-            if (i.IsGenericType && (i.GetGenericTypeDefinition() == typeof(ICollection<>)
-                                    || i.GetGenericTypeDefinition() == typeof(IReadOnlyCollection<>))) return true;
+            if (i.IsGenericType && (i.GetGenericTypeDefinition() == typeof(global::System.Collections.Generic.ICollection<>)
+                                    || i.GetGenericTypeDefinition() == typeof(global::System.Collections.Generic.IReadOnlyCollection<>))) return true;
         }
         return false;
     }
 
-    static void Render(StringBuilder sb, object v, int depth, List<object> seen)
+    static void Render(global::System.Text.StringBuilder sb, object v, int depth, global::System.Collections.Generic.List<object> seen)
     {
         if (Full(sb)) return;
         if (v == null) { sb.Append("null"); return; }
-        Type t = v.GetType();
+        global::System.Type t = v.GetType();
         if (v is string) { Quote(sb, (string) v, '"'); return; }
         if (v is char) { Quote(sb, v.ToString(), '\''); return; }
         if (v is bool) { sb.Append((bool) v ? "true" : "false"); return; }
         if (v is double) { sb.Append(Shortest((double) v)); return; }
         if (v is float) { sb.Append(Shortest((float) v)); return; }
-        if (t.IsPrimitive || v is decimal) { sb.Append(((IFormattable) v).ToString(null, CultureInfo.InvariantCulture)); return; }
+        if (t.IsPrimitive || v is decimal) { sb.Append(((global::System.IFormattable) v).ToString(null, global::System.Globalization.CultureInfo.InvariantCulture)); return; }
         if (t.IsEnum) { sb.Append(v); return; }
-        if (v is Delegate) { sb.Append("<delegate>"); return; }
-        if (v is Exception) { sb.Append(t.FullName).Append(": ").Append(((Exception) v).Message); return; }
+        if (v is global::System.Delegate) { sb.Append("<delegate>"); return; }
+        if (v is global::System.Exception) { sb.Append(t.FullName).Append(": ").Append(((global::System.Exception) v).Message); return; }
         if (t.IsGenericType && t.FullName != null && t.FullName.StartsWith("System.ValueTuple`"))
         {
             sb.Append('(');
             bool first = true;
-            foreach (FieldInfo fi in t.GetFields())
+            foreach (global::System.Reflection.FieldInfo fi in t.GetFields())
             {
                 if (!first) sb.Append(", ");
                 first = false;
@@ -401,7 +401,7 @@ public static class _CaTrace
             sb.Append(')');
             return;
         }
-        if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(KeyValuePair<,>))
+        if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(global::System.Collections.Generic.KeyValuePair<,>))
         {
             sb.Append('[');
             Render(sb, t.GetProperty("Key").GetValue(v, null), depth + 1, seen);
@@ -410,20 +410,20 @@ public static class _CaTrace
             sb.Append(']');
             return;
         }
-        if (Seen(seen, v) && !t.IsValueType) { sb.Append(v is IEnumerable ? "[...]" : TypeName(t) + "{...}"); return; }
-        if (v is Array && ((Array) v).Rank > 1)
+        if (Seen(seen, v) && !t.IsValueType) { sb.Append(v is global::System.Collections.IEnumerable ? "[...]" : TypeName(t) + "{...}"); return; }
+        if (v is global::System.Array && ((global::System.Array) v).Rank > 1)
         {
             seen.Add(v);
-            RenderRank((Array) v, sb, 0, new int[((Array) v).Rank], depth, seen);
+            RenderRank((global::System.Array) v, sb, 0, new int[((global::System.Array) v).Rank], depth, seen);
             seen.Remove(v);
             return;
         }
-        if (v is IDictionary)
+        if (v is global::System.Collections.IDictionary)
         {
             seen.Add(v);
             sb.Append('{');
             bool first = true;
-            foreach (DictionaryEntry e in (IDictionary) v)
+            foreach (global::System.Collections.DictionaryEntry e in (global::System.Collections.IDictionary) v)
             {
                 if (!first) sb.Append(", ");
                 first = false;
@@ -437,28 +437,28 @@ public static class _CaTrace
             seen.Remove(v);
             return;
         }
-        if (v is IEnumerable && IsCollection(t))
+        if (v is global::System.Collections.IEnumerable && IsCollection(t))
         {
             seen.Add(v);
             sb.Append('[');
-            Items(sb, (IEnumerable) v, depth, seen);
+            Items(sb, (global::System.Collections.IEnumerable) v, depth, seen);
             sb.Append(']');
             seen.Remove(v);
             return;
         }
-        if (v is IEnumerable && t.Namespace != null && t.Namespace.StartsWith("System"))
+        if (v is global::System.Collections.IEnumerable && t.Namespace != null && t.Namespace.StartsWith("System"))
         {
             sb.Append('<').Append(TypeName(t)).Append('>');  // a lazy sequence: enumerating it would run code
             return;
         }
-        MethodInfo ts = t.GetMethod("ToString", Type.EmptyTypes);
-        if (ts != null && ts.DeclaringType != typeof(object) && ts.DeclaringType != typeof(ValueType))
+        global::System.Reflection.MethodInfo ts = t.GetMethod("ToString", global::System.Type.EmptyTypes);
+        if (ts != null && ts.DeclaringType != typeof(object) && ts.DeclaringType != typeof(global::System.ValueType))
         {
             try
             {
                 sb.Append(v.ToString());
             }
-            catch (Exception e)
+            catch (global::System.Exception e)
             {
                 sb.Append("<ToString threw ").Append(e.GetType().FullName).Append('>');
             }
@@ -470,27 +470,27 @@ public static class _CaTrace
     /// The shortest text that parses back to the same double (Mono's "R" may add a digit).
     static string Shortest(double d)
     {
-        if (double.IsNaN(d) || double.IsInfinity(d)) return d.ToString(CultureInfo.InvariantCulture);
+        if (double.IsNaN(d) || double.IsInfinity(d)) return d.ToString(global::System.Globalization.CultureInfo.InvariantCulture);
         for (int digits = 15; digits < 17; digits++)
         {
-            string s = d.ToString("G" + digits, CultureInfo.InvariantCulture);
-            if (double.Parse(s, CultureInfo.InvariantCulture) == d) return s;
+            string s = d.ToString("G" + digits, global::System.Globalization.CultureInfo.InvariantCulture);
+            if (double.Parse(s, global::System.Globalization.CultureInfo.InvariantCulture) == d) return s;
         }
-        return d.ToString("G17", CultureInfo.InvariantCulture);
+        return d.ToString("G17", global::System.Globalization.CultureInfo.InvariantCulture);
     }
 
     static string Shortest(float f)
     {
-        if (float.IsNaN(f) || float.IsInfinity(f)) return f.ToString(CultureInfo.InvariantCulture);
+        if (float.IsNaN(f) || float.IsInfinity(f)) return f.ToString(global::System.Globalization.CultureInfo.InvariantCulture);
         for (int digits = 7; digits < 9; digits++)
         {
-            string s = f.ToString("G" + digits, CultureInfo.InvariantCulture);
-            if (float.Parse(s, CultureInfo.InvariantCulture) == f) return s;
+            string s = f.ToString("G" + digits, global::System.Globalization.CultureInfo.InvariantCulture);
+            if (float.Parse(s, global::System.Globalization.CultureInfo.InvariantCulture) == f) return s;
         }
-        return f.ToString("G9", CultureInfo.InvariantCulture);
+        return f.ToString("G9", global::System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    static void RenderRank(Array a, StringBuilder sb, int dim, int[] index, int depth, List<object> seen)
+    static void RenderRank(global::System.Array a, global::System.Text.StringBuilder sb, int dim, int[] index, int depth, global::System.Collections.Generic.List<object> seen)
     {
         sb.Append('[');
         int n = a.GetLength(dim);
@@ -506,7 +506,7 @@ public static class _CaTrace
     }
 
     /// Name{field=value, ...}: instance fields, base classes' first; auto-properties by their name.
-    static void Reflect(StringBuilder sb, object v, Type t, int depth, List<object> seen)
+    static void Reflect(global::System.Text.StringBuilder sb, object v, global::System.Type t, int depth, global::System.Collections.Generic.List<object> seen)
     {
         sb.Append(TypeName(t)).Append('{');
         if (depth >= MaxDepth)
@@ -515,13 +515,13 @@ public static class _CaTrace
             return;
         }
         seen.Add(v);
-        var chain = new List<Type>();
-        for (Type c = t; c != null && c != typeof(object) && c != typeof(ValueType); c = c.BaseType) chain.Insert(0, c);
+        var chain = new global::System.Collections.Generic.List<global::System.Type>();
+        for (global::System.Type c = t; c != null && c != typeof(object) && c != typeof(global::System.ValueType); c = c.BaseType) chain.Insert(0, c);
         bool first = true;
-        foreach (Type c in chain)
+        foreach (global::System.Type c in chain)
         {
-            foreach (FieldInfo fi in c.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic
-                                                 | BindingFlags.DeclaredOnly))
+            foreach (global::System.Reflection.FieldInfo fi in c.GetFields(global::System.Reflection.BindingFlags.Instance | global::System.Reflection.BindingFlags.Public | global::System.Reflection.BindingFlags.NonPublic
+                                                 | global::System.Reflection.BindingFlags.DeclaredOnly))
             {
                 if (Full(sb)) break;
                 string name = fi.Name;
@@ -538,7 +538,7 @@ public static class _CaTrace
                 {
                     Render(sb, fi.GetValue(v), depth + 1, seen);
                 }
-                catch (Exception)
+                catch (global::System.Exception)
                 {
                     sb.Append('?');
                 }
@@ -556,7 +556,7 @@ public static class _CaTrace
         internal readonly bool on;
         internal int last;
         internal bool done, unwinding;
-        Exception reported;
+        global::System.Exception reported;
 
         internal F(int id, int depth, bool on)
         {
@@ -609,7 +609,7 @@ public static class _CaTrace
         }
 
         /// An exception raised in or passing through this frame (a catch clause, or the frame's own).
-        public void X(Exception e)
+        public void X(global::System.Exception e)
         {
             if (!on || ReferenceEquals(e, reported)) return;
             reported = e;
@@ -621,7 +621,7 @@ public static class _CaTrace
         /// traced frame, it is most likely unhandled, and an unhandled exception ends the process
         /// without running the outer finally blocks: the frame unwinds and the records are flushed
         /// here (no UnhandledException handler: with one, mono would not print its own message).
-        public void U(Exception e)
+        public void U(global::System.Exception e)
         {
             X(e);
             unwinding = true;

@@ -235,6 +235,37 @@ def test_namespace_max_events_and_value(tmp_path, tracer):
     assert '"aaaaaaaaaaaaaaaaaa…' in values  # 20 characters, the marker included
 
 
+SHADOW = """\
+using System;
+
+class List { public int Count; }
+class Math { }
+class Stream { }
+class Type { }
+class Encoding { }
+
+class Program
+{
+    static void Main()
+    {
+        var l = new List();
+        int n = 0;
+        for (int i = 0; i < 3; i++) n += i;
+        Console.WriteLine(n + l.Count);
+    }
+}
+"""
+
+
+def test_program_types_do_not_shadow_the_prelude(tmp_path, tracer):
+    """The prelude names every framework type with global::System..., so a program's own List works."""
+    path = tmp_path / "shadow.cs"
+    path.write_text(SHADOW)
+    traced = tracer.trace(path)
+    assert traced.footer["status"] == "ok", traced.footer
+    assert traced.stdout == "3\n" and "repairs" not in traced.header
+
+
 def test_no_channel_no_probes(csharp, tracer, runs):
     path = FIXTURES / "exceptions.cs"
     inst = instrument(path.read_text(), csharp)
