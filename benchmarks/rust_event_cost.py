@@ -8,8 +8,8 @@
    and (traced - untraced) / events. `--opt 1` also builds both at opt-level 1 for comparison.
 
 2. Repairs (`--repairs`, on by default): traces every fixture and conformance program through
-   the local sandbox and reports in how many the repair loop fired, how many compile rounds it
-   took and what it dropped (line, variable, rustc's message).
+   the local sandbox and reports in how many the repair loop fired and what it dropped (line:
+   variable, `*` for a whole line's probes) and why (rustc's messages, grouped).
 
     python benchmarks/rust_event_cost.py [--repeat 5] [--opt 1] [--no-repairs]
 """
@@ -124,7 +124,7 @@ def repairs() -> None:
     tracer = Tracer()
     programs = sorted((TESTS / "fixtures").glob("*.rs")) + sorted((TESTS / "conformance").glob("*.rs"))
     programs = [p for p in programs if p != FIXTURE]
-    fired, rounds, statuses = {}, Counter(), Counter()
+    fired, statuses = {}, Counter()
     t0 = time.perf_counter()
     for path in programs:
         traced = tracer.trace(path)
@@ -137,7 +137,6 @@ def repairs() -> None:
     for name, found in fired.items():
         drops = ", ".join(f"{r['line']}:{r['variable'] or '*'}" for r in found)
         print(f"  {name:38} {len(found)} drop(s): {drops}")
-        rounds[len({r['reason'] for r in found})] += 1
     reasons = Counter(r["reason"].split("`")[0].strip() for found in fired.values() for r in found)
     print("  reasons: " + "; ".join(f"{n} x {reason}" for reason, n in reasons.most_common()))
     whole = sum(1 for found in fired.values() for r in found if r["variable"] is None)
