@@ -212,6 +212,8 @@ function Frame(id, probe) {
   this.rvalue = 'undefined';
   this.threw = false;
   this.exc = undefined;
+  this.excAt = -1;
+  this.lines = 0; // line events so far
   this.done = false;
 }
 
@@ -348,6 +350,7 @@ function l(f, p) {
   if (!REC) return;
   if (!f.on) push(f);
   f.probe = p;
+  f.lines++;
   event(head('l', p, f) + pairs(f, arguments, 2));
 }
 
@@ -372,12 +375,14 @@ function retl(f, p, v) {
 function raise(f, e) {
   if (!f.on) push(f);
   f.exc = e;
+  f.excAt = f.lines;
   event(head('x', f.probe, f) + '\t' + esc(errorType(e)) + '\t' + esc(errorMessage(e)));
 }
 
-// An exception reached a catch clause of the program in frame f.
+// An exception reached a catch clause of the program in frame f (not reported again when
+// nothing ran in the frame since it was: nested try blocks).
 function x(f, e) {
-  if (!REC) return;
+  if (!REC || (f.exc === e && f.excAt === f.lines)) return;
   raise(f, e);
 }
 
