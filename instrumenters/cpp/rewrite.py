@@ -173,6 +173,8 @@ def function_name(fn, text) -> str | None:
     if inner is None:
         return None
     name = " ".join(text(inner).split())
+    if fn.parent is not None and fn.parent.type == "friend_declaration":
+        return name
     if inner.type in ("field_identifier", "identifier", "destructor_name", "operator_name", "template_function"):
         for a in ancestors(fn):
             if a.type in ("class_specifier", "struct_specifier", "union_specifier"):
@@ -289,6 +291,8 @@ class Function:
         if "::" not in name or any(c.type == "storage_class_specifier" and self.text(c) == "static"
                                    for c in fn.children):
             return False
+        if fn.parent is not None and fn.parent.type == "friend_declaration":
+            return False      # a friend defined in the class body is no member
         cls, _, last = name.rpartition("::")
         if last.startswith("~") or last == cls.split("::")[-1] or "<" in cls:
             return False
