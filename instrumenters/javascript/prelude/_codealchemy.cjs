@@ -73,7 +73,11 @@ const INSPECT = {
 const TIMERS = new Set(['Timeout', 'Immediate', 'TimersList']);
 
 function cut(s) {
-  return s.length > MAX_VALUE ? s.slice(0, Math.max(MAX_VALUE - 1, 0)) + '\u2026' : s;
+  if (s.length <= MAX_VALUE) return s;
+  let n = Math.max(MAX_VALUE - 1, 0);
+  const c = s.charCodeAt(n - 1);
+  if (c >= 0xd800 && c <= 0xdbff) n--; // never split a surrogate pair
+  return s.slice(0, n) + '\u2026';
 }
 
 function render(v) {
