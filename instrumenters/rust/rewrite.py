@@ -63,6 +63,15 @@ EXITS = {"std::process::exit": "crate::__ca::exit", "process::exit": "crate::__c
          "panic::set_hook": "crate::__ca::set_hook"}
 
 
+def _nonzero(literal: str) -> bool:
+    """Whether an integer literal (`2`, `0x10`, `1_000u32`) is not zero."""
+    text = re.sub(r"(?:[iu](?:8|16|32|64|128|size))$", "", literal.replace("_", ""))
+    try:
+        return int(text, 0) != 0
+    except ValueError:
+        return False
+
+
 def _line(node) -> int:
     return node.start_point[0] + 1
 
@@ -202,8 +211,10 @@ class RustRewriter:
                     return True
             if t == "binary_expression":
                 op = n.child_by_field_name("operator")
-                if op is not None and self.text(op) in ARITH:
-                    return True
+                right = n.child_by_field_name("right")
+                literal = right is not None and right.type == "integer_literal" and _nonzero(self.text(right))
+                if op is not None and self.text(op) in ARITH and not literal:
+                    return True  # `x % 2` cannot divide by zero
             if t == "compound_assignment_expr":
                 return True
             if t == "call_expression":
