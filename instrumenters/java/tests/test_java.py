@@ -46,7 +46,9 @@ def java():
 
 @pytest.fixture(scope="module")
 def tracer():
-    return Tracer()
+    """A generous wall-clock limit: on a loaded machine (other test suites in parallel) a compile
+    can take several times its usual second or two."""
+    return Tracer(timeout=60)
 
 
 @pytest.fixture(scope="module")
