@@ -119,8 +119,10 @@ class Rewriter:
     def post(self, at: int, text: str) -> None:
         self.edits.append((at, text, POST))
 
-    def wrap(self, node, before: str, after: str) -> None:
-        d = depth(node)
+    def wrap(self, node, before: str, after: str, inner: bool = False) -> None:
+        """Put text around `node`; wraps of enclosing nodes stay outside it (`inner`: inside other
+        wraps of this same node)."""
+        d = depth(node) + (0.25 if inner else 0)
         self.edits.append((node.start_byte, before, d))
         self.edits.append((node.end_byte, after, -d))
 
@@ -829,7 +831,8 @@ class Rewriter:
         p = self.rprobe(scope, line(n))
         kids = named(n)
         is_from = any(c.type == "from" for c in n.children)
-        self.wrap(n, "_ca_.rs(_ca_g, (", "))")
+        if not is_from:  # `yield from` goes through _ca_.yf, which reports the resumes itself
+            self.wrap(n, "_ca_.rs(_ca_g, (", "))")
         if is_from and kids:
             self.wrap(kids[0], "_ca_.yf(%d, _ca_g, (" % p, "))")
         elif kids:
@@ -920,7 +923,11 @@ class Rewriter:
         outer = fors[0].child_by_field_name("right")
         if n.type == "generator_expression":
             spec = self.comp_spec(fors[0].child_by_field_name("left"))
-            self.wrap(outer, "_ca_.gi(%d, %d, %d, %s, (" % (pc, pl, pr, spec), "))")
+            frees = tuple(sorted(table.get_frees())) if table else ()
+            self.calls[pc] = ((), frees)
+            pf = self.comp_lines(sub, n, fors, clauses, body) if len(fors) == 1 else -1
+            self.wrap(outer, "_ca_.gi(%d, %d, %d, %s, (" % (pc, pl, pr, spec),
+                      "), %s)" % ", ".join([str(pf), *frees]), inner=True)
             if body is not None:
                 self.wrap(body, "_ca_.gy(%d, (" % pr, "))")
         else:
@@ -929,7 +936,8 @@ class Rewriter:
             pf = self.comp_lines(sub, n, fors, clauses, body) if len(fors) == 1 else -1
             frees = tuple(sorted(table.get_frees())) if table else ()
             self.calls[pc] = ((), frees)
-            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, spec), "), %s)" % ", ".join([str(pf), *frees]))
+            self.wrap(outer, "_ca_.ci(%d, %d, %s, (" % (pc, pl, spec), "), %s)" % ", ".join([str(pf), *frees]),
+                      inner=True)
         self.expressions(scope, outer)
         for f in fors[1:]:
             right = f.child_by_field_name("right")

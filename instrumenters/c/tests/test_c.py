@@ -250,3 +250,35 @@ def test_no_uninitialised_reads_under_valgrind():
     for name, code, stderr, size in results:
         assert code != 99 and "uninitialised" not in stderr, (name, stderr)
         assert size > 0, name
+
+
+# --- big generated programs compile in time --------------------------------------------------
+
+def _generated(functions: int, statements: int) -> str:
+    out = ["#include <stdio.h>"]
+    for f in range(functions):
+        out += [f"static int f{f}(int x) {{", *(f"    x += {i % 7};" for i in range(statements)), "    return x;", "}"]
+    out += ["int main(void) {", "    int x = 0;", *(f"    x = f{f}(x);" for f in range(functions)),
+            '    printf("%d\\n", x);', "    return 0;", "}"]
+    return "\n".join(out) + "\n"
+
+
+def test_big_functions_and_files_are_compiled_unoptimised():
+    """gcc -O1 takes 14 s on one instrumented 5,000-statement function: such functions, and
+    every function of a file with that many probes, get optimize("O0"); small ones do not."""
+    attr = '__attribute__((optimize("O0")))'
+    small = instrument(_generated(3, 50), lang())
+    assert attr not in small.code
+    one_big = instrument(_generated(1, 450), lang())
+    assert one_big.code.count(attr) == 1 and f"{attr} static int f0(" in one_big.code
+    many = instrument(_generated(8, 300), lang())
+    assert many.code.count(attr) == 9          # 8 functions and main
+
+
+def test_a_5000_line_generated_program_is_traced():
+    source = _generated(1, 5000)
+    run = run_program(source, Limits(timeout=60, max_events=20))
+    assert run.traced.compile.ok, run.traced.compile.stderr.decode()
+    assert run.traced.run.stdout == run.untraced.run.stdout == b"14995\n"
+    assert run.decoder.truncated == "max_events"
+    assert [e["line"] for e in run.events if e["kind"] == "line"][:3] == [5006, 5007, 3]   # main, its call, f0

@@ -8,6 +8,17 @@
 const fs = require('fs');
 const util = require('util');
 
+// Built-ins the prelude relies on, taken before the program can replace them (a program that
+// patches Array.prototype.push or Object.keys must not run inside the tracer).
+const {
+  keys: ObjectKeys, getOwnPropertyDescriptor: ownDesc, getPrototypeOf: protoOf,
+  getOwnPropertySymbols: ownSymbols, create: objCreate, defineProperty: defProp, is: same,
+} = Object;
+const isArray = Array.isArray;
+function add(a, x) {
+  a[a.length] = x;
+}
+
 const env = process.env;
 const FD = env.CODEALCHEMY_TRACE_FD ? parseInt(env.CODEALCHEMY_TRACE_FD, 10) : NaN;
 const MAX_EVENTS = parseInt(env.CODEALCHEMY_MAX_EVENTS || '100000', 10) || 100000;
@@ -38,7 +49,8 @@ function flush() {
 }
 
 function put(record) {
-  buf.push(record, '\n');
+  add(buf, record);
+  add(buf, '\n');
   bufLen += record.length + 1;
   if (direct || bufLen >= FLUSH_AT) flush();
 }
@@ -107,7 +119,7 @@ function render(v) {
 // cost is bounded by MAX_VALUE instead of by the size of the data.
 function exotic(v) {
   if (typeof v === 'function') return false;
-  const proto = Object.getPrototypeOf(v);
+  const proto = protoOf(v);
   if (proto === Object.prototype || proto === Array.prototype || proto === null) return false;
   return T.isPromise(v) || T.isDate(v) || T.isRegExp(v) || T.isTypedArray(v) || T.isAnyArrayBuffer(v)
     || T.isBoxedPrimitive(v) || T.isNativeError(v) || T.isWeakMap(v) || T.isWeakSet(v)
@@ -123,7 +135,7 @@ function trim(v, depth, memo, budget) {
   if (v === null || typeof v !== 'object') return v;
   if (memo.has(v)) return memo.get(v); // before the depth limit: cycles show past it
   if (depth > INSPECT.depth || T.isProxy(v)) return v;
-  const proto = Object.getPrototypeOf(v);
+  const proto = protoOf(v);
   let c;
   if (T.isMap(v) || T.isSet(v)) {
     const map = T.isMap(v);
@@ -138,34 +150,34 @@ function trim(v, depth, memo, budget) {
       if (map) c.set(trim(r.value[0], depth + 1, memo, budget), trim(r.value[1], depth + 1, memo, budget));
       else c.add(trim(r.value, depth + 1, memo, budget));
     }
-  } else if (Array.isArray(v)) {
+  } else if (isArray(v)) {
     if (proto !== Array.prototype) return v;
-    if (v.length <= K && Object.keys(v).length !== v.length) return v; // holes, extra keys
+    if (v.length <= K && ObjectKeys(v).length !== v.length) return v; // holes, extra keys
     c = [];
     memo.set(v, c);
     for (let i = 0; i < v.length && budget.left > 0; i++) {
       budget.left--;
-      const d = Object.getOwnPropertyDescriptor(v, i);
+      const d = ownDesc(v, i);
       if (d === undefined || !('value' in d)) { memo.set(v, v); return v; } // holes, accessors
-      c.push(trim(d.value, depth + 1, memo, budget));
+      add(c, trim(d.value, depth + 1, memo, budget));
     }
   } else if (!exotic(v)) {
-    c = Object.create(proto);
+    c = objCreate(proto);
     memo.set(v, c);
-    const own = Object.getOwnPropertyDescriptor(v, 'constructor');
-    if (own !== undefined && !own.enumerable) Object.defineProperty(c, 'constructor', own);
-    const keys = Object.keys(v);
+    const own = ownDesc(v, 'constructor');
+    if (own !== undefined && !own.enumerable) defProp(c, 'constructor', own);
+    const keys = ObjectKeys(v);
     for (let i = 0; i < keys.length && budget.left > 0; i++) {
       budget.left--;
-      const d = Object.getOwnPropertyDescriptor(v, keys[i]);
+      const d = ownDesc(v, keys[i]);
       if (d === undefined) continue;
       if ('value' in d) d.value = trim(d.value, depth + 1, memo, budget);
-      Object.defineProperty(c, keys[i], d);
+      defProp(c, keys[i], d);
     }
     if (budget.left > 0) {
-      for (const sym of Object.getOwnPropertySymbols(v)) {
-        const d = Object.getOwnPropertyDescriptor(v, sym);
-        if (d && d.enumerable) Object.defineProperty(c, sym, d);
+      for (const sym of ownSymbols(v)) {
+        const d = ownDesc(v, sym);
+        if (d && d.enumerable) defProp(c, sym, d);
       }
     }
   } else {
@@ -179,9 +191,9 @@ function errorType(e) {
   if (e === null || (typeof e !== 'object' && typeof e !== 'function')) return typeof e;
   try {
     if (util.types.isProxy(e)) return 'Proxy';
-    const proto = Object.getPrototypeOf(e);
+    const proto = protoOf(e);
     if (proto === null) return 'Object';
-    const d = Object.getOwnPropertyDescriptor(proto, 'constructor');
+    const d = ownDesc(proto, 'constructor');
     const name = d && typeof d.value === 'function' ? d.value.name : undefined;
     if (typeof name === 'string' && name) return name;
   } catch (err) { /* exotic object */ }
@@ -191,7 +203,7 @@ function errorType(e) {
 function errorMessage(e) {
   try {
     if (e !== null && typeof e === 'object' && !util.types.isProxy(e)) {
-      const d = Object.getOwnPropertyDescriptor(e, 'message');
+      const d = ownDesc(e, 'message');
       if (d && 'value' in d) return cut(String(d.value));
       if (util.types.isNativeError(e)) return '';
     }
@@ -223,7 +235,7 @@ function Frame(id, probe) {
 
 function push(f) {
   f.depth = stack.length;
-  stack.push(f);
+  add(stack, f);
   f.on = true;
 }
 
@@ -251,13 +263,13 @@ const HOLE = Symbol('hole');
 
 function fp(v, depth, out, budget) {
   if (out.length > FP_MAX) return false;
-  out.push(v);
+  add(out, v);
   if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return true;
   if (depth > INSPECT.depth) return true;
   if (T.isProxy(v)) return false;
-  out.push(Object.getPrototypeOf(v));
+  add(out, protoOf(v));
   if (T.isMap(v) || T.isSet(v)) {
-    out.push(v.size);
+    add(out, v.size);
     const map = T.isMap(v);
     const it = map ? Map.prototype.entries.call(v) : Set.prototype.values.call(v);
     for (;;) {
@@ -267,35 +279,35 @@ function fp(v, depth, out, budget) {
       if (map ? !(fp(r.value[0], depth + 1, out, budget) && fp(r.value[1], depth + 1, out, budget))
         : !fp(r.value, depth + 1, out, budget)) return false;
     }
-  } else if (Array.isArray(v)) {
+  } else if (isArray(v)) {
     // elements only (extra named properties of arrays are not watched)
-    out.push(v.length);
+    add(out, v.length);
     for (let i = 0; i < v.length && budget.left > 0; i++) {
       budget.left--;
-      const d = Object.getOwnPropertyDescriptor(v, i);
-      if (d === undefined) out.push(HOLE);
-      else if ('value' in d) { if (!fp(d.value, depth + 1, out, budget)) return false; } else out.push(d.get, d.set);
+      const d = ownDesc(v, i);
+      if (d === undefined) add(out, HOLE);
+      else if ('value' in d) { if (!fp(d.value, depth + 1, out, budget)) return false; } else (add(out, d.get), add(out, d.set));
     }
     return true;
   } else if (exotic(v)) {
     return false;
   }
-  if (Object.getOwnPropertySymbols(v).length) return false;
-  const keys = Object.keys(v);
-  out.push(keys.length);
+  if (ownSymbols(v).length) return false;
+  const keys = ObjectKeys(v);
+  add(out, keys.length);
   for (let i = 0; i < keys.length && budget.left > 0; i++) {
     budget.left--;
-    const d = Object.getOwnPropertyDescriptor(v, keys[i]);
-    out.push(keys[i]);
-    if (d === undefined) out.push(undefined);
-    else if ('value' in d) { if (!fp(d.value, depth + 1, out, budget)) return false; } else out.push(d.get, d.set);
+    const d = ownDesc(v, keys[i]);
+    add(out, keys[i]);
+    if (d === undefined) add(out, undefined);
+    else if ('value' in d) { if (!fp(d.value, depth + 1, out, budget)) return false; } else (add(out, d.get), add(out, d.set));
   }
   return true;
 }
 
 function sameFp(a, b) {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
   return true;
 }
 
@@ -323,7 +335,7 @@ function pairs(f, args, from) {
     const prim = v === null || (typeof v !== 'object' && typeof v !== 'function');
     const prev = f.raw.get(name);
     let print = null;
-    if (prev !== undefined && Object.is(prev.v, v)) {
+    if (prev !== undefined && same(prev.v, v)) {
       if (prim) continue;
       if (prev.fp !== null) {
         print = fingerprint(v);

@@ -584,23 +584,27 @@ def y(p, value=None):
 def rs(e, sent=None):
     """A generator is resumed (after `yield`): its frame is called again."""
     if _S.live and e is not None:
-        e[4] = "\t%d\t%d" % (e[0], len(_stack))
-        _stack.append(e)
-        _setsfx()
-        fr = _getframe(1)
-        e[2] = fr
-        argn, freen = _CALL[e[1]]
-        loc = fr.f_locals
-        _call_rec(e, _pairs(argn, [loc.get(n) for n in argn]))
-        names, vals = _visible(loc)
-        pr = _pairs(names, vals)
-        if pr:
-            _emit("v\t%d\t%s" % (e[0], "\t".join(pr)))
+        _resume(e, _getframe(1))
     return sent
+
+
+def _resume(e, fr):
+    e[4] = "\t%d\t%d" % (e[0], len(_stack))
+    _stack.append(e)
+    _setsfx()
+    e[2] = fr
+    argn, freen = _CALL[e[1]]
+    loc = fr.f_locals
+    _call_rec(e, _pairs(argn, [loc.get(n) for n in argn]))
+    names, vals = _visible(loc)
+    pr = _pairs(names, vals)
+    if pr:
+        _emit("v\t%d\t%s" % (e[0], "\t".join(pr)))
 
 
 def yf(p, e, iterable):
     """`yield from`: the outer generator returns and is called again around each inner yield."""
+    outer = _getframe(1)  # the generator that delegates
     inner = iter(iterable)
     send = None
     while True:
@@ -617,7 +621,8 @@ def yf(p, e, iterable):
                 close()
             raise
         except BaseException as exc:
-            rs(e)
+            if _S.live and e is not None:
+                _resume(e, outer)
             throw = getattr(inner, "throw", None)
             if throw is None:
                 raise
@@ -627,7 +632,8 @@ def yf(p, e, iterable):
                 return stop.value
             y(p, value)
             send = yield value
-        rs(e)
+        if _S.live and e is not None:
+            _resume(e, outer)
 
 
 # --- lambdas and comprehensions ------------------------------------------------------------
@@ -753,9 +759,11 @@ def cr(p, value):
 class gi:
     """The outermost iterable of a generator expression: its frame is called at each resume."""
 
-    __slots__ = ("i", "pc", "pl", "pr", "t", "e", "suspended", "last")
+    __slots__ = ("i", "pc", "pl", "pr", "t", "e", "suspended", "last", "free", "pf")
 
-    def __init__(self, pc, pl, pr, t, iterable):
+    def __init__(self, pc, pl, pr, t, iterable, pf=-1, *free):
+        self.free = free
+        self.pf = pf
         self.i = iter(iterable)
         self.pc = pc
         self.pl = pl
@@ -779,6 +787,10 @@ class gi:
                     _stack.append(self.e)
                     _setsfx()
                 _call_rec(self.e, ())
+                if self.free:
+                    pr = _pairs(_CALL[self.pc][1], self.free)
+                    if pr:
+                        _emit("v\t%d\t%s" % (self.e[0], "\t".join(pr)))
                 if self.last is not _NOTHING:
                     _comp_vals(self.t, self.last)
             l(self.pl)
@@ -789,6 +801,8 @@ class gi:
                 _ret(self.pr, None)
             raise
         if _S.live:
+            if self.pf >= 0:
+                l(self.pf)
             _comp_vals(self.t, item)
             self.last = item
         return item

@@ -28,7 +28,7 @@ from codealchemy.tracer.tracing import request_for
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 NAMES = sorted(p.stem for p in FIXTURES.glob("*.py"))
-ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
+ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 _spec = importlib.util.spec_from_file_location("codealchemy_python_oracle", HERE / "oracle.py")
 oracle = importlib.util.module_from_spec(_spec)
