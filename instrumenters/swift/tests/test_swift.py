@@ -2,7 +2,7 @@
 
 Every fixture (tests/fixtures/*.swift) and conformance program (tests/conformance_programs)
 is instrumented; the result must parse with tree-sitter-swift (the engine re-parses it) and
-equal its golden `NAME.instrumented.swift` (rewritten with CODEALCHEMY_UPDATE_GOLDENS=1 and
+equal its golden `instrumented/NAME.instrumented.swift` (rewritten with CODEALCHEMY_UPDATE_GOLDENS=1 and
 read by hand). Where `swiftc` is on PATH, the fixtures also run traced and untraced.
 """
 
@@ -21,9 +21,7 @@ from codealchemy.tracer.testing import Tracer
 
 HERE = Path(__file__).parent
 FIXTURES = sorted((HERE / "fixtures").glob("*.swift"))
-FIXTURES = [p for p in FIXTURES if not p.name.endswith(".instrumented.swift")]
-CONFORMANCE = sorted(p for p in (HERE / "conformance_programs").glob("*.swift")
-                     if not p.name.endswith(".instrumented.swift"))
+CONFORMANCE = sorted((HERE / "conformance_programs").glob("*.swift"))
 PROGRAMS = FIXTURES + CONFORMANCE
 NO_SWIFTC = shutil.which("swiftc") is None
 
@@ -46,7 +44,7 @@ def test_enough_fixtures():
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_instrumented_golden(path):
     code = instrumented(path).code
-    golden = path.with_suffix(".instrumented.swift")
+    golden = path.parent / "instrumented" / f"{path.stem}.instrumented.swift"   # not a program of the folder
     if os.environ.get("CODEALCHEMY_UPDATE_GOLDENS") == "1":
         golden.write_text(code, encoding="utf-8")
         return
