@@ -3,9 +3,13 @@
 # (the engine and CLI) and debootstrap (for `trace runtimes bootstrap`), dockerd running, and the
 # docker SDK in the virtual environment (.venv, when there is one).
 #
-#   bash scripts/docker.sh            # install + start
-#   bash scripts/docker.sh --images   # ... then bootstrap the base image and build every image
-#   bash scripts/docker.sh --images python c java go rust   # ... only those
+#   bash scripts/docker.sh                 # install + start
+#   bash scripts/docker.sh images [ID...]  # ... then bootstrap debian:bookworm-slim and build the
+#                                          #     images (default: all 13 that need no registry)
+#   bash scripts/docker.sh test [ID...]    # ... then run tests/docker on those images: the hostile
+#                                          #     programs, fixtures and conformance programs on the
+#                                          #     docker backend (default: CI's subset, python c java
+#                                          #     go rust; `test all` for all 13)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,10 +43,21 @@ py=python3
 [ -x .venv/bin/python ] && py=.venv/bin/python
 "$py" -c 'import docker' 2>/dev/null || "$py" -m pip install -q 'docker>=7'
 
-if [ "${1:-}" = "--images" ]; then
-  shift
-  trace=trace
-  [ -x .venv/bin/trace ] && trace=.venv/bin/trace
-  "$trace" runtimes bootstrap
-  "$trace" runtimes build "$@"
+mode="${1:-}"
+[ "$#" -gt 0 ] && shift
+case "$mode" in
+  "") exit 0 ;;
+  images|test) ;;
+  *) echo "usage: $0 [images|test] [ID...]" >&2; exit 2 ;;
+esac
+trace=trace
+[ -x .venv/bin/trace ] && trace=.venv/bin/trace
+ids=("$@")
+if [ "$mode" = test ] && [ "${#ids[@]}" -eq 0 ]; then ids=(python c java go rust); fi
+[ "${ids[0]:-}" = all ] && ids=()
+"$trace" runtimes bootstrap
+"$trace" runtimes build --quiet "${ids[@]}"
+if [ "$mode" = test ]; then
+  langs=$(IFS=,; echo "${ids[*]}")
+  CODEALCHEMY_DOCKER_LANGS="$langs" "$py" -m pytest -q tests/docker
 fi
