@@ -165,13 +165,13 @@ def debian_mirror() -> str:
 
 
 def bootstrap(progress: Progress = print, *, mirror: str | None = None, suite: str = "bookworm",
-              c=None, force: bool = False) -> float:
+              c=None, force: bool = False, as_tag: str = BASE_IMAGE) -> float:
     """debootstrap --variant=minbase `suite`, `docker import` as debian:bookworm-slim; seconds taken."""
     c = c or client()
     if not force:
         try:
-            c.images.get(BASE_IMAGE)
-            progress(f"{BASE_IMAGE} is already here (--force to rebuild it)")
+            c.images.get(as_tag)
+            progress(f"{as_tag} is already here (--force to rebuild it)")
             return 0.0
         except Exception:
             pass
@@ -198,10 +198,10 @@ def bootstrap(progress: Progress = print, *, mirror: str | None = None, suite: s
                     p.unlink()
         archive = Path(tmp) / "rootfs.tar"
         subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], check=True)
-        progress(f"docker import as {BASE_IMAGE}")
-        repo, _, tg = BASE_IMAGE.partition(":")
+        progress(f"docker import as {as_tag}")
+        repo, _, tg = as_tag.rpartition(":") if ":" in as_tag.rsplit("/", 1)[-1] else (as_tag, "", "latest")
         c.api.import_image_from_file(str(archive), repository=repo, tag=tg,
                                      changes=[f"ENV {BASE_ENV}", 'CMD ["bash"]'])
     secs = time.monotonic() - started
-    progress(f"{BASE_IMAGE} built in {secs:.0f} s")
+    progress(f"{as_tag} built in {secs:.0f} s")
     return secs

@@ -67,12 +67,14 @@ def list_cmd() -> None:
 def bootstrap_cmd(
     mirror: Annotated[str | None, typer.Option(help="Debian mirror (default: the one apt uses here).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild it even if the tag exists.")] = False,
+    tag: Annotated[str, typer.Option(help="Import under this tag instead (to try it out).", hidden=True)]
+        = "debian:bookworm-slim",
 ) -> None:
     """Build debian:bookworm-slim locally (debootstrap + docker import), for machines with no registry."""
     from .. import images
 
     try:
         images.bootstrap(lambda line: Console().print(line, markup=False, highlight=False),
-                         mirror=mirror, force=force)
+                         mirror=mirror, force=force, as_tag=tag)
     except RuntimeError as e:
         _fail(e)
