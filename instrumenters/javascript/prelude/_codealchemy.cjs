@@ -18,6 +18,35 @@ const isArray = Array.isArray;
 function add(a, x) {
   a[a.length] = x;
 }
+function copy(a) {
+  const c = new Array(a.length);
+  for (let i = 0; i < a.length; i++) c[i] = a[i];
+  return c;
+}
+// util.inspect itself calls some array methods (ctx.seen.push): while it renders, a program's
+// replacements of them are set aside.
+const ARRAY = Array.prototype;
+const ARRAY_METHODS = ['push', 'pop', 'includes', 'indexOf', 'join', 'slice', 'splice', 'shift',
+  'unshift', 'concat', 'map', 'filter', 'forEach', 'sort', 'reduce', 'some', 'every', 'fill'];
+const ARRAY_ORIG = ARRAY_METHODS.map((k) => ARRAY[k]);
+
+function unpatch() {
+  let saved = null;
+  for (let i = 0; i < ARRAY_METHODS.length; i++) {
+    const cur = ARRAY[ARRAY_METHODS[i]];
+    if (cur !== ARRAY_ORIG[i]) {
+      if (saved === null) saved = [];
+      saved[saved.length] = i;
+      saved[saved.length] = cur;
+      ARRAY[ARRAY_METHODS[i]] = ARRAY_ORIG[i];
+    }
+  }
+  return saved;
+}
+
+function repatch(saved) {
+  for (let j = 0; j < saved.length; j += 2) ARRAY[ARRAY_METHODS[saved[j]]] = saved[j + 1];
+}
 
 const env = process.env;
 const FD = env.CODEALCHEMY_TRACE_FD ? parseInt(env.CODEALCHEMY_TRACE_FD, 10) : NaN;
@@ -37,7 +66,9 @@ const FLUSH_AT = 1 << 16;
 
 function flush() {
   if (!buf.length) return;
-  const data = Buffer.from(buf.join(''), 'utf8');
+  let text = '';
+  for (let i = 0; i < buf.length; i++) text += buf[i];
+  const data = Buffer.from(text, 'utf8');
   buf = [];
   bufLen = 0;
   let off = 0;
@@ -62,6 +93,7 @@ function esc(s) {
 
 // An event record (c/l/r/x); false once the event limit is reached.
 function event(record) {
+  if (!REC) return false; // the limit was reached while this record was being made
   if (events >= MAX_EVENTS) {
     put('t\tmax_events');
     REC = false;
@@ -93,6 +125,18 @@ function cut(s) {
 }
 
 function render(v) {
+  let saved = null;
+  try {
+    saved = unpatch();
+  } catch (e) { /* read-only replacements: rendered as they are */ }
+  try {
+    return renderRaw(v);
+  } finally {
+    if (saved !== null) repatch(saved);
+  }
+}
+
+function renderRaw(v) {
   let s;
   try {
     if (v !== null && typeof v === 'object' && util.types.isProxy(v)) {
@@ -242,12 +286,11 @@ function push(f) {
 function pop(f) {
   if (!f.on) return;
   f.on = false;
-  if (stack[stack.length - 1] === f) {
-    stack.pop();
-  } else {
-    const i = stack.lastIndexOf(f);
-    if (i >= 0) stack.splice(i, 1);
-  }
+  let i = stack.length - 1;
+  while (i >= 0 && stack[i] !== f) i--;
+  if (i < 0) return;
+  for (; i < stack.length - 1; i++) stack[i] = stack[i + 1];
+  stack.length--;
 }
 
 function head(kind, p, f) {
@@ -344,7 +387,7 @@ function pairs(f, args, from) {
     }
     if (!prim && print === null) print = fingerprint(v);
     const s = render(v);
-    f.raw.set(name, { v, fp: print === null ? null : print.slice() });
+    f.raw.set(name, { v, fp: print === null ? null : copy(print) });
     if (f.seen.get(name) === s) continue;
     f.seen.set(name, s);
     out += '\t' + esc(name) + '\t' + esc(s);
