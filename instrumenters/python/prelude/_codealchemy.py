@@ -1,14 +1,21 @@
 """CodeAlchemy's Python prelude: the probes an instrumented program calls.
 
-The rewriter turns `main.py` into a program that imports this module (as `_ca_`) and calls it
-around its statements. Records follow codealchemy.tracer.wire: one TAB-separated line each,
-buffered and written with os.write on the fd named by CODEALCHEMY_TRACE_FD. Without that
-variable every probe is a no-op and the program runs as it is.
+The rewriter (instrumenters/python/rewrite.py) turns `main.py` into a program that imports this
+module as `_ca_` and calls it on the lines of its statements. Records follow
+codealchemy.tracer.wire: one TAB-separated line each, buffered, written with os.write on the fd
+named by CODEALCHEMY_TRACE_FD. Without that variable every probe returns at once and the program
+runs as it is.
 
-Frames live on a stack (`_stack`, one `[frame id, call probe, frame object or None,
-pending return]` entry per traced frame); a line event belongs to the frame on top. Frames that
-an exception unwinds are popped when the exception is first seen again (an `except`
-clause, a `finally` block, a `with` exit, or the uncaught-exception hook), from its traceback.
+Frames live on a stack (`_stack`), one entry per traced frame:
+`[frame id, call probe, frame object or None, pending return, "\tframe\tdepth"]`; a line event
+belongs to the frame on top. Frames an exception unwinds are popped when the exception is seen
+again (an `except` clause, a `finally` block, a `with` exit, the uncaught-exception hook), from
+its traceback; frames left through an exception that C code swallowed are popped by the next
+line probe of another code (`_heal`). Generators keep their entry in the local `_ca_g` and push
+it again at each resume.
+
+Hot paths (the `l0`..`l4` line probes) avoid argument tuples, loops and writes to module
+globals; mutable state lives in the slots of `_S`.
 """
 
 import os as _os
