@@ -128,7 +128,7 @@ class RustRewriter:
     def __init__(self, rw: Rewrite):
         self.rw = rw
         self.lines = [0] + [i + 1 for i, b in enumerate(rw.source) if b == 0x0A]
-        self.exit_imported = False
+        self.imported: dict[str, str] = {}  # `exit` etc. imported by name -> the prelude's
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -487,8 +487,8 @@ class RustRewriter:
             fn = node.child_by_field_name("function")
             if fn is not None and self.text(fn) in EXITS:
                 self.rw.replace(fn.start_byte, fn.end_byte, EXITS[self.text(fn)])
-            elif fn is not None and fn.type == "identifier" and self.text(fn) == "exit" and self.exit_imported:
-                self.rw.replace(fn.start_byte, fn.end_byte, "crate::__ca::exit")
+            elif fn is not None and fn.type == "identifier" and self.text(fn) in self.imported:
+                self.rw.replace(fn.start_byte, fn.end_byte, self.imported[self.text(fn)])
             args = node.child_by_field_name("arguments")
             if fn is not None and self.text(fn).rsplit("::", 1)[-1] == "catch_unwind" and args is not None:
                 # `catch_unwind(|| ...)` is Rust's try block: its closure is not a frame of its own
@@ -664,7 +664,9 @@ class RustRewriter:
         tops = _named(root)
         if not any(n.type == "function_item" and self.text(n.child_by_field_name("name")) == "main" for n in tops):
             raise SkipProgram("no fn main")
-        self.exit_imported = bool(re.search(r"use\s+std::process::(exit|\{[^}]*\bexit\b)", text))
+        for module, name in (("process", "exit"), ("process", "abort"), ("panic", "set_hook")):
+            if re.search(rf"use\s+std::{module}::({name}\b|\{{[^}}]*\b{name}\b)", text):
+                self.imported[name] = f"crate::__ca::{name}"
         first = next((n for n in root.children if n.type not in ("inner_attribute_item", "shebang")
                       and not (n.type in COMMENTS and self.text(n)[:3] in ("//!", "/*!"))), None)
         rw.insert(first.start_byte if first is not None else len(rw.source), PRELUDE_DECL, -100)
