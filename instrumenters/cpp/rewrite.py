@@ -83,6 +83,25 @@ class Program:
                         if n.type in ("class_specifier", "struct_specifier") and n.child_by_field_name("name")
                         is not None and n.child_by_field_name("body") is not None}
         self.done: set[int] = set()     # lambdas instrumented (start bytes)
+        self.globals = self.file_globals()
+
+    def file_globals(self) -> list[tuple[int, Var]]:
+        """Variables declared at file scope (outside namespaces): (end of the declaration, Var).
+        Static storage: always initialised (zero at least)."""
+        out = []
+        for d in self.rw.root.named_children:
+            if d.type != "declaration":
+                continue
+            if any(c.type == "storage_class_specifier" and self.text(c) == "typedef" for c in d.children):
+                continue
+            t = d.child_by_field_name("type")
+            prim = t is not None and t.type in PRIMITIVE
+            for decl in d.children_by_field_name("declarator"):
+                if decl.type == "function_declarator":
+                    continue
+                for ident, ptr in declarator_names(decl, self.text):
+                    out.append((d.end_byte, Var(self.text(ident), ident.start_byte, prim or ptr, True)))
+        return out
 
     def classes_with_constructors(self) -> set[str]:
         """Classes defined in the file that declare a constructor, or give every data member a
@@ -306,6 +325,14 @@ class Function:
     def run(self, params) -> None:
         scope = dict(self.outer)
         assigned = set(self.outer_assigned)
+        if not self.outer:
+            # the file-scope variables the body names (declared before it), shown like locals
+            used = {self.text(n) for n in iter_nodes(self.body) if n.type == "identifier"
+                    and (n.parent is None or n.parent.type not in ("qualified_identifier", "field_expression"))}
+            for end, g in self.ctx.globals:
+                if end <= self.node.start_byte and g.name in used:
+                    scope[g.name] = g
+                    assigned.add(g.id)
         args = []
         for p in params.named_children if params is not None else []:
             if p.type not in ("parameter_declaration", "optional_parameter_declaration"):
