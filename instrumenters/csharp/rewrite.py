@@ -216,7 +216,10 @@ class CSharpRewriter:
         arrow = body.children[0]
         eline = _line(expr)
         probe = self.line_probe(eline, scope)
-        if ctx.valued and self.rw.keep(eline):
+        if expr.type == "throw_expression":  # `=> throw new E();`: a throw statement, not a value
+            self.rw.replace(arrow.start_byte, arrow.end_byte, "{ " + head + " " + probe)
+            self.rw.insert(expr.end_byte, "; ", 0)
+        elif ctx.valued and self.rw.keep(eline):
             pid = self.rw.probe("return", eline, ctx.name)
             targ = f"<{ctx.rtype}>" if ctx.rtype else ""
             self.rw.replace(arrow.start_byte, arrow.end_byte, "{ " + head + " " + probe + f"return {v}.R{targ}({pid}, ")
