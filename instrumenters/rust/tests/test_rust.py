@@ -184,6 +184,37 @@ def test_process_exit_flushes(runs):
     assert traced.stdout == "too big, exiting\n"
 
 
+IMPORTED = """\
+use std::panic::{catch_unwind, set_hook};
+use std::process::exit;
+
+fn boom(n: i32) -> i32 {
+    if n > 1 {
+        panic!("boom {}", n);
+    }
+    n
+}
+
+fn main() {
+    set_hook(Box::new(|info| eprintln!("custom: {}", info)));
+    let r = catch_unwind(|| boom(2));
+    println!("{}", r.is_err());
+    exit(4);
+}
+"""
+
+
+def test_hook_and_exit_imported_by_name(tmp_path, runs):
+    path = tmp_path / "imported.rs"
+    path.write_text(IMPORTED)
+    traced, untraced = runs(path)
+    assert traced.footer["exit_code"] == untraced.run.exit_code == 4
+    assert stderr_of(traced) == untraced.run.stderr.decode() == "custom: panicked at main.rs:6:9:\nboom 2\n"
+    exc = [(e["func"], e["message"]) for e in traced.events if e["kind"] == "exception"]
+    assert exc == [("boom", "boom 2")]
+    assert traced.stdout == "true\n"  # flushed before exit
+
+
 def test_main_returning_err(runs):
     traced, untraced = runs(FIXTURES / "main_result.rs")
     assert traced.footer["exit_code"] == untraced.run.exit_code == 1
@@ -198,6 +229,7 @@ def test_values_without_debug(runs):
         if e["kind"] == "line" and e["func"] == "main":
             seen.update(e["vars"])
     assert seen["s"] == "<Secret>" and seen["w"] == "<Wrapper<Vec<i32>>>" and seen["f"] == "<closure>"
+    assert "repairs" not in traced.header  # a type without Debug never needs the repair loop
     call = next(e for e in traced.events if e["kind"] == "call" and e["func"] == "reveal")
     assert call["args"] == {"s": "<Secret>"}  # a reference renders as what it points to, as in Debug
 
