@@ -30,6 +30,7 @@ PARAM_LISTS = {"method_parameters", "lambda_parameters", "block_parameters", "de
                "parameters"}
 PARAM_NODES = {"optional_parameter", "splat_parameter", "hash_splat_parameter", "block_parameter",
                "keyword_parameter"}
+BLOCKS = {"block", "do_block", "lambda"}   # their parameters and new variables are their own
 LHS_LISTS = {"left_assignment_list", "rest_assignment", "destructured_left_assignment"}
 
 
@@ -127,20 +128,26 @@ class RubyRewriter:
             self.collect_names(scope, found, top=True)
             self.scope_names[key] = found
         seen: list[str] = []
-        for pos, name in self.scope_names[key]:
-            if pos < at and name not in seen:
+        for pos, name, start, end in self.scope_names[key]:
+            if pos < at and start <= at < end and name not in seen:
                 seen.append(name)
         return seen
 
     def collect_names(self, node, out: list, top: bool = False) -> None:
-        stack = [node]
+        """(where the assignment completes, name, start, end): a name first bound inside a
+        block (its parameters, or a variable the block assigns) is local to that block, so it
+        counts only for probes between the block's start and end; a variable of the
+        enclosing scope has its own entry at its own assignment."""
+        stack = [(node, 0, 1 << 62)]
         while stack:
-            n = stack.pop()
+            n, start, end = stack.pop()
             if n is not node and self.marked(n, "scope"):
                 continue
+            if n.type in BLOCKS:
+                start, end = n.start_byte, n.end_byte
             if n.type == "identifier" and self.is_binding(n):
-                out.append((self.assigned_at(n), self.rw.text(n)))
-            stack.extend(n.children)
+                out.append((self.assigned_at(n), self.rw.text(n), start, end))
+            stack.extend((c, start, end) for c in n.children)
 
     @staticmethod
     def assigned_at(n) -> int:

@@ -225,7 +225,8 @@ module CodeAlchemy
       @muted = true
       m = e.message.to_s
       m = m.dup.force_encoding(Encoding::UTF_8).scrub("\uFFFD") unless m.encoding == Encoding::UTF_8 && m.valid_encoding?
-      m
+      # without object addresses, as values are rendered ("undefined method `x' for #<Ghost>")
+      m.include?(":0x") ? m.gsub(ADDR_RE, "") : m
     rescue Exception # rubocop:disable Lint/RescueException
       ""
     ensure
