@@ -64,10 +64,12 @@ def meet(a, b):
 
 
 class Var:
-    __slots__ = ("name", "id", "prim", "init", "size")
+    __slots__ = ("name", "id", "prim", "init", "size", "const", "hidden")
 
     def __init__(self, name: str, id: int, prim: bool, init: bool, size: str = ""):
         self.size = size      # an array's size, as written
+        self.const = False    # const/constexpr with an initialiser (usable as an array size)
+        self.hidden = False   # never read (a variable-length array: no template takes it)
         self.name = name
         self.id = id          # declarator's byte offset: the same in every rewrite
         self.prim = prim      # declared with a scalar type (its operators are the built-in ones)
@@ -96,11 +98,14 @@ class Program:
                 continue
             t = d.child_by_field_name("type")
             prim = t is not None and t.type in PRIMITIVE
+            const = any(c.type == "type_qualifier" and self.text(c) in ("const", "constexpr") for c in d.children)
             for decl in d.children_by_field_name("declarator"):
                 if decl.type == "function_declarator":
                     continue
                 for ident, ptr in declarator_names(decl, self.text):
-                    out.append((d.end_byte, Var(self.text(ident), ident.start_byte, prim or ptr, True)))
+                    v = Var(self.text(ident), ident.start_byte, prim or ptr, True)
+                    v.const = const and decl.type == "init_declarator"
+                    out.append((d.end_byte, v))
         return out
 
     def classes_with_constructors(self) -> set[str]:
@@ -328,7 +333,7 @@ class Function:
         if not self.outer:
             # the file-scope variables the body names (declared before it), shown like locals
             used = {self.text(n) for n in iter_nodes(self.body) if n.type == "identifier"
-                    and (n.parent is None or n.parent.type not in ("qualified_identifier", "field_expression"))}
+                    and (n.parent is None or n.parent.type != "qualified_identifier")}
             for end, g in self.ctx.globals:
                 if end <= self.node.start_byte and g.name in used:
                     scope[g.name] = g
@@ -363,7 +368,7 @@ class Function:
     def visible(self, scope: dict, assigned, line: int) -> list[Var]:
         if assigned is None:
             return []
-        return [v for v in scope.values() if v.id in assigned and self.rw.keep(line, v.name)]
+        return [v for v in scope.values() if v.id in assigned and not v.hidden and self.rw.keep(line, v.name)]
 
     def probe_expr(self, line: int, scope: dict, assigned) -> str:
         pid = self.rw.probe("line", line, self.name)
@@ -675,19 +680,42 @@ class Function:
             if init:
                 self.lambdas(d.child_by_field_name("value"), scope, assigned)
             names = declarator_names(d, self.text)
-            size = ""
+            size, vla = "", False
             inner = d.child_by_field_name("declarator") if init else d
-            if inner is not None and inner.type == "array_declarator" and inner.child_by_field_name("size") is not None:
-                size = self.text(inner.child_by_field_name("size"))
+            while inner is not None and inner.type == "array_declarator":
+                if inner.child_by_field_name("size") is not None:
+                    size = size or self.text(inner.child_by_field_name("size"))
+                    vla = vla or not self.constant(inner.child_by_field_name("size"), scope)
+                inner = inner.child_by_field_name("declarator")
+            quals = {self.text(c) for c in decl.children if c.type == "type_qualifier"}
             for ident, ptr in names:
                 name = self.text(ident)
                 is_init = init or "static" in storage or \
                     (not ptr and d.type == "identifier" and self.default_constructed(t))
                 v = Var(name, ident.start_byte, prim or ptr, is_init, size)
+                v.const = init and bool(quals & {"const", "constexpr"})
+                v.hidden = vla
                 scope[name] = v
                 if is_init and out is not None:
                     out.add(v.id)
         return frozenset(out) if out is not None else None
+
+    def constant(self, node, scope: dict) -> bool:
+        """An array size known when compiling: literals, const/constexpr variables, names in
+        capitals (macros), sizeof, and arithmetic on those; anything else makes a GNU
+        variable-length array, which no template takes (so it is never read)."""
+        t = node.type
+        if t in ("number_literal", "sizeof_expression", "char_literal"):
+            return True
+        if t == "identifier":
+            v = scope.get(self.text(node))
+            if v is not None:
+                return v.const
+            name = self.text(node)
+            return name.isupper() or any(g.name == name and g.const for _, g in self.ctx.globals)
+        if t in ("binary_expression", "parenthesized_expression", "unary_expression"):
+            return all(self.constant(c, scope) for c in node.named_children)
+        return t == "qualified_identifier"
 
     def condition(self, cond, scope: dict, assigned):
         """A condition clause: `(x)`, `(init; x)`, `(T x = e)`; declares into `scope`."""

@@ -103,7 +103,7 @@ def test_events_are_well_formed(runs):
 
 def test_only_the_repair_fixtures_needed_repairs(runs):
     repaired = {name: run.repairs for name, run in runs.items() if run.repairs}
-    assert sorted(repaired) == ["repair_lambda_const", "repair_vla"]
+    assert sorted(repaired) == ["repair_lambda_const", "repair_void_lambda"]
 
 
 def test_repair_of_a_constant_read_in_a_captureless_lambda(runs):
@@ -118,13 +118,26 @@ def test_repair_of_a_constant_read_in_a_captureless_lambda(runs):
     assert any("x" in e["vars"] for e in lines)
 
 
-def test_repair_of_a_variable_length_array(runs):
-    """A GNU variable-length array is no valid template argument: the probes that read it
-    do not compile; the loop drops the lines g++ named and keeps the rest."""
-    run = runs["repair_vla"]
-    assert run.repairs and {r["line"] for r in run.repairs} <= set(range(5, 12))
-    assert run.untraced.run.stdout == run.traced.run.stdout == b"4\n"
-    assert any(e["kind"] == "line" and e.get("vars", {}).get("n") == "3" for e in run.events)
+def test_repair_of_a_lambda_returning_a_void_call(runs):
+    """`return visit(-1);` in a lambda whose return type is deduced `void`: the rewriter cannot
+    know it is void, g++ rejects rendering it ("invalid use of void expression", no variable
+    named): the loop drops that line's probes, the rest stays."""
+    run = runs["repair_void_lambda"]
+    assert [(r["line"], r["variable"]) for r in run.repairs] == [(13, None)]
+    assert "invalid use of void expression" in run.repairs[0]["reason"]
+    lam = [e for e in run.events if e.get("func") == "<lambda>"]
+    assert [e["kind"] for e in lam][-1] == "return" and lam[-1]["value"] == ""
+    assert not [e for e in lam if e["kind"] == "line" and e["line"] == 13]
+    assert run.traced.run.stdout == run.untraced.run.stdout == b"3\n"
+
+
+def test_variable_length_arrays_are_never_read(runs):
+    """A GNU variable-length array is no valid template argument: it is not shown (so no
+    repair is needed), arrays of constant size are."""
+    run = runs["vla"]
+    assert not run.repairs
+    shown = {k for e in run.events if e["kind"] == "line" for k in e["vars"]}
+    assert "squares" not in shown and {"fixed", "small", "n", "k"} <= shown
 
 
 def test_exceptions_pass_through_frames(runs):
