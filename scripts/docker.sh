@@ -54,10 +54,10 @@ trace=trace
 [ -x .venv/bin/trace ] && trace=.venv/bin/trace
 ids=("$@")
 if [ "$mode" = test ] && [ "${#ids[@]}" -eq 0 ]; then ids=(python c java go rust); fi
+langs=$(IFS=,; echo "${ids[*]}")
 [ "${ids[0]:-}" = all ] && ids=()
 "$trace" runtimes bootstrap
 "$trace" runtimes build --quiet "${ids[@]}"
 if [ "$mode" = test ]; then
-  langs=$(IFS=,; echo "${ids[*]}")
   CODEALCHEMY_DOCKER_LANGS="$langs" "$py" -m pytest -q tests/docker
 fi
