@@ -583,24 +583,33 @@ def _returns_value(body) -> bool:
     return False
 
 
-def _has_main(rw: Rewrite) -> bool:
-    stack = [rw.root]
+def _main_type(rw: Rewrite):
+    """The class or struct that declares a static Main, or None."""
+    stack = [(rw.root, None)]
     while stack:
-        n = stack.pop()
+        n, owner = stack.pop()
         if n.type == "method_declaration":
             name = n.child_by_field_name("name")
             mods = [rw.text(c) for c in n.children if c.type == "modifier"]
             if name is not None and rw.text(name) == "Main" and "static" in mods:
-                return True
+                return owner
             continue
+        if n.type in TYPE_DECLS:
+            owner = n
         if n.type in TYPE_DECLS or n.type in ("compilation_unit", "namespace_declaration", "declaration_list"):
-            stack.extend(n.children)
-    return False
+            stack.extend((c, owner) for c in reversed(n.children))
+    return None
 
 
 def rewrite(rw: Rewrite) -> None:
     if RESERVED.search(rw.source):
         raise SkipProgram("uses identifiers reserved for the tracer (_ca...)")
-    if not _has_main(rw):
+    main = _main_type(rw)
+    if main is None:
         raise SkipProgram("no static Main method")
+    body = main.child_by_field_name("body")
+    if body is not None and main.type in ("class_declaration", "struct_declaration"):
+        # the first static field of Main's type loads the prelude (Console.Out replaced) before
+        # the type's other initializers run, as Java's rewriter does with a static block
+        rw.insert(body.start_byte + 1, " static readonly bool _caBoot = _CaTrace.Boot();", -100)
     CSharpRewriter(rw).declarations(rw.root, "Program")

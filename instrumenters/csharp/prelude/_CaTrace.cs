@@ -36,6 +36,13 @@ public static class _CaTrace
         global::System.AppDomain.CurrentDomain.ProcessExit += (s, e) => Flush();
     }
 
+    /// Called by the first static field of Main's type: loads this class (and its Console
+    /// replacement) before the program's own static initializers run.
+    public static bool Boot()
+    {
+        return Out != null;
+    }
+
     static int EnvInt(string name, int dflt)
     {
         int v;
