@@ -1,7 +1,9 @@
 """What a Rust probe costs, and how often the repair loop fires.
 
 1. Event cost: compiles instrumenters/rust/tests/fixtures/bench_loop.rs (a CPU-bound loop of
-   about 90,000 line events, each reading two integers) twice with the runtime's own rustc
+   three line events per iteration, each reading two integers; 30,000 iterations as written,
+   `--iterations` of them here, 1,000,000 by default, so the traced run is long enough to time
+   on a loaded machine) twice with the runtime's own rustc
    flags (runtimes/rust/runtime.toml: debug build), as written and as instrumented, runs both
    directly (no sandbox: its start-up is not the probes' cost; the traced one with the trace
    channel on a file, as the backends do) and prints best-of-N CPU and wall times side by side
@@ -11,13 +13,14 @@
    the local sandbox and reports in how many the repair loop fired and what it dropped (line:
    variable, `*` for a whole line's probes) and why (rustc's messages, grouped).
 
-    python benchmarks/rust_event_cost.py [--repeat 5] [--opt 1] [--no-repairs]
+    python benchmarks/rust_event_cost.py [--iterations N] [--repeat 5] [--opt 0] [--no-repairs]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -109,7 +112,8 @@ def event_cost(lang, inst: Instrumented, source: str, opt: str | None, repeat: i
         data = trace.read_bytes()
     events = sum(1 for rec in data.split(b"\n") if rec[:2] in (b"c\t", b"l\t", b"r\t", b"x\t"))
     level = next(a for a in flags if a.startswith("opt-level="))
-    print(f"program      {FIXTURE.name}, rustc {level}, best of {repeat}")
+    loops = re.search(r"while i < (\d+)", source).group(1)
+    print(f"program      {FIXTURE.name} ({loops} iterations), rustc {level}, best of {repeat}")
     print(f"untraced     cpu {plain_cpu * 1e3:9.2f} ms   wall {plain_wall * 1e3:9.2f} ms")
     print(f"traced       cpu {traced_cpu * 1e3:9.2f} ms   wall {traced_wall * 1e3:9.2f} ms")
     print(f"events       {events:10d}   trace {len(data) / 1e6:.2f} MB, {len(data) / max(events, 1):.0f} bytes/event")
@@ -146,12 +150,13 @@ def repairs() -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5, help="runs of each; the best is kept")
-    ap.add_argument("--opt", default=None, help="also measure at this opt-level (e.g. 1)")
+    ap.add_argument("--opt", default=None, help="also measure at this opt-level (e.g. 0)")
+    ap.add_argument("--iterations", type=int, default=1_000_000, help="loop iterations (the fixture has 30000)")
     ap.add_argument("--no-repairs", dest="repairs", action="store_false", help="skip the repair statistics")
     args = ap.parse_args(argv)
 
     lang = plugins.languages().get("rust")
-    source = FIXTURE.read_text(encoding="utf-8")
+    source = FIXTURE.read_text(encoding="utf-8").replace("30000", str(args.iterations))
     inst = instrument(source, lang)
     if not isinstance(inst, Instrumented):
         print(f"cannot instrument {FIXTURE.name}: {inst}", file=sys.stderr)
