@@ -30,7 +30,8 @@ Records
   t  REASON                              the prelude stopped recording (max_events)
 
   FRAME ids are unique within a run; top-level code is frame 1 at DEPTH 0 with func
-  "<module>". DEPTH counts the traced frames below on the same thread.
+  "<module>" (in languages without top-level code, main is frame 1 at DEPTH 0). DEPTH counts
+  the traced frames below on the same thread.
 """
 
 from __future__ import annotations
