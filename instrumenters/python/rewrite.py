@@ -836,9 +836,9 @@ class Rewriter:
         if is_from and kids:
             self.wrap(kids[0], "_ca_.yf(%d, _ca_g, (" % p, "))")
         elif kids:
-            self.wrap(kids[0], "_ca_.y(%d, (" % p, "))")
+            self.wrap(kids[0], "_ca_.y(%d, (" % p, "), _ca_g)")
         else:
-            self.edits.append((n.end_byte, " _ca_.y(%d)" % p, -depth(n) - 1))
+            self.edits.append((n.end_byte, " _ca_.y(%d, None, _ca_g)" % p, -depth(n) - 1))
 
     def lambda_expr(self, scope, n) -> None:
         ln = line(n)

@@ -379,7 +379,7 @@ def _enter(pc, fr, vals):
 
 def v(k, *vals):
     """Values of the variables a statement just set (shown at the frame's next event)."""
-    if not _S.live:
+    if not _S.live or not _stack:
         return None
     rec = "v\t%d" % _stack[-1][0]
     for n, x in zip(_VN[k], vals):
@@ -578,9 +578,16 @@ class w:
 
 # --- generators ----------------------------------------------------------------------------
 
-def y(p, value=None):
-    """A generator yields: its frame returns `value` to the consumer."""
+def y(p, value=None, e=None):
+    """A generator yields: its frame (entry `e`) returns `value` to the consumer."""
     if _S.live and _stack:
+        if e is not None and _stack[-1] is not e:
+            if not any(x is e for x in _stack):
+                return value  # resumed by throw() and never seen again: nothing to close
+            while _stack[-1] is not e:  # frames left without a probe seeing it
+                x = _stack.pop()
+                if _count():
+                    _emit("r\t%d\t%d\t%d" % (x[1], x[0], len(_stack)))
         e = _stack.pop()
         _setsfx()
         if _count():
@@ -933,10 +940,25 @@ def _observe(exc, here, unwind_all=False):
     if not _S.live or not _stack or exc is None:
         return
     chain = _traced(exc.__traceback__)
-    if not unwind_all and (not chain or chain[0].tb_frame is not here):
-        # seen from a frame the traceback does not start at (a with exit): the frames below
-        chain = [t for t in chain]
     seen = _seen.get(id(exc))
+    if seen is None:
+        # a generator that throw() resumed and that let the exception out was never pushed:
+        # its call, exception and unwinding return, apart from the stack
+        for tb in reversed(chain):
+            f = tb.tb_frame
+            if f is here or not f.f_code.co_flags & 0x20:
+                break
+            e = f.f_locals.get("_ca_g")
+            if type(e) is not list or any(x is e for x in _stack):
+                break
+            chain.remove(tb)
+            if _count():
+                _emit("c\t%d\t%d\t%d" % (e[1], e[0], len(_stack)))
+            if _count():
+                _emit("x\t%d\t%d\t%d\t%s\t%s" % (_xprobe(e, tb.tb_lineno), e[0], len(_stack),
+                                                 _esc(type(exc).__name__), _msg(exc)))
+            if _count():
+                _emit("r\t%d\t%d\t%d" % (_xprobe(e, tb.tb_lineno), e[0], len(_stack)))
     if seen is None or seen[0] is not exc:
         seen = _seen[id(exc)] = [exc, 0, 0]
     m = len(chain)
@@ -977,7 +999,12 @@ def ex():
     if _S.live:
         exc = _sys.exc_info()[1]
         if exc is not None:
-            _observe(exc, _getframe(1))
+            here = _getframe(1)
+            if here.f_code.co_flags & 0x20:  # a generator: throw() resumes it without a probe
+                e = here.f_locals.get("_ca_g")
+                if type(e) is list and not any(x is e for x in _stack):
+                    _resume(e, here)
+            _observe(exc, here)
     return None
 
 
