@@ -63,10 +63,13 @@ class Var:
 
 
 class Scope:
-    def __init__(self, parent: Scope | None, ctx: Ctx):
+    def __init__(self, parent: Scope | None, ctx: Ctx, quiet: bool = False):
         self.parent, self.ctx = parent, ctx
         self.names: dict[str, Var] = {}
         self.da: set[str] = set()
+        # inside an expression lambda (a switch expression's blocks): code that runs later, in
+        # no frame of ours, gets no probes
+        self.quiet = quiet or (parent is not None and parent.quiet)
 
     def visible(self) -> list[str]:
         seen: dict[str, bool] = {}
@@ -115,7 +118,7 @@ class JavaRewriter:
         return "".join(f', "{n}", {n}' for n in scope.visible() if self.rw.keep(line, n))
 
     def line_probe(self, line: int, scope: Scope) -> str:
-        if not self.rw.keep(line):
+        if scope.quiet or not self.rw.keep(line):
             return ""
         ctx = scope.ctx
         pid = self.rw.probe("line", line, ctx.name)
@@ -124,7 +127,7 @@ class JavaRewriter:
     def cond_probe(self, cond, scope: Scope, line: int | None = None) -> None:
         """`cond` is the expression inside a condition's parentheses (or a for's condition)."""
         line = line or _line(cond)
-        if not self.rw.keep(line):
+        if scope.quiet or not self.rw.keep(line):
             return
         ctx = scope.ctx
         pid = self.rw.probe("line", line, ctx.name)
@@ -239,7 +242,8 @@ class JavaRewriter:
         body = node.child_by_field_name("body")
         outer = scope.ctx.name.rsplit(".", 1)[-1] if scope is not None else self.field_kind
         if body is None or body.type != "block":
-            self.expressions(body, scope, cls) if body is not None else None
+            if body is not None:  # an expression lambda: no frame, no probes (its block lambdas are frames)
+                self.expressions(body, Scope(None, scope.ctx, quiet=True) if scope is not None else None, cls)
             return
         owner = scope.ctx if scope is not None else None
         n = owner.lambdas if owner is not None else self.anon.setdefault("#field-lambdas", 0)
@@ -287,7 +291,7 @@ class JavaRewriter:
         elif t not in NO_PROBE and not (inner.type in COND_LOOPS and self.has_cond(inner)):
             probe = self.line_probe(line, scope)
         ret = ""
-        if inner.type == "return_statement" and self.rw.keep(line):
+        if inner.type == "return_statement" and not scope.quiet and self.rw.keep(line):
             pid = self.rw.probe("return", line, scope.ctx.name)
             value = next(iter(_named(inner)), None)
             if value is None:
@@ -434,7 +438,7 @@ class JavaRewriter:
             if name is not None:
                 n = self.text(name)
                 s.names[n] = Var(n, True)
-                if body is not None and self.rw.keep(_line(body)):
+                if body is not None and not scope.quiet and self.rw.keep(_line(body)):
                     self.rw.insert(body.start_byte + 1, f" {scope.ctx.var}.x({n});", -30)
         if body is not None:
             self.statements(body, s, new_scope=True)
