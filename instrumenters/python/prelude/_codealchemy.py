@@ -91,7 +91,7 @@ def _repr(v):
         return s
     _S.live = False
     try:
-        s = repr(v)
+        s = _long_repr(v) if t in _CONTAINERS and len(v) > 32 else repr(v)
     except BaseException as e:  # a broken __repr__ must not break the program
         s = "<repr failed: %s>" % type(e).__name__
     finally:
@@ -99,6 +99,26 @@ def _repr(v):
     if len(s) > _max_value:
         s = s[:max(_max_value - 1, 0)] + "\u2026"
     return _esc(s)
+
+
+_CONTAINERS = {list: ("[", "]"), tuple: ("(", ")"), dict: ("{", "}"), set: ("{", "}")}
+
+
+def _long_repr(v):
+    """repr() of a long list/tuple/dict/set, built only as far as the value limit needs: the
+    same text once cut (a million-element list must not cost a million reprs per line).
+    k items give at least 3k - 2 characters, more than the limit."""
+    t = type(v)
+    k = _max_value // 3 + 2
+    if len(v) <= k:
+        return repr(v)
+    if t is list or t is tuple:
+        return repr(v[:k])
+    if t is dict:
+        import itertools
+        return repr(dict(itertools.islice(v.items(), k)))
+    import itertools
+    return "{" + ", ".join(map(repr, itertools.islice(v, k))) + ", …}"
 
 
 def _pairs(names, vals):
