@@ -1031,8 +1031,10 @@ class Rewriter:
         body_stmts = [c for c in named(self.body_of(s)) if c.type != "comment"]
         back: list[str] = []
         if body_stmts and body_stmts[-1].type in SIMPLE:
-            back = [n for n in self.after(scope, body_stmts[-1]) if n in self.bound or n in scope.params
-                    or n == "@NOCALL"]
+            deleted = {self.text(x) for d in self.own_nodes(self.body_of(s)) if d.type == "delete_statement"
+                       for x in self.walk(d) if x.type == "identifier"}
+            back = [n for n in self.after(scope, body_stmts[-1])
+                    if (n in self.bound or n in scope.params or n == "@NOCALL") and n not in deleted]
         if "@NOCALL" not in back or "@NOCALL" not in carry:
             back = [n for n in back if n != "@NOCALL"]
         bound = set(self.bound)
