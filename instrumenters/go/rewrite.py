@@ -481,6 +481,13 @@ class GoRewriter:
                 and scope.lookup("recover") is None and args is not None and not _named(args):
             self.rw.replace(node.start_byte, node.end_byte, "_caRecovered(recover())")
             return
+        if fn is not None and fn.type == "identifier" and self.text(fn) == "panic" \
+                and scope.lookup("panic") is None and scope.ctx is not None and args is not None \
+                and len(_named(args)) == 1 and args.children[-1].type == ")":
+            # the exception is reported where panic is called, before the deferred calls run
+            arg = _named(args)[0]
+            self.rw.insert(arg.start_byte, f"{F}.P(", 0)
+            self.rw.insert(arg.end_byte, ")", 0)
         if fn is not None and fn.type == "selector_expression":
             self.tee(fn, args, scope)
             operand, field = fn.child_by_field_name("operand"), fn.child_by_field_name("field")

@@ -47,6 +47,8 @@ type _caFrame struct {
 	g     *_caG
 	cur   int // the probe of the statement being run (for exceptions)
 	rp    int // the return probe: the return statement reached, or the closing brace
+	// thrown: the frame's own panic(...) call reported its exception already (P)
+	thrown bool
 }
 
 func _caSetup() bool {
@@ -234,6 +236,21 @@ func (f *_caFrame) C(pid int, kv ...any) bool {
 	return true
 }
 
+// P wraps the value of the frame's own `panic(v)` calls: the exception is reported where the
+// panic happens, before the deferred calls run (their events and output come after it, as
+// they do in the program); Exit and _caRecovered then do not report it again for this frame.
+func (f *_caFrame) P(v any) any {
+	if f == nil {
+		return v
+	}
+	typ, text := _caPanicInfo(v)
+	_caMu.Lock()
+	f.raisedLocked(typ, text)
+	f.thrown = true
+	_caMu.Unlock()
+	return v
+}
+
 // R marks the return statement about to run.
 func (f *_caFrame) R(pid int) {
 	if f != nil {
@@ -269,7 +286,9 @@ func (f *_caFrame) Exit(p any, results ...any) {
 	typ, text := _caPanicInfo(p)
 	_caMu.Lock()
 	f.pop()
-	f.raisedLocked(typ, text)
+	if !f.thrown {
+		f.raisedLocked(typ, text)
+	}
 	if _caEventLocked() {
 		_caHead('r', f.cur, f)
 		_caEnd()
@@ -334,7 +353,11 @@ func _caRecovered(p any) any {
 	typ, text := _caPanicInfo(p)
 	_caMu.Lock()
 	if g := _caGs[gid]; g != nil && len(g.stack) >= 2 {
-		g.stack[len(g.stack)-2].raisedLocked(typ, text)
+		if f := g.stack[len(g.stack)-2]; f.thrown {
+			f.thrown = false // its panic(...) reported it; a later one will be reported again
+		} else {
+			f.raisedLocked(typ, text)
+		}
 	}
 	_caMu.Unlock()
 	return p

@@ -86,7 +86,7 @@ def test_same_output_and_exit_code(path, runs):
 
 
 WRAPPERS = re.compile(r"_ca(Println|Printf|Print|Fprintln|Fprintf|Fprint) ?")
-REWRITTEN = ("for ", "else if", "func", "recover()", "os.Exit", "log.Fatal", "os.Std", "bufio.NewWriter")
+REWRITTEN = ("for ", "else if", "func", "recover()", "panic(", "os.Exit", "log.Fatal", "os.Std", "bufio.NewWriter")
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
