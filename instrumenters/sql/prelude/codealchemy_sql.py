@@ -134,6 +134,29 @@ class _Nulls(dict):
 _POSITIONAL = re.compile(r"uses (\d+), and there are 0 supplied")
 
 
+EQP = re.compile(r"EXPLAIN\s+QUERY\s+PLAN\b", re.I)
+EXPLAINED = re.compile(r"EXPLAIN(\s+QUERY\s+PLAN)?\b", re.I)
+
+
+def eqp_text(rows) -> str:
+    """EXPLAIN QUERY PLAN rows (id, parent, notused, detail) drawn as the CLI draws them:
+    `QUERY PLAN`, then the tree with `|--`/`` `-- `` branches (shell.c, eqp_render)."""
+    if not rows:
+        return ""
+    out = ["QUERY PLAN\n"]
+
+    def level(parent: int, prefix: str) -> None:
+        kids = [r for r in rows if r[1] == parent]
+        for i, (eid, _parent, _unused, detail) in enumerate(kids):
+            last = i == len(kids) - 1
+            out.append(f"{prefix}{'`--' if last else '|--'}{detail}\n")
+            if len(prefix) < 100 - 7:
+                level(eid, prefix + ("   " if last else "|  "))
+
+    level(0, "")
+    return "".join(out)
+
+
 def execute(db: sqlite3.Connection, sql: str) -> sqlite3.Cursor:
     """db.execute, with every parameter (`?`, `?1`, `:name`, `@name`, `$name`) as NULL."""
     try:
@@ -252,9 +275,13 @@ class Runner:
         if probe is not None:
             self.record("l", str(probe), "1", "0")
         body = sql
-        if not body[:7].upper().startswith("EXPLAIN"):
+        # compile first (EXPLAIN of the statement, of the explained one for EXPLAIN ...) to
+        # tell the CLI's parse errors from run-time errors
+        explained = EXPLAINED.match(body)
+        check = body[explained.end():] if explained else body
+        if check.strip():
             try:
-                execute(self.db, "EXPLAIN " + body).fetchone()
+                execute(self.db, "EXPLAIN " + check).fetchone()
             except sqlite3.Error as e:
                 self.fail(probe, "Parse error", startline, e)
                 return False
@@ -271,8 +298,11 @@ class Runner:
             cur = execute(self.db, sql)
             self.db.set_authorizer(None)
             if cur.description is not None:
-                for row in cur:
-                    chunks.append(b"|".join(self.cli_text(v) for v in row) + b"\n")
+                if EQP.match(body):
+                    chunks.append(eqp_text(cur.fetchall()).encode("utf-8"))
+                else:
+                    for row in cur:
+                        chunks.append(b"|".join(self.cli_text(v) for v in row) + b"\n")
         except (sqlite3.Error, sqlite3.Warning) as e:
             failed = e
         finally:
@@ -304,6 +334,13 @@ class Runner:
     def state(self) -> None:
         if self.chan is None or not self.touched:
             return
+        if any(db != "main" for db, _ in self.touched):
+            # VACUUM writes a copy through a database it attaches for the time of the
+            # statement (vacuum_db): only databases still attached have tables to show
+            dbs = {row[1] for row in self.db.execute("PRAGMA database_list")}
+            self.touched = {key: action for key, action in self.touched.items() if key[0] in dbs}
+            if not self.touched:
+                return
         self.known.update(self.touched)
         pairs = []
         if self.dml:
