@@ -21,7 +21,8 @@ def parse_size(text: str | int) -> int:
 
 @dataclass(frozen=True)
 class Limits:
-    timeout: float = 10.0          # wall seconds per phase (compile and run each)
+    timeout: float = 10.0          # wall seconds of the run phase
+    compile_timeout: float = 60.0  # wall seconds of the compile phase (javac, rustc, g++ on a busy machine)
     memory: int = 1 << 30          # bytes of data segment (RLIMIT_DATA) and cgroup memory
     max_output: int = 1 << 20      # bytes of stdout and of stderr kept; beyond: output_limit
     max_events: int = 100_000      # call/line/return/exception events; beyond: truncated
@@ -44,8 +45,12 @@ class Limits:
                 raise ValueError(f"unknown limit {key!r}")
             if key in ("memory", "max_output", "max_trace_bytes", "max_source_bytes"):
                 value = parse_size(value)
-            changes[key] = float(value) if key == "timeout" else int(value)
+            changes[key] = float(value) if key.endswith("timeout") else int(value)
         return replace(self, **changes)
+
+    def compiling(self) -> Limits:
+        """The limits of a compile phase: its own timeout, the rest the same."""
+        return replace(self, timeout=self.compile_timeout)
 
     def as_dict(self) -> dict:
         return asdict(self)

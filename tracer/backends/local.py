@@ -328,7 +328,7 @@ class LocalBackend:
                                    for e in v.split(":")) for k, v in env.items()}
             compiled = None
             if request.compile:
-                compiled = self._phase(request.compile, work, env, limits, uid, binds, notes)
+                compiled = self._phase(request.compile, work, env, limits.compiling(), uid, binds, notes)
                 if compiled.status == "runtime_error":
                     compiled.status = "compile_error"
                 if not compiled.ok:

@@ -9,7 +9,7 @@ import typer
 
 Language = Annotated[str | None, typer.Option(
     "--language", "-l", help="Language id or alias (default: by extension or shebang).")]
-Timeout = Annotated[float | None, typer.Option(help="Wall-clock seconds per phase (compile, run).")]
+Timeout = Annotated[float | None, typer.Option(help="Wall-clock seconds of the run (compiles have their own 60 s).")]
 Memory = Annotated[str | None, typer.Option(help="Memory limit, e.g. 512M, 2G.")]
 MaxEvents = Annotated[int | None, typer.Option("--max-events", help="Stop recording after this many events.")]
 MaxOutput = Annotated[str | None, typer.Option(
