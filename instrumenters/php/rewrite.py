@@ -178,6 +178,14 @@ class PhpRewriter:
             if value:
                 self.rw.insert(value[0].start_byte, f"\\__ca_t({frame.var}, ", priority=-70)
                 self.rw.insert(value[-1].end_byte, ")", priority=70)
+        if t == "try_statement" and frame.traced:
+            fin = child_of_type(node, "finally_clause")
+            if fin is not None:
+                # an exception leaving the try body is reported before the finally block runs
+                # (a last catch that reports and rethrows; the frame's wrapper, which sees it
+                # after the finally block, does not report it again)
+                self.rw.insert(fin.start_byte, f"catch (\\Throwable $__ca_e) {{ \\__ca_x({frame.var}, $__ca_e); "
+                                               "throw $__ca_e; } ", priority=-70)
         if frame.traced:
             self.loop_probes(node, frame)
         if self.marked(node, "statements"):

@@ -189,6 +189,9 @@ final class __CodeAlchemy
         $e = self::$lastExc;
         $said = $e === null ? '' : 'Uncaught ' . get_class($e) . ($e->getMessage() === '' ? '' : ': ' . $e->getMessage());
         if ($e !== null && str_starts_with($err['message'], $said . ' in ')) {
+            if ($main->exc === $e) {
+                return;  // reported already, leaving a top-level try body (before its finally)
+            }
             $type = get_class($e);
             $msg = $e->getMessage();
         } else {
