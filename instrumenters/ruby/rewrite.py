@@ -254,6 +254,11 @@ class RubyRewriter:
             if cond is not None:
                 self.rw.insert(cond.start_byte, f"({self.line_probe(ctx, node)}; ", priority=-50)
                 self.rw.insert(cond.end_byte, ")", priority=50)
+        if t == "ensure" and node.parent is not None:
+            # an exception leaving the body is reported (at the line that raised it) before the
+            # ensure clause runs: a last rescue that reports and re-raises, before `else`/`ensure`
+            clause = next(c for c in node.parent.children if c.type in ("else", "ensure"))
+            self.rw.insert(clause.start_byte, f"rescue ::Exception; {NS}.x($!); raise; ", priority=-20)
         if t == "interpolation":
             for c in named(node):
                 self.visit(c, ctx)
