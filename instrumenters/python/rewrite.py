@@ -106,6 +106,7 @@ class Rewriter:
         self.tables: dict[tuple[str, int], list] = {}
         self.edits: list[tuple[int, str, int]] = []
         self.lscope: dict[int, int] = {}
+        self.matches: dict[int, tuple[int, ...]] = {}
         self.bound: set[str] = set()
 
     # --- edits -----------------------------------------------------------------------------
@@ -373,9 +374,9 @@ class Rewriter:
             ln = bisect.bisect_right(starts, at)
             size = -1 if "@SETUP_CALL@" in text else len(text.encode("utf-8"))
             colmap.setdefault(ln, []).append((at - starts[ln - 1], size))
-        setup = "_ca_.setup(%r, %r, %r, %r, %r, %r, %d, %r, %r, %r)"
+        setup = "_ca_.setup(%r, %r, %r, %r, %r, %r, %d, %r, %r, %r, %r)"
         self.setup_text = setup % (tails, self.ln, self.vn, self.calls, self.classes, self.xbase, pc,
-                                   self.src.decode("utf-8"), colmap, self.lscope)
+                                   self.src.decode("utf-8"), colmap, self.lscope, self.matches)
         for at, text, prio in self.edits:
             self.rw.insert(at, text.replace("@SETUP_CALL@", self.setup_text), prio)
 
@@ -559,17 +560,39 @@ class Rewriter:
             subject = s.child_by_field_name("subject")
             if subject is None:
                 return pending
-            items = pending + [self.lprobe(scope, ln, carry)]
+            # each `case` tried shows its line: the guard of the case that matched shows those of
+            # the cases before it (patterns run no code of the program); after a match where no
+            # case matched, the next statement shows them all
+            mid = self.rw.probe("match", ln, scope.func)
+            items = pending + ["_ca_.m0(%d)" % mid, self.lprobe(scope, ln, carry)]
             self.wrap(subject, self.as_expression(items) + " or (", ")")
             self.expressions(scope, subject)
             body = s.child_by_field_name("body")
-            for case in (named(body) if body is not None else []):
-                for c in case.children:
-                    if c.type == "block":
-                        self.block(scope, named(c), [], line(case), ctx=ctx, loop=loop)
-                    elif c.type == "if_clause":
-                        self.expressions(scope, c)
-            return []
+            cases = [c for c in (named(body) if body is not None else []) if c.type == "case_clause"]
+            probes = []
+            for case in cases:
+                p = self.line_probe(scope, line(case))
+                self.ln[p] = ()
+                probes.append(p)
+            self.matches[mid] = tuple(probes)
+            for k, case in enumerate(cases):
+                guard = next((c for c in case.children if c.type == "if_clause"), None)
+                bound = [n for pat in case.children if pat.type == "case_pattern"
+                         for n in dict.fromkeys(self.captures_of(pat)) if n in scope.visible]
+                mark = "_ca_.mk(%s)" % ", ".join([str(mid), str(k), str(self.vn_index(bound)), *bound])
+                if guard is not None and named(guard):
+                    self.wrap(named(guard)[0], mark + " or (", ")")
+                    self.expressions(scope, guard)
+                else:
+                    pats = [c for c in case.children if c.type == "case_pattern"]
+                    if pats:
+                        self.edits.append((pats[-1].end_byte, " if %s or True" % mark, POST))
+                names = [n for pat in case.children if pat.type == "case_pattern" for n in self.captures_of(pat)]
+                blk = next((c for c in case.children if c.type == "block"), None)
+                if blk is not None:
+                    self.block(scope, named(blk), ["_ca_.mdone(%d)" % mid], line(case), ctx=ctx, loop=loop,
+                               carry0=[n for n in names if n in scope.visible])
+            return ["_ca_.mend(%d)" % mid]
         self.rw.notes.append(f"statement {t} at line {ln} not instrumented")
         return pending
 
@@ -780,6 +803,20 @@ class Rewriter:
             else:
                 self.edits.append((target.start_byte, "_ca_.la(%d, (" % p, d - 0.5))
                 self.edits.append((target.end_byte, "))", -d + 0.5))
+
+    def captures_of(self, pat) -> list[str]:
+        """Names a `case` pattern binds."""
+        out = []
+        for n in self.walk(pat):
+            if n.type == "dotted_name" and len(named(n)) == 1:
+                parent = n.parent
+                if parent is not None and parent.type == "class_pattern" and named(parent)[0] == n:
+                    continue
+                out.append(self.text(n))
+            elif n.type in ("splat_pattern", "as_pattern"):
+                ids = [c for c in n.children if c.type == "identifier"]
+                out += [self.text(c) for c in ids]
+        return [n for n in out if n != "_"]
 
     def annotation_only(self, s) -> bool:
         kids = named(s)

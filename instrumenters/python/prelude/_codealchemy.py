@@ -49,6 +49,8 @@ _LNP = {}     # line probe -> ("\tname\t", ...)
 _LF = {}      # line probe -> its record as a format string, for int values
 _CF = {}      # call probe -> (its record as a format string for int arguments, count) or None
 _SC = {}      # line probe -> call probe of its code
+_MATCH = {}   # match statement -> line probes of its cases
+_matched = {}  # match statement -> cases shown so far in its current run
 _NA = {}      # call probe -> number of arguments and free variables
 _stack = []
 _getframe = _sys._getframe
@@ -208,11 +210,13 @@ def _call_rec(e, pairs):
         _emit("c\t%d\t%d\t%d%s" % (e[1], e[0], len(_stack) - 1, "".join("\t" + p for p in pairs)))
 
 
-def setup(tails, ln, vn, call, classes, xbase, module_probe, source=None, colmap=None, lscope=None):
+def setup(tails, ln, vn, call, classes, xbase, module_probe, source=None, colmap=None, lscope=None,
+          matches=None):
     global _main_file, _module_tails, _source, _colmap
     _source = source
     _colmap = colmap or {}
     _SC.update(lscope or {})
+    _MATCH.update(matches or {})
     _main_file = _getframe(1).f_code.co_filename
     _module_tails = tails
     _LN.update(ln)
@@ -506,6 +510,42 @@ def vd(k, d):
     pr = _pairs(names, vals)
     if pr:
         _emit("v\t%d\t%s" % (_stack[-1][0], "\t".join(pr)))
+    return None
+
+
+def m0(mid):
+    """A match statement starts: no case tried yet."""
+    _matched[mid] = 0
+    return None
+
+
+def mk(mid, k, vk, *vals):
+    """The guard of case k runs (its pattern matched): the lines of the cases tried up to it,
+    then the names the pattern bound (shown at the next event)."""
+    if _S.live:
+        probes = _MATCH.get(mid, ())
+        for j in range(_matched.get(mid, 0), k + 1):
+            if j < len(probes):
+                l(probes[j])
+        _matched[mid] = k + 1
+        if vals:
+            v(vk, *vals)
+    return None
+
+
+def mdone(mid):
+    """A case matched: no more case lines for this run of the match statement."""
+    _matched[mid] = len(_MATCH.get(mid, ()))
+    return None
+
+
+def mend(mid):
+    """After a match statement: the lines of the cases tried when none matched."""
+    if _S.live:
+        probes = _MATCH.get(mid, ())
+        for j in range(_matched.get(mid, len(probes)), len(probes)):
+            l(probes[j])
+    _matched[mid] = len(_MATCH.get(mid, ()))
     return None
 
 
