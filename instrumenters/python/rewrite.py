@@ -834,6 +834,8 @@ class Rewriter:
                 self.wrap(vals[0], "%s(%d, (" % (fn, p), "))")
             else:
                 self.post(s.end_byte, " %s(%d)" % (fn, p))
+        elif t == "break_statement" and loop is not None and loop.get("one_line") is not None:
+            self.pre(s.start_byte, "_ca_.w1r(%d); " % loop["one_line"])
         elif t == "continue_statement" and loop is not None and loop.get("back") is not None:
             self.pre(s.start_byte, loop["back"]() + "; ")
         elif t == "break_statement" and loop is not None and loop.get("terminal") is not None:
@@ -1099,15 +1101,28 @@ class Rewriter:
             expr = lp
         alt = s.child_by_field_name("alternative")
         loop = {"node": s, "terminal": terminal if alt is None else None}
-        if terminal is not None and alt is None and self.text(cond) != "True":
+        one_line = (body_stmts and line(body_stmts[0]) == line(s) and not items
+                    and not (terminal is not None and alt is None))
+        body_pending = []
+        if one_line:
+            # `while x: x -= 1` on one line: CPython shows the line when the loop starts and at
+            # each jump back (a true test after the body), not at the final, failing test
+            key = self.rw.probe("loop", line(s), scope.func)
+            back_probe = self.line_probe(scope, line(s))
+            self.ln[back_probe] = ()
+            self.wrap(cond, "(_ca_.w1a(%d) and %s) or _ca_.w1c(%d, %d, (" % (key, expr, back_probe, key), "))")
+            body_pending = ["_ca_.w1b(%d)" % key]
+            loop["one_line"] = key
+            back = []
+        elif terminal is not None and alt is None and self.text(cond) != "True":
             self.wrap(cond, "%s or _ca_.e0(%d, (" % (expr, self.rprobe(scope, line(s))), "))")
         else:
             self.wrap(cond, expr + " or (", ")")
         self.expressions(scope, cond)
         self.cond_lines(scope, cond)
         walrus = [n for n in self.walrus(cond) if n in scope.visible] + self.nocall(cond)
-        self.block(scope, named(self.body_of(s)), [], line(s), ctx=ctx, loop=loop, tail_skip=set(back),
-                   bound=bound, carry0=walrus)
+        self.block(scope, named(self.body_of(s)), body_pending, line(s), ctx=ctx, loop=loop,
+                   tail_skip=set(back), bound=bound, carry0=walrus)
         if alt is not None:
             self.block(scope, named(self.body_of(alt)), [], line(alt), terminal=terminal, ctx=ctx, loop=None)
         return []

@@ -549,6 +549,39 @@ def mend(mid):
     return None
 
 
+_looping = set()  # (frame id, loop) of one-line while loops whose body ran
+
+
+def w1a(key):
+    """True when a one-line while loop starts (not at a test after its body)."""
+    return not _stack or (_stack[-1][0], key) not in _looping
+
+
+def w1b(key):
+    """The body of a one-line while loop runs."""
+    if _stack:
+        _looping.add((_stack[-1][0], key))
+    return None
+
+
+def w1c(p, key, value):
+    """The test of a one-line while loop: a true test after the body jumps back (an event)."""
+    k = (_stack[-1][0], key) if _stack else None
+    if value:
+        if k in _looping:
+            l(p)
+        return True
+    _looping.discard(k)
+    return False
+
+
+def w1r(key):
+    """`break` out of a one-line while loop."""
+    if _stack:
+        _looping.discard((_stack[-1][0], key))
+    return None
+
+
 def vall(d):
     """Every visible variable of a namespace (after `from m import *`)."""
     if not _S.live or not _stack:
