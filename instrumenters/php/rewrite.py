@@ -26,6 +26,7 @@ NOT_STATEMENTS = {"text", "text_interpolation", "php_tag", "php_end_tag", "comme
                   "function_definition", "namespace_use_declaration", "declare_statement",
                   "named_label_statement", "namespace_definition", "{", "}"} | CLASSES
 PARAMS = {"simple_parameter", "variadic_parameter", "property_promotion_parameter"}
+LOOPS = ("while_statement", "do_statement", "for_statement", "foreach_statement", "switch_statement")
 LOOP_BODIES = ("if_statement", "else_clause", "else_if_clause", "while_statement", "for_statement",
                "foreach_statement")
 
@@ -72,6 +73,8 @@ class PhpRewriter:
         self.rw = rw
         self.names: list[list[str]] = []
         self.marks: dict[tuple[int, int, str], set[str]] = {}
+        self.loops: list = []                  # enclosing loops and switches (`continue N`)
+        self.headers: dict[tuple[int, int], str] = {}   # a foreach's header probe call
         for name, node in rw.captures("probes"):
             self.marks.setdefault((node.start_byte, node.end_byte, node.type), set()).add(name)
 
@@ -157,8 +160,41 @@ class PhpRewriter:
     def visit(self, node, frame: Frame, cls: str) -> None:
         t = node.type
         if self.marked(node, "function"):
+            outer, self.loops = self.loops, []
             self.visit_function(node, frame, cls)
+            self.loops = outer
             return
+        if t in LOOPS:
+            self.loops.append(node)
+            try:
+                self.visit_node(node, frame, cls)
+            finally:
+                self.loops.pop()
+            return
+        if t == "continue_statement" and frame.traced:
+            self.continue_probe(node)
+        self.visit_node(node, frame, cls)
+
+    def continue_probe(self, node) -> None:
+        """`continue` to a foreach reports the foreach's header first, as the end of its body
+        would (like Python's `for` line after `continue`); `continue N` counts the enclosing
+        loops and switches, as PHP does."""
+        arg = named(node)
+        try:
+            level = int(self.rw.text(arg[0])) if arg else 1
+        except ValueError:
+            return
+        if not 1 <= level <= len(self.loops):
+            return
+        target = self.loops[-level]
+        call = self.headers.get((target.start_byte, target.end_byte))
+        if call is not None:
+            self.rw.insert(node.start_byte, "{ ", priority=-20)
+            self.rw.insert(node.start_byte, call + "; ", priority=-5)
+            self.rw.insert(node.end_byte, " }", priority=5)
+
+    def visit_node(self, node, frame: Frame, cls: str) -> None:
+        t = node.type
         if self.marked(node, "class"):
             name = node.child_by_field_name("name")
             inner_cls = self.rw.text(name) if name is not None else "class@anonymous"
@@ -222,7 +258,9 @@ class PhpRewriter:
                 return
             end_probe = ""
             if t == "foreach_statement":
-                end_probe = " " + self.line_call(frame, node) + ";"
+                call = self.line_call(frame, node)
+                self.headers[(node.start_byte, node.end_byte)] = call
+                end_probe = " " + call + ";"
             if body.type == "compound_statement":
                 if end_probe:
                     self.rw.insert(body.children[-1].start_byte, end_probe + " ", priority=55)
