@@ -90,3 +90,27 @@ def test_stale_containers_are_removed(backend):
             c.remove(force=True)
         except Exception:
             pass
+
+
+def test_containers_go_when_their_owner_is_killed(backend):
+    """The agent exits when its owner's end of the ctl FIFO closes; the container (--rm) goes."""
+    need_image("python")
+    import subprocess
+    import sys
+    import time
+
+    code = ("import os, signal\nfrom codealchemy.tracer.backends import RunRequest\n"
+            "from codealchemy.tracer.backends.docker import DockerBackend\n"
+            "r = DockerBackend().run(RunRequest(files={}, run=['true'], language='python'))\n"
+            "print(r.run.status, os.getpid(), flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.split()
+    assert out[0] == "ok"
+
+    def theirs():
+        return [c for c in backend.client.containers.list(all=True, filters={"label": LABEL})
+                if c.labels[OWNER_LABEL].split(":")[1] == out[1]]
+
+    deadline = time.monotonic() + 20
+    while theirs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert theirs() == []
