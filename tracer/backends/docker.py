@@ -2,7 +2,9 @@
 language reused across runs, the same statuses and limits as the local backend.
 
 A `docker exec` costs ~150-200 ms here (runc sets up a process in the container's namespaces),
-a `docker run` ~250+ ms, so neither happens per run. Each container runs a small bash agent
+a `docker run` per file ~0.25 s on an idle machine and ~1 s under load (benchmarks/
+docker_overhead.py), so neither happens per run: a run costs ~25 ms over a bare subprocess.
+Each container runs a small bash agent
 (AGENT below) under docker-init; the host talks to it through FIFOs on a private tmpfs of the
 container (/run/codealchemy, mode 0700, root's), reached from the host through
 /proc/<agent pid>/root, so no request goes through dockerd:
