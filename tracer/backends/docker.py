@@ -4,10 +4,9 @@ language reused across runs, the same statuses and limits as the local backend.
 A `docker exec` costs ~150-200 ms here (runc sets up a process in the container's namespaces),
 a `docker run` per file ~0.25 s on an idle machine and ~1 s under load (benchmarks/
 docker_overhead.py), so neither happens per run: a run costs ~25 ms over a bare subprocess.
-Each container runs a small bash agent
-(AGENT below) under docker-init; the host talks to it through FIFOs on a private tmpfs of the
-container (/run/codealchemy, mode 0700, root's), reached from the host through
-/proc/<agent pid>/root, so no request goes through dockerd:
+Each container runs a small bash agent (AGENT below) under docker-init; the host talks to it
+through FIFOs on a private tmpfs of the container (/run/codealchemy, mode 0700, root's), reached
+from the host through /proc/<agent pid>/root, so no request goes through dockerd:
 
 - the host writes the run's files into the container's /work (a tmpfs), the request (env and
   argv, NUL-separated) into /run/codealchemy/req.N, makes FIFOs out.N and err.N and, for a
