@@ -53,6 +53,7 @@ class Ctx:
     in_class_body: bool = False
     loop_owner: str = "frame"      # what a `next` belongs to: "frame" or "loop"
     singleton: bool = False        # inside `class << self`
+    loop_node: object = None       # the `for` a `next` goes to (None: a while/until or a frame)
 
 
 def line_of(node) -> int:
@@ -227,21 +228,21 @@ class RubyRewriter:
                 self.rw.insert(cond.end_byte, ")", priority=50)
             loop_ctx = Ctx(ctx.frame, ctx.scope, ctx.cls, ctx.in_class_body, "loop")
             for c in named(node):
-                if c is cond:
+                if c == cond:
                     self.visit(c, ctx)
                 else:
                     self.visit_container(c, loop_ctx) if self.marked(c, "statements") else self.visit(c, loop_ctx)
             return
         if t == "for":
             body = node.child_by_field_name("body")
-            loop_ctx = Ctx(ctx.frame, ctx.scope, ctx.cls, ctx.in_class_body, "loop")
+            loop_ctx = Ctx(ctx.frame, ctx.scope, ctx.cls, ctx.in_class_body, "loop", loop_node=node)
             if body is not None:
                 stmts = [c for c in named(body) if c.type not in NOT_STATEMENTS]
                 if stmts and not ctx.in_class_body:
                     last = stmts[-1]
                     self.rw.insert(last.end_byte, f"; {self.line_probe(ctx, node, at=last.end_byte)}", priority=60)
             for c in named(node):
-                self.visit_container(c, loop_ctx) if c is body else self.visit(c, ctx)
+                self.visit_container(c, loop_ctx) if c == body else self.visit(c, ctx)
             return
         if t == "when":  # each `when` reports as it is tested, like Python's `case` lines
             pats = [c for c in node.children if c.is_named and c.type == "pattern"]
@@ -381,6 +382,14 @@ class RubyRewriter:
 
     def visit_jump(self, node, ctx: Ctx) -> None:
         frame = ctx.frame
+        if node.type == "next" and ctx.loop_owner == "loop" and ctx.loop_node is not None \
+                and not ctx.in_class_body:
+            # `next` in a `for` skips the header probe at the end of the body: it reports the
+            # header itself (`next if c` becomes `begin; PROBE; next; end if c`)
+            probe = self.line_probe(ctx, ctx.loop_node, at=node.start_byte)
+            self.rw.insert(node.start_byte, f"begin; {probe}; ", priority=0)
+            self.rw.insert(node.end_byte, "; end", priority=0)
+            return
         if frame.kind == "module":
             return
         if node.type == "next" and (ctx.loop_owner == "loop" or frame.kind == "method"):
