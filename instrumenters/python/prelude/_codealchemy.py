@@ -492,12 +492,6 @@ def n(*args):
     return None
 
 
-def l0(p, *vals):
-    """A line event inside a class statement's bases (returns no bases)."""
-    l(p, *vals)
-    return ()
-
-
 def vd(k, d):
     """Values of names that may be unbound (rebound by other scopes), looked up in `d`."""
     if not _S.live or not _stack:
