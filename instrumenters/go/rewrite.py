@@ -575,6 +575,11 @@ class GoRewriter:
         if self.keep_used:
             rw.insert(len(rw.source), "\n" + "".join(f"\nvar _ = {pkg}.{member}" for pkg, member
                                                      in sorted(self.keep_used.items())) + "\n", 0)
+        logs = sorted(local for local, path in self.packages.items() if path == "log")
+        if logs:
+            # the standard logger writes to os.Stderr: record what it writes (unless the
+            # program's own init gave it another writer)
+            rw.insert(len(rw.source), f"\nfunc init() {{ _caLogTo({logs[0]}.Writer, {logs[0]}.SetOutput) }}\n", 1)
 
     def receiver_type(self, node) -> str:
         recv = node.child_by_field_name("receiver")

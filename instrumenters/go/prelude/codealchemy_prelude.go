@@ -459,6 +459,24 @@ func (t _caTeeW) WriteString(s string) (int, error) {
 	return n, err
 }
 
+// _caLogW is the standard logger's writer while tracing: os.Stderr, recorded, and the trace
+// flushed after each entry (log.Fatal exits right after writing its entry).
+type _caLogW struct{}
+
+func (_caLogW) Write(p []byte) (int, error) {
+	n, err := _caTee(os.Stderr).Write(p)
+	_caFlush()
+	return n, err
+}
+
+// _caLogTo points the standard logger (of a program that imports log) at _caLogW, when it
+// still writes to os.Stderr.
+func _caLogTo(writer func() io.Writer, set func(io.Writer)) {
+	if _caOn && writer() == io.Writer(os.Stderr) {
+		set(_caLogW{})
+	}
+}
+
 // _caFlushThen flushes the trace before a call that ends the process (os.Exit, log.Fatal).
 func _caFlushThen[F any](f F) F {
 	_caFlush()
