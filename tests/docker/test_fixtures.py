@@ -53,6 +53,12 @@ def test_docker_traces_as_local_does(lang_id, path):
     got = docker.trace(path, language=lang_id)
     (want_footer, want_events), (got_footer, got_events) = comparable(want), comparable(got)
     assert got_footer == want_footer, (got.footer, want.footer)
+    if got_events != want_events:   # a program that is not deterministic (hash order...)?
+        others = [comparable(local.trace(path, language=lang_id))[1] for _ in range(3)]
+        if got_events in others:
+            return
+        if any(o != want_events for o in others):
+            pytest.skip("the program is not deterministic: local runs differ among themselves (e.g. hash order)")
     if got_events != want_events:
         first = next((i for i, (a, b) in enumerate(zip(got_events, want_events, strict=False)) if a != b),
                      min(len(got_events), len(want_events)))
