@@ -228,7 +228,8 @@ class DockerBackend:
         env.pop(BINDS_ENV, None)
         compiled = None
         if request.compile:
-            compiled = box.phase(request.compile, env, limits, trace=False)
+            compiling = limits.compiling() if hasattr(limits, "compiling") else limits   # its own timeout
+            compiled = box.phase(request.compile, env, compiling, trace=False)
             if compiled.status == "runtime_error":
                 compiled.status = "compile_error"
             if not compiled.ok:
