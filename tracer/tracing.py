@@ -194,4 +194,4 @@ def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> 
     yield footer(status=phase.status, exit_code=phase.exit_code, events=decoder.events,
                  truncated=truncation is not None, truncation=truncation, reason=phase.reason,
                  signal=phase.signal, dropped=decoder.dropped, timings=timings,
-                 cpu=round(phase.cpu, 6), notes=inst.notes, **extra)
+                 cpu=round(phase.cpu, 6), notes=[*inst.notes, *result.notes], **extra)
