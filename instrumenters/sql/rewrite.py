@@ -3,7 +3,8 @@
 The statements are the ones the sqlite3 CLI would run, found with the same rules the runner
 uses (prelude/codealchemy_sql.py: lines buffered until `sqlite3_complete`, then split at each
 complete statement), so the rewriter and the runner can never disagree. The grammar is
-weaker than SQLite, so the language is syntax-tolerant (language.toml): SQLite decides. The markers are comments: the instrumented script still runs unchanged in the
+weaker than SQLite, so the language is syntax-tolerant (language.toml): SQLite
+decides. The markers are comments: the instrumented script still runs unchanged in the
 sqlite3 CLI, and every line keeps its number.
 """
 

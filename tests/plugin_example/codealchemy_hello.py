@@ -1,6 +1,7 @@
 """An example third-party plugin: adds `trace hello` and a strategy named `shout`."""
 
 import typer
+
 from codealchemy.tracer.hookspecs import hookimpl
 
 
