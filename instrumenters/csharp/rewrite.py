@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 
+from codealchemy.instrumenters.java_like import BlockRewriter, Scope, Var, returns_value, start_line
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
 RESERVED = re.compile(rb"\b_[cC][aA][A-Za-z0-9_]*")
@@ -41,50 +42,12 @@ OPERATORS = {"+": "Addition", "-": "Subtraction", "*": "Multiply", "/": "Divisio
              ">>": "RightShift", "true": "True", "false": "False"}
 
 
-def _line(node) -> int:
-    return node.start_point[0] + 1
-
-
 def _named(node) -> list:
     return [c for c in node.children if c.is_named and c.type != "comment"]
 
 
 def _is_statement(node) -> bool:
     return node.type.endswith("_statement") or node.type == "block"
-
-
-class Var:
-    __slots__ = ("name", "assigned")
-
-    def __init__(self, name: str, assigned: bool):
-        self.name, self.assigned = name, assigned
-
-
-class Scope:
-    def __init__(self, parent: Scope | None, ctx: Ctx):
-        self.parent, self.ctx = parent, ctx
-        self.names: dict[str, Var] = {}
-        self.da: set[str] = set()
-
-    def visible(self) -> list[str]:
-        seen: dict[str, bool] = {}
-        assigned: set[str] = set()
-        s = self
-        while s is not None:
-            assigned |= s.da
-            for name, v in s.names.items():
-                if name not in seen:
-                    seen[name] = v.assigned or name in assigned
-            s = s.parent
-        return [n for n, ok in seen.items() if ok]
-
-    def lookup(self, name: str) -> Var | None:
-        s = self
-        while s is not None:
-            if name in s.names:
-                return s.names[name]
-            s = s.parent
-        return None
 
 
 class Ctx:
@@ -109,34 +72,8 @@ def _has_yield(node) -> bool:
     return False
 
 
-class CSharpRewriter:
-    def __init__(self, rw: Rewrite):
-        self.rw = rw
-        self.frames = 0
-
-    def text(self, node) -> str:
-        return self.rw.text(node)
-
-    # --- probes ------------------------------------------------------------------------------
-
-    def reads(self, line: int, scope: Scope) -> str:
-        return "".join(f', "{n}", {n}' for n in scope.visible() if self.rw.keep(line, n))
-
-    def line_probe(self, line: int, scope: Scope) -> str:
-        if not self.rw.keep(line):
-            return ""
-        ctx = scope.ctx
-        pid = self.rw.probe("line", line, ctx.name)
-        return f"if ({ctx.var}.K()) {ctx.var}.L({pid}{self.reads(line, scope)}); "
-
-    def cond_probe(self, cond, scope: Scope, line: int | None = None) -> None:
-        line = line or _line(cond)
-        if not self.rw.keep(line):
-            return
-        ctx = scope.ctx
-        pid = self.rw.probe("line", line, ctx.name)
-        self.rw.insert(cond.start_byte, f"(!{ctx.var}.K() || {ctx.var}.H({pid}{self.reads(line, scope)})) && (", 5)
-        self.rw.insert(cond.end_byte, ")", -5)
+class CSharpRewriter(BlockRewriter):
+    ENABLED, LINE, HEADER = "K", "L", "H"
 
     # --- declarations ------------------------------------------------------------------------
 
@@ -214,7 +151,7 @@ class CSharpRewriter:
         if expr is None:
             return
         arrow = body.children[0]
-        eline = _line(expr)
+        eline = start_line(expr)
         probe = self.line_probe(eline, scope)
         if expr.type == "throw_expression":  # `=> throw new E();`: a throw statement, not a value
             self.rw.replace(arrow.start_byte, arrow.end_byte, "{ " + head + " " + probe)
@@ -260,7 +197,7 @@ class CSharpRewriter:
         args = self.params(node, scope)
         is_main = name == "Main" and "static" in mods
         semi = node.children[-1] if node.children and node.children[-1].type == ";" else None
-        self.frame(body, ctx, scope, args, _line(node), is_main=is_main, semicolon=semi)
+        self.frame(body, ctx, scope, args, start_line(node), is_main=is_main, semicolon=semi)
 
     def operator_name(self, node) -> str:
         """The CLR name: op_Addition, op_Implicit, ..."""
@@ -287,7 +224,7 @@ class CSharpRewriter:
                 self.expressions(c, None, cls)
         args = self.params(node, scope)
         semi = node.children[-1] if node.children and node.children[-1].type == ";" else None
-        self.frame(body, ctx, scope, args, _line(node), semicolon=semi)
+        self.frame(body, ctx, scope, args, start_line(node), semicolon=semi)
 
     def accessors(self, node, cls: str) -> None:
         name_node = node.child_by_field_name("name")
@@ -318,7 +255,7 @@ class CSharpRewriter:
                 scope.names["value"] = Var("value", True)
                 args.append("value")
             semi = acc.children[-1] if acc.children and acc.children[-1].type == ";" else None
-            self.frame(body, ctx, scope, args, _line(acc), semicolon=semi)
+            self.frame(body, ctx, scope, args, start_line(acc), semicolon=semi)
 
     def function(self, node, scope: Scope | None, cls: str) -> None:
         """A lambda or anonymous method with a block body: a frame of its own."""
@@ -335,10 +272,10 @@ class CSharpRewriter:
         if owner is not None:
             owner.lambdas += 1
         ctx = self.new_ctx(f"{cls}.<{outer}>b__{n}", cls)
-        ctx.valued = _returns_value(body)
+        ctx.valued = returns_value(body, FUNCS)
         inner = Scope(None, ctx)
         args = self.params(node, inner)
-        self.frame(body, ctx, inner, args, _line(node))
+        self.frame(body, ctx, inner, args, start_line(node))
 
     # --- statements --------------------------------------------------------------------------
 
@@ -356,7 +293,7 @@ class CSharpRewriter:
 
     def statement(self, node, scope: Scope, braces: bool = False, same_line: bool = False) -> None:
         t = node.type
-        line = _line(node)
+        line = start_line(node)
         inner = node
         label = None
         while inner.type == "labeled_statement":
@@ -366,7 +303,7 @@ class CSharpRewriter:
             label = inner
             inner = kids[0]
         at = inner if label is not None else node
-        line = _line(at)
+        line = start_line(at)
         probe = ""
         if same_line or (inner.type == "local_declaration_statement" and not self.initialized(inner)):
             pass
@@ -395,31 +332,6 @@ class CSharpRewriter:
         if vd is None:
             return True
         return any(len(_named(d)) > 1 for d in vd.children if d.type == "variable_declarator")
-
-    def has_cond(self, node) -> bool:
-        cond = node.child_by_field_name("condition")
-        if cond is None:
-            return False
-        text = self.text(cond).strip()
-        while text.startswith("(") and text.endswith(")"):
-            text = text[1:-1].strip()
-        return text != "true"
-
-    def body(self, node, scope: Scope, header_line: int | None = None) -> None:
-        if node is None:
-            return
-        if header_line is not None and self.rw.keep(header_line):
-            probe = self.line_probe(header_line, scope)
-            if node.type == "block":
-                self.rw.insert(node.start_byte + 1, " " + probe, -20)
-            else:
-                self.rw.insert(node.start_byte, "{ " + probe, -20)
-                self.rw.insert(node.end_byte, " }", 20)
-        if node.type == "block":
-            self.statements(node, scope, new_scope=True)
-        else:  # `if (c) return;` on one line: one line event, as in Python
-            same = node.start_point[0] == node.parent.start_point[0]
-            self.statement(node, Scope(scope, scope.ctx), braces=True, same_line=same)
 
     def declare(self, vd, scope: Scope) -> None:
         """A variable_declaration: its declarators (and deconstructions) enter the scope."""
@@ -450,16 +362,7 @@ class CSharpRewriter:
                     self.declare(vd, scope)
         elif t == "expression_statement":
             self.expressions(node, scope, cls)
-            expr = next(iter(_named(node)), None)
-            if expr is not None and expr.type == "assignment_expression":
-                left = expr.child_by_field_name("left")
-                op = expr.child_by_field_name("operator")
-                op_text = self.text(op) if op is not None else next(
-                    (self.text(c) for c in expr.children if not c.is_named), "")
-                if left is not None and left.type == "identifier" and op_text == "=":
-                    name = self.text(left)
-                    if scope.lookup(name) is not None:
-                        scope.da.add(name)
+            self.note_assignment(node, scope)
         elif t == "if_statement":
             self.expressions(node.child_by_field_name("condition"), scope, cls)
             self.body(node.child_by_field_name("consequence"), scope)
@@ -475,11 +378,11 @@ class CSharpRewriter:
                     self.expressions(init, s, cls)
             cond = node.child_by_field_name("condition")
             if cond is not None and self.has_cond(node):
-                self.cond_probe(cond, s, _line(node))
+                self.cond_probe(cond, s, start_line(node))
                 self.expressions(cond, s, cls)
                 self.body(node.child_by_field_name("body"), s)
             else:
-                self.body(node.child_by_field_name("body"), s, header_line=_line(node))
+                self.body(node.child_by_field_name("body"), s, header_line=start_line(node))
             for upd in node.children_by_field_name("update"):
                 self.expressions(upd, s, cls)
         elif t == "foreach_statement":
@@ -491,15 +394,15 @@ class CSharpRewriter:
                     c for c in left.children_by_field_name("name")] if left.type == "tuple_pattern" else []
                 for ident in idents:
                     s.names[self.text(ident)] = Var(self.text(ident), True)
-            self.body(node.child_by_field_name("body"), s, header_line=_line(node))
+            self.body(node.child_by_field_name("body"), s, header_line=start_line(node))
         elif t == "while_statement":
             cond = node.child_by_field_name("condition")
             if self.has_cond(node):
-                self.cond_probe(cond, scope, _line(node))
+                self.cond_probe(cond, scope, start_line(node))
                 self.expressions(cond, scope, cls)
                 self.body(node.child_by_field_name("body"), scope)
             else:
-                self.body(node.child_by_field_name("body"), scope, header_line=_line(node))
+                self.body(node.child_by_field_name("body"), scope, header_line=start_line(node))
         elif t == "do_statement":
             self.body(node.child_by_field_name("body"), scope)
             cond = node.child_by_field_name("condition")
@@ -552,7 +455,7 @@ class CSharpRewriter:
             if name is not None:
                 n = self.text(name)
                 s.names[n] = Var(n, True)
-                if body is not None and self.rw.keep(_line(body)):
+                if body is not None and self.rw.keep(start_line(body)):
                     self.rw.insert(body.start_byte + 1, f" {scope.ctx.var}.X({n});", -30)
         if body is not None:
             self.statements(body, s, new_scope=True)
@@ -569,18 +472,6 @@ class CSharpRewriter:
                 self.function(n, scope, cls)
                 continue
             stack.extend(reversed(_named(n)))
-
-
-def _returns_value(body) -> bool:
-    """Whether a lambda body has a `return e;` of its own (not of a nested function)."""
-    stack = list(body.children)
-    while stack:
-        n = stack.pop()
-        if n.type == "return_statement" and _named(n):
-            return True
-        if n.type not in FUNCS:
-            stack.extend(n.children)
-    return False
 
 
 def _main_type(rw: Rewrite):

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from codealchemy.instrumenters.java_like import BlockRewriter, Scope, Var, returns_value, start_line
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
 PRELUDE = Path(__file__).resolve().parent / "CaTrace.java"
@@ -47,49 +48,8 @@ NO_PROBE = {"block", "class_declaration", "interface_declaration", "enum_declara
 COND_LOOPS = {"for_statement", "while_statement"}
 
 
-def _line(node) -> int:
-    return node.start_point[0] + 1
-
-
 def _named(node) -> list:
     return [c for c in node.children if c.is_named and c.type not in ("line_comment", "block_comment")]
-
-
-class Var:
-    __slots__ = ("name", "assigned")
-
-    def __init__(self, name: str, assigned: bool):
-        self.name, self.assigned = name, assigned
-
-
-class Scope:
-    def __init__(self, parent: Scope | None, ctx: Ctx, quiet: bool = False):
-        self.parent, self.ctx = parent, ctx
-        self.names: dict[str, Var] = {}
-        self.da: set[str] = set()
-        # inside an expression lambda (a switch expression's blocks): code that runs later, in
-        # no frame of ours, gets no probes
-        self.quiet = quiet or (parent is not None and parent.quiet)
-
-    def visible(self) -> list[str]:
-        seen: dict[str, bool] = {}
-        assigned: set[str] = set()
-        s = self
-        while s is not None:
-            assigned |= s.da
-            for name, v in s.names.items():
-                if name not in seen:
-                    seen[name] = v.assigned or name in assigned
-            s = s.parent
-        return [n for n, ok in seen.items() if ok]
-
-    def lookup(self, name: str) -> Var | None:
-        s = self
-        while s is not None:
-            if name in s.names:
-                return s.names[name]
-            s = s.parent
-        return None
 
 
 class Ctx:
@@ -102,37 +62,13 @@ class Ctx:
         self.lambdas = 0
 
 
-class JavaRewriter:
+class JavaRewriter(BlockRewriter):
+    ENABLED, LINE, HEADER = "k", "l", "h"
+
     def __init__(self, rw: Rewrite):
-        self.rw = rw
-        self.frames = 0
+        super().__init__(rw)
         self.anon: dict[str, int] = {}
         self.field_kind = "new"
-
-    def text(self, node) -> str:
-        return self.rw.text(node)
-
-    # --- probes ------------------------------------------------------------------------------
-
-    def reads(self, line: int, scope: Scope) -> str:
-        return "".join(f', "{n}", {n}' for n in scope.visible() if self.rw.keep(line, n))
-
-    def line_probe(self, line: int, scope: Scope) -> str:
-        if scope.quiet or not self.rw.keep(line):
-            return ""
-        ctx = scope.ctx
-        pid = self.rw.probe("line", line, ctx.name)
-        return f"if ({ctx.var}.k()) {ctx.var}.l({pid}{self.reads(line, scope)}); "
-
-    def cond_probe(self, cond, scope: Scope, line: int | None = None) -> None:
-        """`cond` is the expression inside a condition's parentheses (or a for's condition)."""
-        line = line or _line(cond)
-        if scope.quiet or not self.rw.keep(line):
-            return
-        ctx = scope.ctx
-        pid = self.rw.probe("line", line, ctx.name)
-        self.rw.insert(cond.start_byte, f"(!{ctx.var}.k() || {ctx.var}.h({pid}{self.reads(line, scope)})) && (", 5)
-        self.rw.insert(cond.end_byte, ")", -5)
 
     # --- declarations ------------------------------------------------------------------------
 
@@ -221,7 +157,7 @@ class JavaRewriter:
         args = self.params(node, scope)
         mods = next((c for c in node.children if c.type == "modifiers"), None)
         is_main = name == "main" and mods is not None and "static" in self.text(mods).split()
-        self.frame(body, ctx, scope, args, _line(node), is_main=is_main)
+        self.frame(body, ctx, scope, args, start_line(node), is_main=is_main)
 
     def constructor(self, node, cls: str) -> None:
         body = node.child_by_field_name("body")
@@ -236,7 +172,7 @@ class JavaRewriter:
         after = first if first is not None and first.type == "explicit_constructor_invocation" else None
         if after is not None:
             self.expressions(after, scope, cls)
-        self.frame(body, ctx, scope, args, _line(node), after=after)
+        self.frame(body, ctx, scope, args, start_line(node), after=after)
 
     def lambda_(self, node, scope: Scope | None, cls: str) -> None:
         body = node.child_by_field_name("body")
@@ -252,10 +188,10 @@ class JavaRewriter:
         else:
             self.anon["#field-lambdas"] += 1
         ctx = self.new_ctx(f"{cls}.lambda${outer}${n}", cls)
-        ctx.valued = _returns_value(body)
+        ctx.valued = returns_value(body, {"lambda_expression", "class_body"})
         inner = Scope(None, ctx)
         args = self.params(node, inner)
-        self.frame(body, ctx, inner, args, _line(node))
+        self.frame(body, ctx, inner, args, start_line(node))
 
     # --- statements --------------------------------------------------------------------------
 
@@ -278,7 +214,7 @@ class JavaRewriter:
     def statement(self, node, scope: Scope, braces: bool = False, same_line: bool = False) -> None:
         """One statement; `braces`: it is the sole body of an if/else/loop (wrap it with its probe)."""
         t = node.type
-        line = _line(node)
+        line = start_line(node)
         inner = node
         while inner.type == "labeled_statement":
             kids = [c for c in _named(inner) if c.type != "identifier"]
@@ -311,32 +247,6 @@ class JavaRewriter:
     def initialized(decl) -> bool:
         return any(d.child_by_field_name("value") is not None for d in decl.children_by_field_name("declarator"))
 
-    def has_cond(self, node) -> bool:
-        cond = node.child_by_field_name("condition")
-        if cond is None:
-            return False
-        text = self.text(cond).strip()
-        while text.startswith("(") and text.endswith(")"):
-            text = text[1:-1].strip()
-        return text != "true"
-
-    def body(self, node, scope: Scope, header_line: int | None = None) -> None:
-        """A loop/if body: a block gets its statements probed, a single statement braces."""
-        if node is None:
-            return
-        if header_line is not None and self.rw.keep(header_line):
-            probe = self.line_probe(header_line, scope)
-            if node.type == "block":
-                self.rw.insert(node.start_byte + 1, " " + probe, -20)
-            else:
-                self.rw.insert(node.start_byte, "{ " + probe, -20)
-                self.rw.insert(node.end_byte, " }", 20)
-        if node.type == "block":
-            self.statements(node, scope, new_scope=True)
-        else:  # `if (c) return;` on one line: one line event, as in Python
-            same = node.start_point[0] == node.parent.start_point[0]
-            self.statement(node, Scope(scope, scope.ctx), braces=True, same_line=same)
-
     def visit(self, node, scope: Scope) -> None:
         t = node.type
         cls = scope.ctx.cls
@@ -346,14 +256,7 @@ class JavaRewriter:
             self.declaration(node, scope)
         elif t == "expression_statement":
             self.expressions(node, scope, cls)
-            expr = next(iter(_named(node)), None)
-            if expr is not None and expr.type == "assignment_expression":
-                op = expr.child_by_field_name("operator")
-                left = expr.child_by_field_name("left")
-                if left.type == "identifier" and op is not None and self.text(op) == "=":
-                    name = self.text(left)
-                    if scope.lookup(name) is not None:
-                        scope.da.add(name)
+            self.note_assignment(node, scope)
         elif t == "if_statement":
             self.expressions(node.child_by_field_name("condition"), scope, cls)
             self.body(node.child_by_field_name("consequence"), scope)
@@ -373,7 +276,7 @@ class JavaRewriter:
                 self.expressions(cond, s, cls)
                 self.body(node.child_by_field_name("body"), s)
             else:
-                self.body(node.child_by_field_name("body"), s, header_line=_line(node))
+                self.body(node.child_by_field_name("body"), s, header_line=start_line(node))
             for upd in node.children_by_field_name("update"):
                 self.expressions(upd, s, cls)
         elif t == "enhanced_for_statement":
@@ -382,16 +285,16 @@ class JavaRewriter:
             name = node.child_by_field_name("name")
             if name is not None and name.type == "identifier":
                 s.names[self.text(name)] = Var(self.text(name), True)
-            self.body(node.child_by_field_name("body"), s, header_line=_line(node))
+            self.body(node.child_by_field_name("body"), s, header_line=start_line(node))
         elif t == "while_statement":
             cond = node.child_by_field_name("condition")
             if self.has_cond(node):
                 inner = _named(cond)[0] if cond.type == "parenthesized_expression" and _named(cond) else cond
-                self.cond_probe(inner, scope, _line(node))
+                self.cond_probe(inner, scope, start_line(node))
                 self.expressions(cond, scope, cls)
                 self.body(node.child_by_field_name("body"), scope)
             else:
-                self.body(node.child_by_field_name("body"), scope, header_line=_line(node))
+                self.body(node.child_by_field_name("body"), scope, header_line=start_line(node))
         elif t == "do_statement":
             self.body(node.child_by_field_name("body"), scope)
             cond = node.child_by_field_name("condition")
@@ -438,7 +341,7 @@ class JavaRewriter:
             if name is not None:
                 n = self.text(name)
                 s.names[n] = Var(n, True)
-                if body is not None and not scope.quiet and self.rw.keep(_line(body)):
+                if body is not None and not scope.quiet and self.rw.keep(start_line(body)):
                     self.rw.insert(body.start_byte + 1, f" {scope.ctx.var}.x({n});", -30)
         if body is not None:
             self.statements(body, s, new_scope=True)
@@ -503,18 +406,6 @@ class JavaRewriter:
                 self.type_decl(n, cls)
                 continue
             stack.extend(reversed(_named(n)))
-
-
-def _returns_value(body) -> bool:
-    """Whether a lambda body has a `return e;` of its own (not of a nested lambda or class)."""
-    stack = list(body.children)
-    while stack:
-        n = stack.pop()
-        if n.type == "return_statement" and _named(n):
-            return True
-        if n.type not in ("lambda_expression", "class_body"):
-            stack.extend(n.children)
-    return False
 
 
 def _main_class(rw: Rewrite):
