@@ -6,7 +6,8 @@
 #   bash scripts/docker.sh                 # install + start
 #   bash scripts/docker.sh images [ID...]  # ... then bootstrap debian:bookworm-slim and build the
 #                                          #     images (default: all 13 that need no registry)
-#   bash scripts/docker.sh test [ID...]    # ... then run tests/docker on those images: the hostile
+#   bash scripts/docker.sh test [ID...]    # ... then run the docker tests on those images (marker
+#                                          #     `docker`: tests/docker, tests/sandbox): the hostile
 #                                          #     programs, fixtures and conformance programs on the
 #                                          #     docker backend (default: CI's subset, python c java
 #                                          #     go rust; `test all` for all 13)
@@ -59,5 +60,5 @@ langs=$(IFS=,; echo "${ids[*]}")
 "$trace" runtimes bootstrap
 "$trace" runtimes build --quiet "${ids[@]}"
 if [ "$mode" = test ]; then
-  CODEALCHEMY_DOCKER_LANGS="$langs" "$py" -m pytest -q tests/docker
+  CODEALCHEMY_DOCKER_LANGS="$langs" "$py" -m pytest -q -m docker tests/docker tests/sandbox
 fi

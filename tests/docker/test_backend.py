@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from codealchemy.tracer.backends import RunRequest
 from codealchemy.tracer.backends.docker import LABEL, OWNER_LABEL, remove_stale
 from codealchemy.tracer.limits import Limits
 
-from .conftest import need_image
+from ..conftest import need_image
+
+pytestmark = pytest.mark.docker
 
 
 def py(code: str, **kw) -> RunRequest:

@@ -15,11 +15,12 @@ import pytest
 from codealchemy.tracer import plugins
 from codealchemy.tracer.testing import Tracer
 
-from .conftest import PROBLEM, need_image
+from ..conftest import docker_problem, need_image
 
-pytestmark = pytest.mark.skipif(not os.environ.get("CODEALCHEMY_DOCKER_LANGS"),
-                                reason="the docker fixture comparison runs when CODEALCHEMY_DOCKER_LANGS is set "
-                                       "(python,c,... or all; scripts/docker.sh test sets it)")
+pytestmark = [pytest.mark.docker,
+              pytest.mark.skipif(not os.environ.get("CODEALCHEMY_DOCKER_LANGS"),
+                                 reason="the docker fixture comparison runs when CODEALCHEMY_DOCKER_LANGS is set "
+                                        "(python,c,... or all; scripts/docker.sh test sets it)")]
 
 
 def cases() -> list[tuple[str, str]]:
@@ -48,7 +49,7 @@ def comparable(traced) -> tuple:
     return footer, events
 
 
-@pytest.mark.skipif(PROBLEM is not None, reason=f"no Docker engine: {PROBLEM}")
+@pytest.mark.skipif(docker_problem() is not None, reason=f"no Docker engine: {docker_problem()}")
 @pytest.mark.parametrize("lang_id,path", cases(), ids=lambda v: v.rsplit("/", 1)[-1])
 def test_docker_traces_as_local_does(lang_id, path):
     need_image(lang_id)

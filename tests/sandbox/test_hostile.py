@@ -1,4 +1,6 @@
-"""What a hostile program can do inside the local sandbox: nothing that outlives or escapes it."""
+"""What a hostile program can do inside a sandbox, on the local backend and (where an engine and
+the images exist) the docker backend: the same statuses and limits on both, nothing that
+outlives the run or escapes it."""
 
 from __future__ import annotations
 
@@ -49,25 +51,41 @@ def test_writes_stay_inside(hostile):
         assert not (Path(d) / marker).exists(), f"{d}/{marker} appeared on the host"
 
 
+def test_files_of_a_run_are_gone_before_the_next(hostile):
+    """/tmp, /var/tmp, /dev/shm and /work are emptied between runs (of the same container)."""
+    marker = f"codealchemy-left-{uuid.uuid4().hex}"
+    hostile("writes", env={"MARKER": marker})
+    again = hostile("writes", env={"MARKER": marker})
+    assert again.run.status == "ok", again.run
+
+
 def test_fork_bomb_is_contained(hostile):
     """RLIMIT_NPROC of the run's own uid (and its pids cgroup) stop it; the kill takes the rest
-    (the autouse check: no process of the sandbox uids is left)."""
+    (checked after every test: no process of the backend's uids is left)."""
     result = hostile("forkbomb", timeout=1.0)
     assert result.run.status in ("timeout", "runtime_error"), result.run
     assert result.run.wall < 1.0 + 2
 
 
 def test_memory_hog(hostile):
-    # (a roomy timeout: on a saturated machine the hog may take seconds to reach the limit)
-    result = hostile("memhog", timeout=5.0)
+    # a roomy timeout: on a saturated machine the hog may take seconds to reach the limit; in a
+    # container, whose cgroup also holds the agent and the run's files, page cache is reclaimed
+    # for a while before the OOM kill
+    timeout = 5.0 if hostile.backend == "local" else 4.0
+    result = hostile("memhog", timeout=timeout)
     assert result.run.status == "memory_limit", result.run
+    assert result.run.wall < timeout + 2
 
 
 def test_cpu_spin_times_out(hostile):
     result = hostile("spin")
     assert result.run.status == "timeout", result.run
     assert LIMITS.timeout <= result.run.wall < LIMITS.timeout + 2
-    if hostile.lang == "python":
+    if hostile.backend == "docker":
+        assert result.run.stack is None     # (no py-spy in the docker backend: a note says so)
+        if hostile.lang == "python":
+            assert any("py-spy" in n for n in result.notes)
+    elif hostile.lang == "python":
         assert result.run.stack and "spin" in result.run.stack, result.run.stack
 
 
@@ -75,7 +93,7 @@ def test_sleep_times_out(hostile):
     result = hostile("sleep")
     assert result.run.status == "timeout", result.run
     assert LIMITS.timeout <= result.run.wall < LIMITS.timeout + 2
-    if hostile.lang == "python":
+    if hostile.lang == "python" and hostile.backend == "local":
         assert result.run.stack and "wait_forever" in result.run.stack, result.run.stack
     else:
         assert result.run.stack is None
@@ -85,7 +103,6 @@ def test_stdout_flood(hostile):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = hostile("flood")
     assert result.run.status == "output_limit", result.run
-    assert len(result.run.stdout) <= LIMITS.max_output
     assert len(result.run.stdout) == LIMITS.max_output    # cut at the cap, not before
     assert result.run.wall < LIMITS.timeout + 2
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
@@ -96,7 +113,7 @@ def test_setsid_grandchild_is_gone(hostile):
     result = hostile("setsid")
     assert result.run.status == "ok", result.run
     assert b"parent done" in result.run.stdout
-    # the autouse check: no process of the sandbox uid is left (the grandchild slept 1000 s)
+    # checked after every test: no process of the backend's uids is left (the grandchild slept 1000 s)
 
 
 def test_trace_flood_is_capped(hostile):
@@ -106,10 +123,12 @@ def test_trace_flood_is_capped(hostile):
     assert result.trace_truncated
 
 
-def test_secrets_unreadable(hostile, tmp_path):
+def test_secrets_unreadable(hostile):
     secret_root = Path("/root") / f"codealchemy-secret-{uuid.uuid4().hex}"
     secret_run = Path("/run") / f"codealchemy-secret-{uuid.uuid4().hex}"
     paths = [secret_root, secret_run, Path("/etc/shadow")]
+    if hostile.backend == "docker":
+        paths.append(Path("/run/codealchemy/ctl"))   # the container agent's requests
     try:
         for p in (secret_root, secret_run):
             p.write_text("TOPSECRET")
@@ -118,9 +137,10 @@ def test_secrets_unreadable(hostile, tmp_path):
     finally:
         secret_root.unlink(missing_ok=True)
         secret_run.unlink(missing_ok=True)
-    assert result.run.status == "ok", result.run
     out = result.run.stdout.decode()
     assert "READ" not in out and "TOPSECRET" not in out
     for p in paths:
         assert f"denied {p}" in out
-    assert "root has []" in out or "root has 0 entries" in out
+    if hostile.backend == "local":   # (in an image, /root is root's: the run cannot list it)
+        assert result.run.status == "ok", result.run
+        assert "root has []" in out or "root has 0 entries" in out
