@@ -2,23 +2,28 @@
 
 `tracer` traces a program for real (sandboxed) and runs it untraced for comparison; goldens
 are JSON lines of the events (header and footer left out: they hold timings), rewritten when
-CODEALCHEMY_UPDATE_GOLDENS=1.
+CODEALCHEMY_UPDATE_GOLDENS=1. Every language's tests do the same with their fixtures: `runs`
+traces and runs each program once for a module; `check_golden`, `check_same_run` and
+`check_lines_kept` are the checks they share.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from . import plugins
-from .backends import RunResult
+from .backends import PhaseResult, RunResult
+from .instrument import Failure, Instrumented, Skip
 from .limits import Limits
 from .records import EVENT_KINDS
-from .tracing import run_untraced, trace_source
+from .tracing import STDERR_TAIL, run_untraced, trace_source
 
 
 @dataclass
@@ -39,7 +44,14 @@ class Traced:
 
     @property
     def stdout(self) -> str:
-        return "".join(e["text"] for e in self.events if e["kind"] == "output" and e["stream"] == "stdout")
+        return self.output("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self.output("stderr")
+
+    def output(self, stream: str) -> str:
+        return "".join(e["text"] for e in self.events if e["kind"] == "output" and e["stream"] == stream)
 
 
 class Tracer:
@@ -60,6 +72,60 @@ class Tracer:
         return run_untraced(path.read_text(encoding="utf-8"), lang, self.backend, self.limits.merged(limits))
 
 
+class Runs:
+    """Each program traced and run untraced once, on first use: a language's tests look at the
+    same runs several times (golden, traced == untraced, the language's own checks), so a
+    module-scoped fixture returns one of these. `prefetch`: programs run all at once on
+    `workers` threads at the first call (compilers and the sandbox wait part of the time)."""
+
+    def __init__(self, tracer: Tracer | None = None, prefetch: Iterable[Path] = (), workers: int = 1):
+        self.tracer = tracer or Tracer()
+        self.prefetch, self.workers = list(prefetch), workers
+        self.cache: dict[Path, tuple[Traced, RunResult]] = {}
+
+    def one(self, path: Path) -> tuple[Traced, RunResult]:
+        return self.tracer.trace(path), self.tracer.untraced(path)
+
+    def __call__(self, path: str | Path) -> tuple[Traced, RunResult]:
+        path = Path(path)
+        if self.prefetch:
+            every, self.prefetch = self.prefetch, []
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                self.cache.update(zip(every, pool.map(self.one, every), strict=True))
+        if path not in self.cache:
+            self.cache[path] = self.one(path)
+        return self.cache[path]
+
+
+def check_same_run(traced: Traced, plain: PhaseResult, *, same_stderr: str = "never",
+                   failure_tail: bool = False) -> None:
+    """Tracing changed nothing the program shows: it ran (ok or a runtime error) with no event
+    dropped or cut, with the stdout and exit code of its untraced run `plain`. What stderr a
+    language can compare differs (stack traces may name the rewritten code): `same_stderr`
+    "always" or "ok" (only when the run was ok) compares the stderr output, `failure_tail` the
+    footer's stderr of a failed run with the untraced stderr (or stdout)'s tail."""
+    footer = traced.footer
+    assert footer["status"] in ("ok", "runtime_error"), footer
+    assert footer["dropped"] == 0 and not footer["truncated"]
+    assert traced.stdout == plain.stdout.decode("utf-8")
+    assert footer["exit_code"] == plain.exit_code
+    if same_stderr == "always" or (same_stderr == "ok" and footer["status"] == "ok"):
+        assert traced.stderr == plain.stderr.decode("utf-8")
+    if failure_tail and footer["status"] == "runtime_error":
+        assert footer["stderr"] == (plain.stderr or plain.stdout).decode("utf-8")[-STDERR_TAIL:]
+
+
+def check_lines_kept(source: str, result: Instrumented | Skip | Failure, trailing: int = 0) -> None:
+    """Probes only insert text on the lines they report: every original line is still on its
+    line, its characters in order inside the new one, so the language's own messages (errors,
+    stack traces) name the right lines. `trailing`: how many lines may follow the last one."""
+    assert isinstance(result, Instrumented), result
+    assert 0 <= result.code.count("\n") - source.count("\n") <= trailing
+    for a, b in zip(source.splitlines(), result.code.splitlines(), strict=not trailing):
+        rest = iter(b)
+        assert all(ch in rest for ch in a), (a, b)  # the original line, in order, inside the new one
+
+
 def check_golden(events: list[dict], golden: Path) -> None:
     """Compare events with a golden file (JSON lines); write it when asked to."""
     text = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in events)
@@ -75,3 +141,9 @@ def check_golden(events: list[dict], golden: Path) -> None:
 @pytest.fixture(scope="session")
 def tracer() -> Tracer:
     return Tracer()
+
+
+@pytest.fixture(scope="module")
+def runs() -> Runs:
+    """`runs(path)` -> (traced, untraced run), each program run once per test module."""
+    return Runs()

@@ -8,7 +8,7 @@ import pytest
 
 from codealchemy.tracer import plugins
 from codealchemy.tracer.instrument import Instrumented, instrument
-from codealchemy.tracer.testing import check_golden
+from codealchemy.tracer.testing import check_golden, check_same_run
 
 HERE = Path(__file__).parent
 FIXTURES = sorted(p for p in (HERE / "fixtures").glob("*.sh") if p.stem != "bench_loop")
@@ -22,17 +22,8 @@ pytestmark = pytest.mark.skipif(plugins.languages().get("bash").runtime.missing_
 def test_fixture(tracer, path):
     """The golden trace; stdout, exit code (and stderr of a failed run) as without tracing."""
     traced = tracer.trace(path)
-    footer = traced.footer
-    assert footer["status"] in ("ok", "runtime_error"), footer
-    assert footer["dropped"] == 0
     check_golden(traced.events, path.with_suffix(".jsonl"))
-    plain = tracer.untraced(path)
-    assert traced.stdout == plain.run.stdout.decode()
-    assert footer["exit_code"] == plain.run.exit_code
-    if footer["status"] == "runtime_error":
-        assert footer["stderr"] == (plain.run.stderr or plain.run.stdout).decode()
-    stderr = "".join(e["text"] for e in traced.events if e["kind"] == "output" and e["stream"] == "stderr")
-    assert stderr == plain.run.stderr.decode()
+    check_same_run(traced, tracer.untraced(path).run, same_stderr="always", failure_tail=True)
 
 
 def test_fixture_count():

@@ -17,7 +17,7 @@ import pytest
 
 from codealchemy.tracer import plugins
 from codealchemy.tracer.instrument import Instrumented, Skip, instrument
-from codealchemy.tracer.testing import Tracer, check_golden
+from codealchemy.tracer.testing import check_golden, check_same_run
 from codealchemy.tracer.tracing import request_for
 
 HERE = Path(__file__).resolve().parent
@@ -44,21 +44,6 @@ def go():
     return plugins.languages().get("go")
 
 
-@pytest.fixture(scope="module")
-def runs():
-    """Each program traced and run untraced once for the whole module."""
-    tracer = Tracer()
-    cache: dict[Path, tuple] = {}
-
-    def get(path: Path):
-        if path not in cache:
-            cache[path] = (tracer.trace(path), tracer.untraced(path))
-        return cache[path]
-
-    get.tracer = tracer
-    return get
-
-
 def test_enough_fixtures():
     assert len(PROGRAMS) >= 20
 
@@ -73,16 +58,8 @@ def test_golden(path, runs):
                          ids=lambda p: p.parent.name + "/" + p.name)
 def test_same_output_and_exit_code(path, runs):
     traced, untraced = runs(path)
-    footer = traced.footer
-    assert footer["status"] in ("ok", "runtime_error"), footer
-    assert footer["dropped"] == 0 and not footer["truncated"]
-    assert traced.stdout == untraced.run.stdout.decode("utf-8")
-    stderr = "".join(e["text"] for e in traced.events if e["kind"] == "output" and e["stream"] == "stderr")
-    if footer["status"] == "ok":
-        assert stderr == untraced.run.stderr.decode("utf-8")
-    else:  # the program's own stderr, then the runtime's panic message: the same bytes untraced
-        assert footer["stderr"] == (untraced.run.stderr or untraced.run.stdout).decode("utf-8")[-2000:]
-    assert footer["exit_code"] == untraced.run.exit_code
+    # a failure: the program's own stderr, then the runtime's panic message, the same bytes untraced
+    check_same_run(traced, untraced.run, same_stderr="ok", failure_tail=True)
 
 
 WRAPPERS = re.compile(r"_ca(Println|Printf|Print|Fprintln|Fprintf|Fprint) ?")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from codealchemy.tracer import plugins
-from codealchemy.tracer.instrument import Instrumented, Skip, instrument
-from codealchemy.tracer.testing import Tracer, check_golden
+from codealchemy.tracer.instrument import Skip, instrument
+from codealchemy.tracer.testing import check_golden, check_lines_kept, check_same_run
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -22,21 +22,6 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is no
 @pytest.fixture(scope="module")
 def js():
     return plugins.languages().get("javascript")
-
-
-@pytest.fixture(scope="module")
-def runs():
-    """Each fixture traced and run untraced once for the whole module."""
-    tracer = Tracer()
-    cache: dict[str, tuple] = {}
-
-    def get(path: Path):
-        if path.name not in cache:
-            cache[path.name] = (tracer.trace(path), tracer.untraced(path))
-        return cache[path.name]
-
-    get.tracer = tracer
-    return get
 
 
 def test_enough_fixtures():
@@ -52,23 +37,14 @@ def test_golden(path, runs):
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
 def test_same_stdout_and_exit_code(path, runs):
     traced, untraced = runs(path)
-    footer = traced.footer
-    assert footer["status"] in ("ok", "runtime_error"), footer
-    assert footer["dropped"] == 0
-    assert traced.stdout == untraced.run.stdout.decode("utf-8")
-    assert footer["exit_code"] == untraced.run.exit_code
+    check_same_run(traced, untraced.run)
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
 def test_lines_kept(path, js):
     """Probes go on the lines they belong to: line numbers in node's errors stay right."""
     source = path.read_text(encoding="utf-8")
-    result = instrument(source, js)
-    assert isinstance(result, Instrumented), result
-    lines = source.count("\n")
-    assert result.code.count("\n") in (lines, lines + 1)
-    for a, b in zip(source.splitlines(), result.code.splitlines(), strict=False):
-        assert not a.strip() or a.strip()[:1] in b
+    check_lines_kept(source, instrument(source, js), trailing=1)
 
 
 def test_frames_and_depths(runs):

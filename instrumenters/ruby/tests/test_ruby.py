@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from codealchemy.tracer import plugins
-from codealchemy.tracer.instrument import Instrumented, Skip, instrument
-from codealchemy.tracer.testing import Tracer, check_golden
+from codealchemy.tracer.instrument import Skip, instrument
+from codealchemy.tracer.testing import check_golden, check_lines_kept, check_same_run
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -28,21 +28,6 @@ def ruby():
     return plugins.languages().get("ruby")
 
 
-@pytest.fixture(scope="module")
-def runs():
-    """Each program traced and run untraced once for the whole module."""
-    tracer = Tracer()
-    cache: dict[str, tuple] = {}
-
-    def get(path: Path):
-        if str(path) not in cache:
-            cache[str(path)] = (tracer.trace(path), tracer.untraced(path))
-        return cache[str(path)]
-
-    get.tracer = tracer
-    return get
-
-
 def test_enough_fixtures():
     assert len(PROGRAMS) >= 20
 
@@ -56,25 +41,14 @@ def test_golden(path, runs):
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
 def test_same_stdout_and_exit_code(path, runs):
     traced, untraced = runs(path)
-    footer = traced.footer
-    assert footer["status"] in ("ok", "runtime_error"), footer
-    assert footer["dropped"] == 0
-    assert traced.stdout == untraced.run.stdout.decode("utf-8")
-    assert footer["exit_code"] == untraced.run.exit_code
-    if footer["status"] == "runtime_error":
-        assert footer["stderr"] == (untraced.run.stderr or untraced.run.stdout).decode("utf-8")
+    check_same_run(traced, untraced.run, failure_tail=True)
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
 def test_lines_kept(path, ruby):
     """Probes go on the lines they belong to: line numbers in Ruby's messages stay right."""
     source = path.read_text(encoding="utf-8")
-    result = instrument(source, ruby)
-    assert isinstance(result, Instrumented), result
-    assert result.code.count("\n") == source.count("\n")
-    for a, b in zip(source.splitlines(), result.code.splitlines(), strict=True):
-        rest = iter(b)
-        assert all(ch in rest for ch in a), (a, b)  # the original line, in order, inside the new one
+    check_lines_kept(source, instrument(source, ruby))
 
 
 def test_frames_depths_and_implicit_returns(runs):

@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 import shutil
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from codealchemy.tracer import plugins, records
 from codealchemy.tracer.instrument import Instrumented, Skip, instrument
-from codealchemy.tracer.testing import Tracer, check_golden
+from codealchemy.tracer.testing import Runs, Tracer, check_golden, check_same_run
 from codealchemy.tracer.tracing import diagnostics, request_for
 
 HERE = Path(__file__).resolve().parent
@@ -36,26 +35,11 @@ def rust():
 
 @pytest.fixture(scope="module")
 def runs():
-    """Each program traced and run untraced once for the whole module, the fixtures and the
-    conformance programs all at once on a few threads (rustc waits on the sandbox and the disk
-    part of the time, so three at a time beat one at a time on two cores)."""
+    """The fixtures and the conformance programs all run at the first use, three at a time
+    (rustc waits on the sandbox and the disk part of the time: that beats one at a time on two
+    cores)."""
     tracer = Tracer(timeout=30)  # per phase: rustc on a loaded 2-core machine can take 10 s
-    cache: dict[Path, tuple] = {}
-
-    def one(path: Path):
-        return tracer.trace(path), tracer.untraced(path)
-
-    def get(path: Path):
-        if not cache:
-            every = [BENCH, *PROGRAMS, *sorted(CONFORMANCE.glob("*.rs"))]
-            with ThreadPoolExecutor(max_workers=3) as pool:
-                cache.update(zip(every, pool.map(one, every), strict=True))
-        if path not in cache:
-            cache[path] = one(path)
-        return cache[path]
-
-    get.tracer = tracer
-    return get
+    return Runs(tracer, prefetch=[BENCH, *PROGRAMS, *sorted(CONFORMANCE.glob("*.rs"))], workers=3)
 
 
 def test_enough_fixtures():
@@ -68,23 +52,12 @@ def test_golden(path, runs):
     check_golden(traced.events, path.with_suffix(".jsonl"))
 
 
-def stderr_of(traced) -> str:
-    return "".join(e["text"] for e in traced.events if e["kind"] == "output" and e["stream"] == "stderr")
-
-
 @pytest.mark.parametrize("path", PROGRAMS + sorted(CONFORMANCE.glob("*.rs")),
                          ids=lambda p: p.parent.name + "/" + p.name)
 def test_same_output_and_exit_code(path, runs):
     traced, untraced = runs(path)
-    footer = traced.footer
-    assert footer["status"] in ("ok", "runtime_error"), footer
-    assert footer["dropped"] == 0 and not footer["truncated"]
-    assert traced.stdout == untraced.run.stdout.decode("utf-8")
-    if footer["status"] == "ok":
-        assert stderr_of(traced) == untraced.run.stderr.decode("utf-8")
-    else:  # the program's stderr and the panic message (same location): the same bytes untraced
-        assert footer["stderr"] == (untraced.run.stderr or untraced.run.stdout).decode("utf-8")[-2000:]
-    assert footer["exit_code"] == untraced.run.exit_code
+    # a failure: the program's stderr and the panic message (same location), the same bytes untraced
+    check_same_run(traced, untraced.run, same_stderr="ok", failure_tail=True)
     for record in traced.records:
         records.validate(record)
 
@@ -209,7 +182,7 @@ def test_hook_and_exit_imported_by_name(tmp_path, runs):
     path.write_text(IMPORTED)
     traced, untraced = runs(path)
     assert traced.footer["exit_code"] == untraced.run.exit_code == 4
-    assert stderr_of(traced) == untraced.run.stderr.decode() == "custom: panicked at main.rs:6:9:\nboom 2\n"
+    assert traced.stderr == untraced.run.stderr.decode() == "custom: panicked at main.rs:6:9:\nboom 2\n"
     exc = [(e["func"], e["message"]) for e in traced.events if e["kind"] == "exception"]
     assert exc == [("boom", "boom 2")]
     assert traced.stdout == "true\n"  # flushed before exit

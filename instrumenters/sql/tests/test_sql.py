@@ -10,7 +10,7 @@ import pytest
 
 from codealchemy.tracer import plugins
 from codealchemy.tracer.instrument import Instrumented, instrument
-from codealchemy.tracer.testing import check_golden
+from codealchemy.tracer.testing import check_golden, check_same_run
 
 HERE = Path(__file__).parent
 BENCH = HERE / "fixtures" / "bench_loop.sql"
@@ -30,17 +30,12 @@ def sql():
 def test_fixture(tracer, path):
     """The golden trace; stdout and exit code as the sqlite3 CLI gives them; same error lines."""
     traced = tracer.trace(path)
-    footer = traced.footer
-    assert footer["status"] in ("ok", "runtime_error"), footer
-    assert footer["dropped"] == 0
     check_golden(traced.events, path.with_suffix(".jsonl"))
-    plain = tracer.untraced(path)
-    assert traced.stdout == plain.run.stdout.decode()
-    assert footer["exit_code"] == plain.run.exit_code
-    stderr = "".join(e["text"] for e in traced.events if e["kind"] == "output" and e["stream"] == "stderr")
+    plain = tracer.untraced(path).run
+    check_same_run(traced, plain)
     # the CLI adds the statement and a caret under a parse error: compare the error lines
-    assert [m.group(0) for m in CLI_ERROR.finditer(stderr)] == \
-        [m.group(0) for m in CLI_ERROR.finditer(plain.run.stderr.decode())]
+    assert [m.group(0) for m in CLI_ERROR.finditer(traced.stderr)] == \
+        [m.group(0) for m in CLI_ERROR.finditer(plain.stderr.decode())]
 
 
 def test_fixture_count():

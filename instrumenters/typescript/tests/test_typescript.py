@@ -10,7 +10,7 @@ import pytest
 
 from codealchemy.tracer import plugins
 from codealchemy.tracer.instrument import Instrumented, instrument
-from codealchemy.tracer.testing import Tracer, check_golden
+from codealchemy.tracer.testing import check_golden, check_lines_kept, check_same_run
 from codealchemy.tracer.tracing import request_for
 
 HERE = Path(__file__).resolve().parent
@@ -29,21 +29,6 @@ def ts():
     return plugins.languages().get("typescript")
 
 
-@pytest.fixture(scope="module")
-def runs():
-    """Each program traced and run untraced once for the whole module."""
-    tracer = Tracer()
-    cache: dict[Path, tuple] = {}
-
-    def get(path: Path):
-        if path not in cache:
-            cache[path] = (tracer.trace(path), tracer.untraced(path))
-        return cache[path]
-
-    get.tracer = tracer
-    return get
-
-
 def test_enough_fixtures():
     assert len(PROGRAMS) >= 20
 
@@ -58,25 +43,14 @@ def test_golden(path, runs):
                          ids=lambda p: p.parent.name + "/" + p.name)
 def test_same_output_and_exit_code(path, runs):
     traced, untraced = runs(path)
-    footer = traced.footer
-    assert footer["status"] in ("ok", "runtime_error"), footer
-    assert footer["dropped"] == 0 and not footer["truncated"]
-    assert traced.stdout == untraced.run.stdout.decode("utf-8")
-    if footer["status"] == "ok":
-        stderr = "".join(e["text"] for e in traced.events if e["kind"] == "output" and e["stream"] == "stderr")
-        assert stderr == untraced.run.stderr.decode("utf-8")
-    assert footer["exit_code"] == untraced.run.exit_code
+    check_same_run(traced, untraced.run, same_stderr="ok")
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
 def test_lines_kept(path, ts):
     """Probes go on the lines they belong to: line numbers in errors and stack traces stay."""
     source = path.read_text(encoding="utf-8")
-    result = instrument(source, ts)
-    assert isinstance(result, Instrumented), result
-    assert result.code.count("\n") in (source.count("\n"), source.count("\n") + 1)
-    for a, b in zip(source.splitlines(), result.code.splitlines(), strict=False):
-        assert not a.strip() or a.strip()[:1] in b
+    check_lines_kept(source, instrument(source, ts), trailing=1)
 
 
 TYPED = """\
