@@ -36,6 +36,7 @@ class Runtime:
     limits: dict = field(default_factory=dict)
     toolchain: dict = field(default_factory=dict)
     diagnostic: str | None = None   # regex with (?P<line>) and (?P<message>) for compiler errors
+    compile_server: dict | None = None   # a warm compiler for batches (backends/servers.py)
     dir: Path | None = None
 
     @classmethod
@@ -43,7 +44,8 @@ class Runtime:
         data = tomllib.loads((folder / "runtime.toml").read_text(encoding="utf-8"))
         return cls(source=data["source"], run=list(data["run"]), compile=data.get("compile"),
                    env=dict(data.get("env", {})), limits=dict(data.get("limits", {})),
-                   toolchain=dict(data.get("toolchain", {})), diagnostic=data.get("diagnostic"), dir=folder)
+                   toolchain=dict(data.get("toolchain", {})), diagnostic=data.get("diagnostic"),
+                   compile_server=data.get("compile_server"), dir=folder)
 
     def missing_tools(self) -> list[str]:
         """Executables the runtime needs that are not on PATH."""

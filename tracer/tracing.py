@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__, plugins
 from .backends import Backend, RunRequest, RunResult, SandboxError
+from .backends.servers import ServerSpec
 from .instrument import Failure, Instrumented, Skip, instrument
 from .languages import Language, UnknownLanguage
 from .limits import Limits, resolve
@@ -36,7 +37,8 @@ def request_for(lang: Language, code: str, source_name: str, files: dict[str, by
         env.update(CODEALCHEMY_MAX_EVENTS=str(limits.max_events), CODEALCHEMY_MAX_VALUE=str(limits.max_value))
     return RunRequest(files={**files, source_name: code.encode("utf-8")},
                       compile=argv(rt.compile, source_name) if rt.compile else None,
-                      run=argv(rt.run, source_name), env=env, limits=limits, trace=trace, language=lang.id)
+                      run=argv(rt.run, source_name), env=env, limits=limits, trace=trace, language=lang.id,
+                      compile_server=ServerSpec.from_toml(lang.id, rt.compile_server, rt.dir))
 
 
 def run_untraced(source: str, lang: Language, backend: Backend, limits: Limits) -> RunResult:

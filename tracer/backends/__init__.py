@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..limits import Limits
+from .servers import ServerSpec
 
 #: The fd number the trace channel has inside the sandbox (see wire.py).
 TRACE_FD = 3
@@ -35,6 +36,7 @@ class RunRequest:
     limits: Limits = field(default_factory=Limits)
     trace: bool = True          # open the trace channel on TRACE_FD for the run phase
     language: str = ""          # lets a backend pick per-language tools (a py-spy dump on timeout)
+    compile_server: ServerSpec | None = None   # a warm compiler the backend may use (servers.py)
 
 
 @dataclass

@@ -62,7 +62,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify
+from ..limits import Limits
+from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify, servers
 from .cgroups import RunCgroups
 from .cgroups import places as cgroup_places
 
@@ -76,13 +77,17 @@ BINDS_ENV = "CODEALCHEMY_BINDS"
 INFO_FD, BLOCK_FD = 4, 5             # bwrap's --info-fd / --block-fd inside the spawned bwrap
 SETUP_TIMEOUT = 10.0                 # seconds bwrap may take to set the sandbox up
 PY_SPY_BUDGET = 1.0                  # seconds of py-spy dumps on a Python timeout, all told
+#: A compile server's sandbox: it lives for the backend's life and holds a JVM's threads and files.
+SPOOL = "/run/spool"   # where a compile server sees the run folders (/run is a tmpfs there)
+SERVER_HOME = "/run/compile-server"   # where a compile phase sees the server's socket and stand-in
+SERVER_LIMITS = Limits(timeout=1e6, memory=2 << 30, processes=256, open_files=4096)
 
 
 class LocalBackend:
     name = "local"
 
     def __init__(self, sandbox: str = "bwrap", uid: int = SANDBOX_UID, uids: int = UID_SLOTS,
-                 cgroups: bool = True):
+                 cgroups: bool = True, compile_servers: bool = True):
         if sandbox not in ("bwrap", "none"):
             raise ValueError(f"unknown sandbox {sandbox!r} (bwrap or none)")
         self.bwrap = shutil.which("bwrap")
@@ -96,10 +101,12 @@ class LocalBackend:
         if sandbox == "bwrap" and self.as_root and not os.path.exists(self.setpriv):
             raise SandboxError("setpriv is not installed: run `apt-get install util-linux`")
         self.py_spy = shutil.which("py-spy") or _beside_python("py-spy")
+        self.servers = (servers.Pool(self._start_server, self._work_base())
+                        if compile_servers and sandbox == "bwrap" else None)
 
     # --- the sandbox command line ----------------------------------------------------------
 
-    def _box(self, argv: list[str], work: Path, uid: int, limits, binds: list[str]) -> list[str]:
+    def _box(self, argv: list[str], work: Path, uid: int, limits, binds: list[str], at: str = "/work") -> list[str]:
         tmp = str(max(limits.memory, 1 << 20))
         box = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
@@ -111,9 +118,10 @@ class LocalBackend:
                # connect() on a socket file, so it goes, like /root and /home
                "--size", "1048576", "--tmpfs", "/run",
                "--size", "1048576", "--tmpfs", "/root", "--size", "1048576", "--tmpfs", "/home"]
-        for path in binds:
-            box += ["--ro-bind-try", path, path]
-        box += ["--bind", str(work), "/work", "--chdir", "/work",
+        for path in binds:   # a path, or (host path, path inside)
+            src, dest = path if isinstance(path, tuple) else (path, path)
+            box += ["--ro-bind-try", src, dest]
+        box += ["--bind", str(work), at, "--chdir", at,
                 "--info-fd", str(INFO_FD), "--block-fd", str(BLOCK_FD)]
         if self.as_root:
             return box + ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", self.setpriv,
@@ -270,6 +278,34 @@ class LocalBackend:
                 break
         return "\n\n".join(dumps) or None
 
+    # --- compile servers (servers.py) -------------------------------------------------------
+
+    def _start_server(self, spec: servers.ServerSpec, spool: Path, home: Path,
+                      env: dict[str, str]) -> servers.Server | str:
+        """Start `spec`'s server in its own sandbox, with the spool as its only writable folder."""
+        slot = _Slot.acquire(self.uid, self.uids) if self.as_root else None
+        uid = slot.uid if slot else self.uid
+        if self.as_root:
+            os.chown(home, uid, uid)   # where it makes its socket
+        argv = [a.replace("{socket}", f"{SPOOL}/{home.name}/socket").replace("{root}", SPOOL)
+                .replace("{dir}", spec.dir) for a in spec.command]
+        binds = [*_binds(env, (), []), spec.dir]
+        env = {k: v for k, v in env.items() if k != BINDS_ENV and not k.startswith("CODEALCHEMY_MAX")}
+        box = self._box(argv, spool, uid, SERVER_LIMITS, binds, at=SPOOL)
+        spawned = _spawn_bwrap(box, {**env, "HOME": "/tmp"}, SERVER_LIMITS, SERVER_LIMITS.memory, None, None)
+        why = spawned.reason if isinstance(spawned, PhaseResult) else servers.wait_ready(spawned.out)
+        if why is None:
+            return servers.Server(spec, home, spawned, slot)
+        if not isinstance(spawned, PhaseResult):
+            spawned.kill()
+            spawned.wait()
+            err = _drain(spawned.err).decode("utf-8", "replace").strip()
+            why += f": {err[-300:]}" if err else ""
+            spawned.close()
+        if slot:
+            slot.release()
+        return why
+
     # --- a request -------------------------------------------------------------------------
 
     def _work_base(self) -> str | None:
@@ -301,7 +337,14 @@ class LocalBackend:
 
     def _run(self, request: RunRequest, uid: int, notes: list[str]) -> RunResult:
         limits = request.limits
-        with tempfile.TemporaryDirectory(prefix="codealchemy-", dir=self._work_base()) as tmp:
+        env = {"PATH": PATH, "HOME": "/work", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
+               **request.env}
+        env = {str(k): str(v) for k, v in env.items()}   # (a TOML value may be a number)
+        server = (self.servers.server(request.compile_server, env, notes)
+                  if self.servers and request.compile else None)
+        folder = (self.servers.run_folder() if server else
+                  tempfile.TemporaryDirectory(prefix="codealchemy-", dir=self._work_base()))
+        with folder as tmp:
             root = Path(tmp)
             os.chmod(root, 0o711)
             work = root / "work"
@@ -318,9 +361,6 @@ class LocalBackend:
                     os.chown(dirpath, uid, uid)
                     for f in filenames:
                         os.chown(os.path.join(dirpath, f), uid, uid)
-            env = {"PATH": PATH, "HOME": "/work", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
-                   **request.env}
-            env = {str(k): str(v) for k, v in env.items()}   # (a TOML value may be a number)
             binds = _binds(env, getattr(request, "binds", None) or (), notes)
             env.pop(BINDS_ENV, None)
             if self.sandbox == "none":   # /work is where the files are inside the sandbox
@@ -328,7 +368,17 @@ class LocalBackend:
                                    for e in v.split(":")) for k, v in env.items()}
             compiled = None
             if request.compile:
-                compiled = self._phase(request.compile, work, env, limits.compiling(), uid, binds, notes)
+                compile_env, compile_binds = env, binds
+                if server:   # the server (another uid) writes the compiler's output into /work
+                    os.chmod(work, 0o777)
+                    compile_env = {**env, "PATH": f"{SERVER_HOME}/bin:{env.get('PATH', PATH)}",
+                                   "CODEALCHEMY_COMPILE_SOCKET": f"{SERVER_HOME}/socket",
+                                   "CODEALCHEMY_COMPILE_DIR": str(work.relative_to(server.spool))}
+                    compile_binds = [*binds, (str(server.home), SERVER_HOME)]
+                compiled = self._phase(request.compile, work, compile_env, limits.compiling(), uid, compile_binds,
+                                       notes)
+                if server and compiled.status == "timeout":   # it may still be compiling that program
+                    self.servers.kill(server.spec.language)
                 if compiled.status == "runtime_error":
                     compiled.status = "compile_error"
                 if not compiled.ok:
