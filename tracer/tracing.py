@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import __version__, plugins
-from .backends import Backend, RunRequest, RunResult, SandboxError
+from .backends import Backend, PhaseResult, RunRequest, RunResult, SandboxError
 from .backends.servers import ServerSpec
 from .instrument import Failure, Instrumented, Skip, instrument
 from .languages import Language, UnknownLanguage
@@ -152,8 +152,11 @@ def _run_with_repairs(data: bytes, inst: Instrumented, lang: Language, backend: 
     for _ in range(MAX_REPAIRS):
         if ran.compile is None or ran.compile.status != "compile_error":
             break
-        if not repairs and not _compiles(data, inst.files, lang, backend, limits):
-            break  # the program itself does not compile: that is the result
+        if not repairs:
+            own = _compile_original(data, inst.files, lang, backend, limits)
+            if not own.ok:   # the program itself does not compile: that is the result, in its own words
+                ran = RunResult(own, None, notes=ran.notes)
+                break
         new = set()
         for line, name, message in diagnostics(lang, ran.compile.stderr, inst.source_name):
             key = (line, name) if (line, name) not in drops else (line, None)
@@ -171,10 +174,11 @@ def _run_with_repairs(data: bytes, inst: Instrumented, lang: Language, backend: 
     return inst, ran, repairs
 
 
-def _compiles(data: bytes, files: dict[str, bytes], lang: Language, backend: Backend, limits: Limits) -> bool:
+def _compile_original(data: bytes, files: dict[str, bytes], lang: Language, backend: Backend,
+                      limits: Limits) -> PhaseResult:
     request = request_for(lang, data.decode("utf-8"), lang.runtime.source, files, limits, trace=False)
     request.run = ["true"]
-    return backend.run(request).compile.status == "ok"
+    return backend.run(request).compile
 
 
 def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> Iterator[dict]:
@@ -187,13 +191,22 @@ def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> 
     if result.run is not None:
         timings["run"] = round(result.run.wall, 6)
     extra = {}
+    reason = phase.reason
     if phase.status != "ok":
         text = (phase.stderr or phase.stdout).decode("utf-8", "replace")
         extra["stderr"] = truncate(text[-STDERR_TAIL:], STDERR_TAIL)
+        if phase.status == "compile_error":   # what a user acts on: the compiler's first error
+            reason = _first_error(text) or reason
     if phase.stack:
         extra["stack"] = phase.stack
     truncation = decoder.truncated or ("max_trace_bytes" if result.trace_truncated else None)
     yield footer(status=phase.status, exit_code=phase.exit_code, events=decoder.events,
-                 truncated=truncation is not None, truncation=truncation, reason=phase.reason,
+                 truncated=truncation is not None, truncation=truncation, reason=reason,
                  signal=phase.signal, dropped=decoder.dropped, timings=timings,
                  cpu=round(phase.cpu, 6), notes=[*inst.notes, *result.notes], **extra)
+
+
+def _first_error(text: str) -> str | None:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = next((x for x in lines if "error" in x.lower()), lines[0] if lines else None)
+    return truncate(line, 300) if line else None
