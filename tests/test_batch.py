@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from codealchemy.tracer import batch as batch_mod
 from codealchemy.tracer import records
 
 TRACE = [sys.executable, "-m", "codealchemy.tracer.cli"]
@@ -76,6 +77,20 @@ def test_other_settings_are_refused_on_an_existing_dump(tmp_path):
     assert sources(tmp_path / "dump") == [str(tmp_path / "corpus" / n) for n in ("blob.c", "main.c")]
     again = batch(tmp_path / "corpus", "--out", tmp_path / "dump", "--shard-size", "5")
     assert again.returncode != 0 and "other settings" in again.stderr
+
+
+def test_a_changed_corpus_is_refused_on_resume(tmp_path):
+    inputs = make_corpus(tmp_path / "corpus", n_slow=0)
+    assert batch(tmp_path / "corpus", "--out", tmp_path / "dump").returncode == 0
+    (tmp_path / "corpus" / "added.py").write_text("print('new')\n")
+    again = batch(tmp_path / "corpus", "--out", tmp_path / "dump")
+    assert again.returncode != 0 and "corpus changed" in again.stderr
+    assert sorted(sources(tmp_path / "dump")) == inputs   # the dump is as it was
+
+
+def test_shard_size_follows_corpus_size():
+    # small corpora are cut fine enough to keep every worker busy to the end; large ones in 64s
+    assert [batch_mod.auto_shard_size(n) for n in (1, 10, 200, 1000, 4096, 10**6)] == [2, 2, 4, 16, 64, 64]
 
 
 def test_jsonl_and_parquet_rows(tmp_path):

@@ -3,14 +3,22 @@
 Each shard writes its traces and, last, its index file: the completion marker. A run that
 is killed (even with SIGKILL) resumes on the next identical command: shards with an index are
 kept, the others are redone from scratch, so no trace is lost or written twice. The dump
-keeps the settings it was made with (`batch.json`, with their hash); worker counts and the
-executor are not settings, since they do not change the result.
+keeps the settings it was made with (`batch.json`, with their hash) and its plan: how the
+corpus was cut. A corpus that changed since (files added or removed) would shift inputs
+between shards, so resuming then is refused rather than losing or repeating inputs. Worker
+counts and the executor are not settings, since they do not change the result.
+
+Shard size is by default chosen from the corpus size: a small corpus gets small shards, so
+that every worker stays busy to the end (a 200-file corpus in 64-file shards left one of two
+workers idle for a quarter of the run); a large one gets 64-input shards.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -21,10 +29,17 @@ from .corpus import Shard, shards
 from .tracing import trace_input
 
 SETTINGS_FILE = "batch.json"
+MAX_SHARD = 64        # inputs per shard, when chosen by corpus size
+SHARDS_WANTED = 64    # shards a small corpus is cut into (at least MIN_SHARD inputs each)
+MIN_SHARD = 2
 
 
 class SettingsMismatch(RuntimeError):
     pass
+
+
+def auto_shard_size(inputs: int) -> int:
+    return max(MIN_SHARD, min(MAX_SHARD, math.ceil(inputs / SHARDS_WANTED)))
 
 
 @dataclass(frozen=True)
@@ -34,7 +49,7 @@ class Settings:
     overrides: tuple[tuple[str, object], ...] = ()
     backend: str = "local"
     sandbox: str = "bwrap"
-    shard_size: int = 64
+    shard_size: int = 0    # 0: by corpus size (auto_shard_size)
     tool: str = __version__
 
     @property
@@ -55,7 +70,7 @@ class ShardResult:
 
 def run_shard(shard: Shard, settings: Settings, out: str, report: Report | None = None) -> ShardResult:
     """Trace every input of one shard into `out`; runs in a worker (local process or Ray task)."""
-    backend = plugins.backends()[settings.backend](sandbox=settings.sandbox)
+    backend = _backend(settings.backend, settings.sandbox)
     wanted = set(settings.languages)
     registry = plugins.languages()
     overrides = dict(settings.overrides)
@@ -74,6 +89,13 @@ def run_shard(shard: Shard, settings: Settings, out: str, report: Report | None 
             if report:
                 report(*done)
     return result
+
+
+@functools.cache
+def _backend(name: str, sandbox: str):
+    """One backend per worker process, kept across shards: its warm state (compile servers,
+    containers) serves the whole batch."""
+    return plugins.backends()[name](sandbox=sandbox)
 
 
 def _language_of(registry, item) -> str | None:
@@ -95,20 +117,35 @@ def _head(path: str | None) -> bytes:
 
 
 def prepare(out: Path, settings: Settings) -> list[Shard]:
-    """Check or record the dump's settings; return the shards still to do."""
+    """Check or record the dump's settings and plan; return the shards still to do."""
     out.mkdir(parents=True, exist_ok=True)
+    roots = [Path(c) for c in settings.corpus]
+    size = settings.shard_size or auto_shard_size(sum(s.count for s in shards(roots, MAX_SHARD)))
+    plan = list(shards(roots, size))
+    made = {"inputs": sum(s.count for s in plan), "shards": len(plan), "shard_size": size,
+            "digest": _plan_digest(plan)}
     path = out / SETTINGS_FILE
     if path.exists():
         saved = json.loads(path.read_text())
         if saved.get("digest") != settings.digest:
             raise SettingsMismatch(f"{out} was made with other settings (digest {saved.get('digest')}, "
                                    f"now {settings.digest}); use another --out or the same settings")
+        then = saved.get("plan", {})
+        if then.get("digest") != made["digest"]:
+            raise SettingsMismatch(f"the corpus changed since {out} was started ({then.get('inputs')} inputs "
+                                   f"then, {made['inputs']} now): resuming would lose or repeat inputs; "
+                                   "use another --out")
     else:
-        path.write_text(json.dumps({"digest": settings.digest, "settings": asdict(settings)}, indent=1,
-                                   default=str))
-    todo = [s for s in shards([Path(c) for c in settings.corpus], settings.shard_size)
-            if not records.index_path(out, s.name).exists()]
-    return todo
+        path.write_text(json.dumps({"digest": settings.digest, "settings": asdict(settings), "plan": made},
+                                   indent=1, default=str))
+    return [s for s in plan if not records.index_path(out, s.name).exists()]
+
+
+def _plan_digest(plan: list[Shard]) -> str:
+    h = hashlib.sha256()
+    for s in plan:
+        h.update(json.dumps([s.name, s.kind, s.file, s.start, s.stop, s.paths]).encode())
+    return h.hexdigest()[:16]
 
 
 def summarize(out: Path) -> dict[str, Counter]:

@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="Parallel workers.")] = max(os.cpu_count() or 1, 1),
         languages: Annotated[str | None, typer.Option(help="Only these language ids, comma-separated.")] = None,
         executor: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
-        shard_size: Annotated[int, typer.Option(help="Inputs per shard (the unit of resumption).")] = 64,
+        shard_size: Annotated[int, typer.Option(
+            help="Inputs per shard (the unit of resumption); 0: by corpus size, 2 to 64.", min=0)] = 0,
         timeout: options.Timeout = None,
         memory: options.Memory = None,
         max_events: options.MaxEvents = None,
