@@ -2,10 +2,12 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +71,61 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     resumed = batch(tmp_path / "corpus", "--out", dump, "--workers", "1", "--shard-size", "2")
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(sources(dump)) == inputs  # each exactly once, worker count changed freely
+
+
+def make_mixed_corpus(root):
+    """Real programs in several languages (Java's go through its compile server), hostile ones
+    and every kind of bad input."""
+    root.mkdir()
+    fixtures = Path(__file__).resolve().parents[1] / "instrumenters"
+    for lang, ext, n in (("java", "java", 4), ("go", "go", 2), ("rust", "rs", 1), ("javascript", "js", 2),
+                         ("python", "py", 3), ("c", "c", 2)):
+        picked = [p for p in sorted((fixtures / lang / "tests" / "fixtures").glob(f"*.{ext}"))
+                  if not p.stem.startswith("bench")][:n]
+        for p in picked:
+            (root / lang).mkdir(exist_ok=True)
+            shutil.copy(p, root / lang / p.name)
+    shutil.copytree(Path(__file__).parent / "sandbox" / "hostile", root / "hostile")
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "syntax.py").write_text("def f(:\n")
+    (bad / "latin1.py").write_bytes(b"print('caf\xe9')\n")
+    (bad / "binary.c").write_bytes(bytes(range(256)) * 4)
+    (bad / "empty.rb").write_bytes(b"")
+    (bad / "huge.js").write_text("let x = 0;\n" * 200_000)
+    (bad / "data.csv").write_text("a,b\n1,2\n")
+    (bad / "Wrong.java").write_text("public class Wrong { public static void main(String[] a) { int x = \"no\"; } }\n")
+    return sorted(str(p) for p in root.rglob("*") if p.is_file())
+
+
+def test_a_mixed_hostile_corpus_killed_halfway_ends_with_every_input_once(tmp_path):
+    inputs = make_mixed_corpus(tmp_path / "corpus")
+    dump = tmp_path / "dump"
+    args = [*TRACE, "batch", str(tmp_path / "corpus"), "--out", str(dump), "--workers", "2", "--timeout", "2"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(dump.glob("*.index.jsonl"))) < 6:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 0 < len(sources(dump)) < len(inputs), "the kill must land mid-run for this test to mean anything"
+    resumed = batch(tmp_path / "corpus", "--out", dump, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(sources(dump)) == inputs   # every input exactly once
+    index = {Path(e["source"]).relative_to(tmp_path / "corpus").as_posix(): e for e in records.dump_index(dump)}
+    assert all(e["reason"] for e in index.values() if e["status"] != "ok")
+    status = {k: e["status"] for k, e in index.items()}
+    assert [status[f"java/{Path(p).name}"] for p in inputs if "/java/" in p] == ["ok"] * 4
+    assert status["bad/syntax.py"] == "skipped"
+    assert {status[k] for k in ("bad/latin1.py", "bad/binary.c", "bad/empty.rb")} == {"skipped"}
+    assert {status[k] for k in ("bad/huge.js", "bad/data.csv")} == {"input_error"}
+    assert status["bad/Wrong.java"] == "compile_error"
+    assert "incompatible types" in index["bad/Wrong.java"]["reason"]
+    assert status["hostile/forkbomb.py"] != "ok" and status["hostile/memhog.c"] == "memory_limit"
+    assert status["hostile/spin.py"] == status["hostile/sleep.c"] == "timeout"
+    summary = json.loads(resumed.stdout)
+    assert sum(r["files"] for r in summary) == len(inputs)
+    assert sum(r["ok"] + sum(r["failed"].values()) for r in summary) == len(inputs)
 
 
 def test_other_settings_are_refused_on_an_existing_dump(tmp_path):
