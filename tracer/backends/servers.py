@@ -3,7 +3,10 @@
 javac spends most of a small compile starting and warming its JVM (~0.9 s of ~1 s); a JVM
 that stays up compiles the same file in ~0.1 s. A runtime names such a server in runtime.toml
 `[compile_server]`: `command` starts it ({socket}, {root} and {dir}, the runtime folder, are
-filled in) and `serves` names the compiler executable it stands in for.
+filled in) and `serves` names the compiler executable it stands in for. A request is the run
+folder (relative to {root}) and the compiler's arguments, each ending in NUL, sent before the
+client shuts its side down; the answer is a line with the exit code and, optionally, how many
+of the following bytes are stdout's, then the output (the rest is stderr's).
 
 The server runs in its own sandbox (no network, read-only root, its own uid, the same rlimits
 machinery as a run) whose only writable place is the backend's spool: the folder that holds the
@@ -45,7 +48,7 @@ try:
     s.shutdown(socket.SHUT_WR)
     answer = b"".join(iter(lambda: s.recv(65536), b""))
     head, sep, text = answer.partition(b"\n")
-    code = int(head)
+    code, *out = map(int, head.split())   # the exit code, then how many bytes are stdout's
     if not sep:
         raise ValueError("incomplete answer")
 except (OSError, KeyError, ValueError):   # no server: the compiler itself, as if we were not here
@@ -55,7 +58,9 @@ except (OSError, KeyError, ValueError):   # no server: the compiler itself, as i
         if d and os.path.abspath(d) != here and os.access(real, os.X_OK):
             os.execv(real, [real, *args])
     sys.exit("{name}: not found")
-sys.stderr.buffer.write(text)
+sys.stdout.buffer.write(text[:out[0] if out else 0])
+sys.stdout.flush()
+sys.stderr.buffer.write(text[out[0] if out else 0:])
 sys.exit(code)
 '''
 
