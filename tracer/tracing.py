@@ -155,7 +155,7 @@ def _run_with_repairs(data: bytes, inst: Instrumented, lang: Language, backend: 
         if not repairs:
             own = _compile_original(data, inst.files, lang, backend, limits)
             if not own.ok:   # the program itself does not compile: that is the result, in its own words
-                ran = RunResult(own, None, notes=ran.notes)
+                ran = RunResult(own, None, notes=ran.notes, timings=ran.timings)
                 break
         new = set()
         for line, name, message in diagnostics(lang, ran.compile.stderr, inst.source_name):
@@ -190,6 +190,7 @@ def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> 
         timings["compile"] = round(result.compile.wall, 6)
     if result.run is not None:
         timings["run"] = round(result.run.wall, 6)
+    timings.update(result.timings)
     extra = {}
     reason = phase.reason
     if phase.status != "ok":

@@ -83,10 +83,11 @@ def test_every_server_has_a_broken_program_here():
 def test_a_batch_of_compiles_goes_through_one_server(backend, lang):
     b = backend()
     programs = fixtures(lang)[:5]
-    for p in programs:
-        trace(b, lang, p)
+    footers = [trace(b, lang, p)[-1] for p in programs]
     # the first compile runs the plain compiler; every later one is answered by the server
     assert b.servers.tally()[lang.id] == len(programs) - 1
+    # the compile that started it says how long that took (toolchain time, not the batch's)
+    assert ["compile_server_start" in f["timings"] for f in footers] == [False, True, False, False, False]
 
 
 def test_one_compile_starts_no_server(backend, lang):

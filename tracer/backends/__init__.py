@@ -63,6 +63,7 @@ class RunResult:
     trace: bytes = b""
     trace_truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)   # seconds outside the phases (a server start)
 
     @property
     def final(self) -> PhaseResult:

@@ -340,8 +340,13 @@ class LocalBackend:
         env = {"PATH": PATH, "HOME": "/work", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
                **request.env}
         env = {str(k): str(v) for k, v in env.items()}   # (a TOML value may be a number)
-        server = (self.servers.server(request.compile_server, env, notes)
-                  if self.servers and request.compile else None)
+        timings: dict[str, float] = {}
+        server = None
+        if self.servers and request.compile:
+            started = time.monotonic()
+            server = self.servers.server(request.compile_server, env, notes)
+            if server and server.started >= started:
+                timings["compile_server_start"] = round(server.started - started, 6)
         folder = (self.servers.run_folder() if server else
                   tempfile.TemporaryDirectory(prefix="codealchemy-", dir=self._work_base()))
         with folder as tmp:
@@ -353,7 +358,7 @@ class LocalBackend:
                 path = Path(os.path.normpath(work / name))
                 if work not in path.parents:
                     bad = PhaseResult("sandbox_error", reason=f"file name {name!r} leaves the work folder")
-                    return RunResult(None, bad, notes=notes)
+                    return RunResult(None, bad, notes=notes, timings=timings)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
             if self.as_root and self.sandbox == "bwrap":
@@ -382,7 +387,7 @@ class LocalBackend:
                 if compiled.status == "runtime_error":
                     compiled.status = "compile_error"
                 if not compiled.ok:
-                    return RunResult(compiled, None, notes=notes)
+                    return RunResult(compiled, None, notes=notes, timings=timings)
             # the trace goes to an unnamed file on disk (never /dev/shm: it is ours, not the program's)
             with tempfile.TemporaryFile(prefix="codealchemy-trace-") as fh:
                 if request.trace:
@@ -396,7 +401,7 @@ class LocalBackend:
             if size >= limits.max_trace_bytes and ran.status == "runtime_error":
                 # Python ignores SIGXFSZ, so a full trace channel is an EFBIG error, not a signal
                 ran.status, ran.reason = "output_limit", "trace exceeded max_trace_bytes (file-size limit)"
-            return RunResult(compiled, ran, trace=trace,
+            return RunResult(compiled, ran, trace=trace, timings=timings,
                              trace_truncated=size > len(trace) or size >= limits.max_trace_bytes,
                              notes=notes)
 

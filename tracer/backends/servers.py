@@ -87,6 +87,7 @@ class Server:
     def __init__(self, spec: ServerSpec, home: Path, spawned, slot):
         self.spec, self.home, self.spawned, self.slot = spec, home, spawned, slot
         self.spool = home.parent
+        self.started = time.monotonic()   # when it said "ready"
         self.pid = os.getpid()
 
     def served(self) -> int:
