@@ -7,11 +7,14 @@ through the `register_backends` hook.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..limits import Limits
-from .servers import ServerSpec
+
+if TYPE_CHECKING:
+    from .servers import ServerSpec
 
 #: The fd number the trace channel has inside the sandbox (see wire.py).
 TRACE_FD = 3
@@ -95,3 +98,14 @@ def classify(exit_code: int | None, sig: int | None, stderr: bytes, *, timed_out
     if exit_code:
         return "runtime_error", f"exit code {exit_code}"
     return "ok", None
+
+
+def drain(fd: int, cap: int = 65536) -> bytes:
+    """What a non-blocking fd holds now, up to `cap` bytes."""
+    out = b""
+    try:
+        while len(out) < cap and (chunk := os.read(fd, cap - len(out))):
+            out += chunk
+    except BlockingIOError:
+        pass
+    return out

@@ -63,7 +63,7 @@ import time
 from pathlib import Path
 
 from ..limits import Limits
-from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify, servers
+from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify, drain, servers
 from .cgroups import RunCgroups
 from .cgroups import places as cgroup_places
 
@@ -299,7 +299,7 @@ class LocalBackend:
         if not isinstance(spawned, PhaseResult):
             spawned.kill()
             spawned.wait()
-            err = _drain(spawned.err).decode("utf-8", "replace").strip()
+            err = drain(spawned.err).decode("utf-8", "replace").strip()
             why += f": {err[-300:]}" if err else ""
             spawned.close()
         if slot:
@@ -798,7 +798,7 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
         spawned.kill()
         os.close(block_w)
         status, _ = spawned.wait()
-        err = _drain(err_r)
+        err = drain(err_r)
         spawned.close()
         return PhaseResult("sandbox_error", exit_code=os.waitstatus_to_exitcode(status),
                            stderr=err, reason=f"bwrap failed: {err.decode('utf-8', 'replace').strip()[-500:]}")
@@ -865,16 +865,6 @@ def _open_fds() -> list[int]:
         return [int(n) for n in os.listdir("/proc/self/fd")]
     except OSError:
         return list(range(3, 256))
-
-
-def _drain(fd: int, cap: int = 65536) -> bytes:
-    out = b""
-    try:
-        while len(out) < cap and (chunk := os.read(fd, cap - len(out))):
-            out += chunk
-    except BlockingIOError:
-        pass
-    return out
 
 
 def _descendants(pid: int) -> list[int]:

@@ -31,6 +31,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import drain
+
 START_AFTER = 2        # compiles of a language before its server starts
 READY_TIMEOUT = 60.0   # seconds a server may take to say "ready"
 MAX_FAILED_STARTS = 3  # then the language compiles without a server for the backend's life
@@ -94,8 +96,8 @@ class Server:
         """Compiles answered since the last call (its stdout has a line per compile)."""
         if self.spawned is None or self.pid != os.getpid():
             return 0
-        _drain(self.spawned.err)
-        return _drain(self.spawned.out).count(b"served\n")
+        drain(self.spawned.err)
+        return drain(self.spawned.out).count(b"served\n")
 
     def alive(self) -> bool:
         if self.spawned is None or self.pid != os.getpid():
@@ -202,16 +204,6 @@ class Pool:
         if self.spool is not None:
             shutil.rmtree(self.spool, ignore_errors=True)
             self.spool = None
-
-
-def _drain(fd: int) -> bytes:
-    out = b""
-    try:
-        while chunk := os.read(fd, 65536):
-            out += chunk
-    except BlockingIOError:
-        pass
-    return out
 
 
 def wait_ready(fd: int, timeout: float = READY_TIMEOUT) -> str | None:
