@@ -33,14 +33,14 @@ FIXTURES = {"c": ("hot_loop.c", 3000), "cpp": ("bench_loop.cpp", 20000)}
 
 
 def build(lang, work: Path, name: str, source: str, files: dict[str, bytes], limit: int) -> Path:
-    """Compile with runtime.toml's command, -DLIMIT added, into work/name/."""
+    """Compile with runtime.toml's command, -DLIMIT appended, into work/name/."""
     folder = work / name
     folder.mkdir()
     for fname, data in files.items():
         (folder / fname).write_bytes(data)
     (folder / lang.runtime.source).write_text(source, encoding="utf-8")
     command = argv(lang.runtime.compile, lang.runtime.source)
-    subprocess.run([command[0], f"-DLIMIT={limit}", *command[1:]], check=True, cwd=folder)
+    subprocess.run([*command, f"-DLIMIT={limit}"], check=True, cwd=folder)   # (the C++ command passes on what follows)
     return folder / "main"
 
 
