@@ -133,3 +133,29 @@ def test_without_writable_cgroups_rlimits_hold_and_notes_say_so(monkeypatch):
     result = backend.run(hog)
     assert result.run.status == "memory_limit", result.run     # MemoryError under RLIMIT_DATA
     assert note in result.notes
+
+
+def test_cgroups_of_a_dead_owner_are_swept_with_what_is_left_in_them():
+    """A sandbox that outlived its killed host process (a fork bomb keeping its uid's process
+    count full) is killed by the next backend that looks at the cgroup tree."""
+    import subprocess
+
+    from codealchemy.tracer.backends import cgroups
+
+    place = cgroups.places()[0].get("pids")
+    if place is None:
+        pytest.skip("no writable pids cgroup here")
+    dead = subprocess.Popen(["true"])
+    dead.wait()   # a pid that no longer runs: the cgroup's owner
+    stale = place.parent / f"codealchemy-{dead.pid}-u1799999"
+    stale.mkdir()
+    left = subprocess.Popen(["sleep", "300"])
+    try:
+        (stale / "cgroup.procs").write_text(str(left.pid))
+        cgroups._sweep(place.parent)
+        assert left.wait(timeout=5) == -9
+        assert not stale.exists()
+    finally:
+        left.kill()
+        if stale.exists():
+            stale.rmdir()

@@ -55,17 +55,33 @@ class _Place:
 
 
 def _sweep(parent: Path) -> None:
-    """Remove run cgroups left by processes that died mid-run (empty ones only)."""
+    """Remove run cgroups left by processes that died mid-run, killing what is still in them: a
+    sandbox whose host process was SIGKILLed at the wrong moment may outlive it, and a fork
+    bomb in it would keep its uid's process count full."""
     try:
         stale = [d for d in parent.glob("codealchemy-*-*") if d.name.split("-")[1].isdigit()]
     except OSError:
         return
     for d in stale:
-        if not Path(f"/proc/{d.name.split('-')[1]}").exists():
+        if Path(f"/proc/{d.name.split('-')[1]}").exists():
+            continue
+        for attempt in range(20):
             try:
                 d.rmdir()
+                break
+            except FileNotFoundError:
+                break
             except OSError:
-                pass
+                try:
+                    procs = _read(str(d / "cgroup.procs")).split()
+                except OSError:
+                    procs = []
+                for pid in procs:
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (ProcessLookupError, ValueError):
+                        pass
+                time.sleep(0.005 * (attempt + 1))
 
 
 def _probe(parent: Path) -> str | None:
