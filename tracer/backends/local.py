@@ -80,6 +80,9 @@ PY_SPY_BUDGET = 1.0                  # seconds of py-spy dumps on a Python timeo
 #: A compile server's sandbox: it lives for the backend's life and holds a JVM's threads and files.
 SPOOL = "/run/spool"   # where a compile server sees the run folders (/run is a tmpfs there)
 SERVER_HOME = "/run/compile-server"   # where a compile phase sees the server's socket and stand-in
+#: Where a compile server sees its runtime folder: bwrap makes the folders leading to a mount
+#: point root's and 0700, so a folder bound at its own path under /tmp or /root is out of reach.
+SERVER_RUNTIME = "/run/runtime"
 SERVER_LIMITS = Limits(timeout=1e6, memory=2 << 30, processes=256, open_files=4096)
 
 
@@ -288,8 +291,8 @@ class LocalBackend:
         if self.as_root:
             os.chown(home, uid, uid)   # where it makes its socket
         argv = [a.replace("{socket}", f"{SPOOL}/{home.name}/socket").replace("{root}", SPOOL)
-                .replace("{dir}", spec.dir) for a in spec.command]
-        binds = [*_binds(env, (), []), spec.dir]
+                .replace("{dir}", SERVER_RUNTIME) for a in spec.command]
+        binds = [*_binds(env, (), []), (spec.dir, SERVER_RUNTIME)]
         env = {k: v for k, v in env.items() if k != BINDS_ENV and not k.startswith("CODEALCHEMY_MAX")}
         box = self._box(argv, spool, uid, SERVER_LIMITS, binds, at=SPOOL)
         spawned = _spawn_bwrap(box, {**env, "HOME": "/tmp"}, SERVER_LIMITS, SERVER_LIMITS.memory, None, None)
