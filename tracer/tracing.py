@@ -38,7 +38,8 @@ def request_for(lang: Language, code: str, source_name: str, files: dict[str, by
     return RunRequest(files={**files, source_name: code.encode("utf-8")},
                       compile=argv(rt.compile, source_name) if rt.compile else None,
                       run=argv(rt.run, source_name), env=env, limits=limits, trace=trace, language=lang.id,
-                      compile_server=ServerSpec.from_toml(lang.id, rt.compile_server, rt.dir))
+                      compile_server=ServerSpec.from_toml(lang.id, rt.compile_server, rt.dir),
+                      tools=tuple(rt.toolchain.get("commands", ())))
 
 
 def run_untraced(source: str, lang: Language, backend: Backend, limits: Limits) -> RunResult:

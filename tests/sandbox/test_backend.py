@@ -159,3 +159,12 @@ def test_cgroups_of_a_dead_owner_are_swept_with_what_is_left_in_them():
         left.kill()
         if stale.exists():
             stale.rmdir()
+
+
+def test_a_missing_toolchain_is_a_sandbox_error_not_the_programs(backend):
+    req = RunRequest(files={"main.x": b"x"}, compile=["/bin/sh", "-c", "exec no-such-compiler main.x"],
+                     run=["./main"], limits=LIMITS, tools=("sh", "no-such-compiler"))
+    got = backend.run(req)
+    assert got.compile is None
+    assert got.run.status == "sandbox_error"
+    assert got.run.reason == "no-such-compiler not installed here (see `trace doctor`)"

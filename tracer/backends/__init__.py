@@ -40,6 +40,7 @@ class RunRequest:
     trace: bool = True          # open the trace channel on TRACE_FD for the run phase
     language: str = ""          # lets a backend pick per-language tools (a py-spy dump on timeout)
     compile_server: ServerSpec | None = None   # a warm compiler the backend may use (servers.py)
+    tools: tuple[str, ...] = ()  # executables the phases need (runtime.toml [toolchain] commands)
 
 
 @dataclass

@@ -343,6 +343,10 @@ class LocalBackend:
         env = {"PATH": PATH, "HOME": "/work", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp",
                **request.env}
         env = {str(k): str(v) for k, v in env.items()}   # (a TOML value may be a number)
+        missing = [t for t in request.tools if shutil.which(t, path=env.get("PATH", PATH)) is None]
+        if missing:   # not the program's fault: say so instead of a compile error of /bin/sh
+            why = f"{', '.join(missing)} not installed here (see `trace doctor`)"
+            return RunResult(None, PhaseResult("sandbox_error", reason=why), notes=notes)
         timings: dict[str, float] = {}
         server = None
         if self.servers and request.compile:
