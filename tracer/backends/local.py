@@ -77,12 +77,12 @@ BINDS_ENV = "CODEALCHEMY_BINDS"
 INFO_FD, BLOCK_FD = 4, 5             # bwrap's --info-fd / --block-fd inside the spawned bwrap
 SETUP_TIMEOUT = 10.0                 # seconds bwrap may take to set the sandbox up
 PY_SPY_BUDGET = 1.0                  # seconds of py-spy dumps on a Python timeout, all told
-#: A compile server's sandbox: it lives for the backend's life and holds a JVM's threads and files.
 SPOOL = "/run/spool"   # where a compile server sees the run folders (/run is a tmpfs there)
 SERVER_HOME = "/run/compile-server"   # where a compile phase sees the server's socket and stand-in
 #: Where a compile server sees its runtime folder: bwrap makes the folders leading to a mount
 #: point root's and 0700, so a folder bound at its own path under /tmp or /root is out of reach.
 SERVER_RUNTIME = "/run/runtime"
+#: A compile server's sandbox: it lives for the backend's life and holds a JVM's threads and files.
 SERVER_LIMITS = Limits(timeout=1e6, memory=2 << 30, processes=256, open_files=4096)
 
 
@@ -296,18 +296,17 @@ class LocalBackend:
         env = {k: v for k, v in env.items() if k != BINDS_ENV and not k.startswith("CODEALCHEMY_MAX")}
         box = self._box(argv, spool, uid, SERVER_LIMITS, binds, at=SPOOL)
         spawned = _spawn_bwrap(box, {**env, "HOME": "/tmp"}, SERVER_LIMITS, SERVER_LIMITS.memory, None, None)
-        why = spawned.reason if isinstance(spawned, PhaseResult) else servers.wait_ready(spawned.out)
+        if isinstance(spawned, PhaseResult):
+            if slot:
+                slot.release()
+            return spawned.reason
+        why = servers.wait_ready(spawned.out)
+        server = servers.Server(spec, home, spawned, slot)   # (its start time: now, when it is ready)
         if why is None:
-            return servers.Server(spec, home, spawned, slot)
-        if not isinstance(spawned, PhaseResult):
-            spawned.kill()
-            spawned.wait()
-            err = drain(spawned.err).decode("utf-8", "replace").strip()
-            why += f": {err[-300:]}" if err else ""
-            spawned.close()
-        if slot:
-            slot.release()
-        return why
+            return server
+        err = drain(spawned.err).decode("utf-8", "replace").strip()
+        server.stop()
+        return why + (f": {err[-300:]}" if err else "")
 
     # --- a request -------------------------------------------------------------------------
 
