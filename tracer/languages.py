@@ -49,7 +49,15 @@ class Runtime:
 
     def missing_tools(self) -> list[str]:
         """Executables the runtime needs that are not on PATH."""
-        return [t for t in self.toolchain.get("commands", []) if shutil.which(t) is None]
+        return [t for t in self.toolchain.get("commands", {}) if shutil.which(t) is None]
+
+    def install_hint(self, commands: list[str]) -> str:
+        """The commands that install `commands` (runtime.toml [toolchain.commands])."""
+        how = [self.toolchain.get("commands", {}).get(c, {}) for c in commands]
+        debian = sorted({p for h in how for p in h.get("debian", [])})
+        npm = sorted({p for h in how for p in h.get("npm", [])})
+        return "; ".join(([f"apt-get install {' '.join(debian)}"] if debian else [])
+                         + ([f"npm install -g {' '.join(npm)}"] if npm else []))
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,7 @@ def register(app: typer.Typer) -> None:
             rt = lang.runtime
             missing = rt.missing_tools()
             problems += bool(missing)
-            hint = ("apt-get install " + " ".join(rt.toolchain.get("debian", []))) if rt.toolchain.get("debian") else ""
-            hint = rt.toolchain.get("install", hint)
+            hint = rt.toolchain.get("hint") or rt.install_hint(missing)
             table.add_row(lang.id, "[red]missing " + ", ".join(missing) + "[/]" if missing else "[green]ok[/]",
                           "" if missing else _version(rt.toolchain.get("version", [])), hint if missing else "")
         Console().print(table)
