@@ -26,6 +26,7 @@ from pathlib import Path
 
 from . import __version__, plugins, records
 from .corpus import Shard, shards
+from .limits import Limits
 from .tracing import trace_input
 
 SETTINGS_FILE = "batch.json"
@@ -50,6 +51,7 @@ class Settings:
     backend: str = "local"
     sandbox: str = "bwrap"
     shard_size: int = 0    # 0: by corpus size (auto_shard_size)
+    max_input_bytes: int = Limits.max_source_bytes   # larger inputs are failures, never read whole
     tool: str = __version__
 
     @property
@@ -73,7 +75,7 @@ def run_shard(shard: Shard, settings: Settings, out: str, report: Report | None 
     backend = _backend(settings.backend, settings.sandbox)
     wanted = set(settings.languages)
     registry = plugins.languages()
-    overrides = dict(settings.overrides)
+    overrides = {**dict(settings.overrides), "max_source_bytes": settings.max_input_bytes}
     result = ShardResult(shard.name)
     with records.DumpWriter(out, shard=shard.name) as writer:
         for item in shard.items():
@@ -102,18 +104,9 @@ def _language_of(registry, item) -> str | None:
     try:
         if item.language:
             return registry.get(item.language).id
-        head = item.content[:256] if item.content is not None else _head(item.path)
-        return registry.for_path(item.source, head).id
+        return registry.for_path(item.source, (item.content or b"")[:256]).id
     except LookupError:
         return None
-
-
-def _head(path: str | None) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(256)
-    except (OSError, TypeError):
-        return b""
 
 
 def prepare(out: Path, settings: Settings) -> list[Shard]:
@@ -121,7 +114,7 @@ def prepare(out: Path, settings: Settings) -> list[Shard]:
     out.mkdir(parents=True, exist_ok=True)
     roots = [Path(c) for c in settings.corpus]
     size = settings.shard_size or auto_shard_size(sum(s.count for s in shards(roots, MAX_SHARD)))
-    plan = list(shards(roots, size))
+    plan = list(shards(roots, size, settings.max_input_bytes))
     made = {"inputs": sum(s.count for s in plan), "shards": len(plan), "shard_size": size,
             "digest": _plan_digest(plan)}
     path = out / SETTINGS_FILE

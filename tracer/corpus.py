@@ -1,18 +1,26 @@
 """Corpora: where batch inputs come from, cut into shards that a worker can read alone.
 
-A corpus is a directory tree (each regular file is an input; hidden files and folders are
-left out; the language comes from the extension or shebang) or JSON-lines / Parquet files
-with a `content` column and a `language` or `path` column, as code corpora such as The Stack
-ship them. Enumeration is deterministic, so shard N is the same inputs on every run.
+A corpus is a directory tree (each entry that is not a directory is an input; hidden files
+and folders are left out; the language comes from the extension or shebang) or JSON-lines /
+Parquet files with a `content` column and a `language` or `path` column, as code corpora such
+as The Stack ship them. Enumeration is deterministic, so shard N is the same inputs on every run.
+
+A corpus is untrusted (cloned repositories hold symlinks; anyone can make a FIFO): the walk
+never enters a linked directory, and a file is opened without following a link, checked to be
+a regular file and measured before a byte is read, so a link to /etc/shadow or /dev/zero, a
+FIFO, a device or a socket is that input's failure, never host data in a dump or a hang.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .limits import Limits
 
 TABLE_SUFFIXES = (".jsonl", ".parquet")
 
@@ -38,11 +46,15 @@ class Shard:
     first_row: int = 0
     paths: tuple[str, ...] = ()
     count: int = 0       # inputs in the shard
+    max_bytes: int = Limits.max_source_bytes   # a file larger than this is not read
 
     def items(self) -> Iterator[Item]:
         if self.kind == "files":
             for p in self.paths:
-                yield Item(source=p, path=p)
+                try:
+                    yield Item(source=p, path=p, content=read_regular(p, self.max_bytes))
+                except Unreadable as e:
+                    yield Item(source=p, path=p, error=str(e))
         elif self.kind == "jsonl":
             with open(self.file, "rb") as fh:
                 fh.seek(self.start)
@@ -81,16 +93,72 @@ def _record_item(file: str, row: int, rec: dict) -> Item:
     return Item(source=str(source), content=data, language=rec.get("language") or rec.get("lang"))
 
 
+class Unreadable(Exception):
+    """A corpus entry that is not read: a link, not a regular file, too large, or an OS error."""
+
+
+_KINDS = ((stat.S_ISLNK, "a symbolic link (links in a corpus are not followed)"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISDIR, "a directory"))
+
+
+def _not_regular(path: str, mode: int) -> Unreadable:
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return Unreadable(f"{path} is {kind}, not a regular file")
+
+
+def read_regular(path: str, max_bytes: int) -> bytes:
+    """The bytes of `path` if it is a regular file (not a link) of at most `max_bytes`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError as e:
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            raise Unreadable(f"{path}: {e.strerror}") from None
+        raise (_not_regular(path, mode) if not stat.S_ISREG(mode) else Unreadable(f"{path}: {e.strerror}")) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(path, st.st_mode)
+        if st.st_size > max_bytes:
+            raise Unreadable(f"{path} is {st.st_size} bytes, over the {max_bytes}-byte limit")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise Unreadable(f"{path} grew past the {max_bytes}-byte limit while read")
+        return data
+    except OSError as e:
+        raise Unreadable(f"{path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
 def _files(root: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield os.path.join(dirpath, name)
+    """Every non-hidden entry under `root` that is not a directory, in name order, a folder's
+    files before its sub-folders; a link to a directory is an entry, never entered. Iterative,
+    so any depth works."""
+    stack = [str(root)]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as it:
+                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError:
+            yield top     # its read gives the reason
+            continue
+        dirs = []
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                dirs.append(e.path)
+            else:
+                yield e.path
+        stack.extend(reversed(dirs))
 
 
-def shards(corpus: list[Path], size: int) -> Iterator[Shard]:
-    """Cut the corpus into shards of at most `size` inputs, named by position."""
+def shards(corpus: list[Path], size: int, max_bytes: int = Shard.max_bytes) -> Iterator[Shard]:
+    """Cut the corpus into shards of at most `size` inputs, named by position; `max_bytes` caps
+    the size of a file that is read."""
     n = 0
 
     def name() -> str:
@@ -104,10 +172,10 @@ def shards(corpus: list[Path], size: int) -> Iterator[Shard]:
             for path in _files(root):
                 batch.append(path)
                 if len(batch) == size:
-                    yield Shard(name(), "files", paths=tuple(batch), count=len(batch))
+                    yield Shard(name(), "files", paths=tuple(batch), count=len(batch), max_bytes=max_bytes)
                     batch = []
             if batch:
-                yield Shard(name(), "files", paths=tuple(batch), count=len(batch))
+                yield Shard(name(), "files", paths=tuple(batch), count=len(batch), max_bytes=max_bytes)
         elif root.suffix == ".jsonl":
             with root.open("rb") as fh:
                 start, rows, first = 0, 0, 0
@@ -129,4 +197,4 @@ def shards(corpus: list[Path], size: int) -> Iterator[Shard]:
                 stop = min(start + size, total)
                 yield Shard(name(), "parquet", file=str(root), start=start, stop=stop, count=stop - start)
         else:
-            yield Shard(name(), "files", paths=(str(root),), count=1)
+            yield Shard(name(), "files", paths=(str(root),), count=1, max_bytes=max_bytes)

@@ -90,26 +90,39 @@ def validate(record: dict) -> dict:
 
 # --- streams ---------------------------------------------------------------------------------
 
+#: Strings are packed and unpacked with lone surrogates kept as they are (a non-UTF-8 file
+#: name decoded with surrogateescape, a "\ud800" in a JSON row), so every str round-trips.
+UNICODE_ERRORS = "surrogatepass"
+
+
+def pack(records: Iterable[dict]) -> bytes:
+    """Records as one msgpack sequence, all packed before any is written (no half writes)."""
+    packer = msgpack.Packer(use_bin_type=True, unicode_errors=UNICODE_ERRORS)
+    return b"".join(packer.pack(record) for record in records)
+
+
 def write(records: Iterable[dict], fh: IO[bytes]) -> int:
     """Write records as a msgpack sequence; returns bytes written."""
-    packer = msgpack.Packer(use_bin_type=True)
-    n = 0
-    for record in records:
-        data = packer.pack(record)
-        fh.write(data)
-        n += len(data)
-    return n
+    data = pack(records)
+    fh.write(data)
+    return len(data)
 
 
 def read(fh: IO[bytes], *, strict: bool = True) -> Iterator[dict]:
     """Read a msgpack sequence of records, validating each unless `strict` is false."""
-    for record in msgpack.Unpacker(fh, raw=False, max_buffer_size=1 << 30):
+    for record in msgpack.Unpacker(fh, raw=False, max_buffer_size=1 << 30, unicode_errors=UNICODE_ERRORS):
         yield validate(record) if strict else record
 
 
 def to_json_lines(records: Iterable[dict]) -> Iterator[str]:
+    """JSON, readable text where it can be; escaped where a lone surrogate would not encode."""
     for record in records:
-        yield json.dumps(record, ensure_ascii=False)
+        line = json.dumps(record, ensure_ascii=False)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            line = json.dumps(record)
+        yield line
 
 
 def split_traces(records: Iterable[dict]) -> Iterator[list[dict]]:
@@ -147,7 +160,7 @@ class DumpWriter:
     def add(self, trace: list[dict]) -> dict:
         head, foot = trace[0], trace[-1]
         offset = self._fh.tell()
-        length = write(trace, self._fh)
+        length = write(trace, self._fh)   # packed whole first: a record that cannot pack writes nothing
         entry = {"source": head.get("source"), "language": head.get("language"),
                  "sha256": head.get("sha256"), "status": foot.get("status"),
                  "reason": foot.get("reason"), "events": foot.get("events", 0),
@@ -160,8 +173,7 @@ class DumpWriter:
         self._fh.close()
         self._tmp.rename(self.root / f"{self.shard}.msgpack")
         tmp_index = self.root / f".{self.shard}.index.tmp"
-        tmp_index.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in self._entries),
-                             encoding="utf-8")
+        tmp_index.write_text("".join(json.dumps(e) + "\n" for e in self._entries), encoding="ascii")
         tmp_index.rename(index_path(self.root, self.shard))
 
     def __enter__(self) -> DumpWriter:

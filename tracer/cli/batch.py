@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ..batch import Settings, SettingsMismatch, prepare, summarize, summary_rows
 from ..executors import EXECUTORS
+from ..limits import parse_size
 from . import options
 
 
@@ -29,6 +30,8 @@ def register(app: typer.Typer) -> None:
         executor: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
         shard_size: Annotated[int, typer.Option(
             help="Inputs per shard (the unit of resumption); 0: by corpus size, 2 to 64.", min=0)] = 0,
+        max_source_size: Annotated[str | None, typer.Option(
+            help="Inputs larger than this (e.g. 4M; default 1M) are failures, never read whole.")] = None,
         timeout: options.Timeout = None,
         memory: options.Memory = None,
         max_events: options.MaxEvents = None,
@@ -45,7 +48,8 @@ def register(app: typer.Typer) -> None:
         settings = Settings(corpus=tuple(str(c.resolve()) for c in corpus),
                             languages=tuple(sorted(x.strip() for x in languages.split(","))) if languages else (),
                             overrides=tuple(sorted((k, v) for k, v in overrides.items() if v is not None)),
-                            backend=backend, sandbox=sandbox, shard_size=shard_size)
+                            backend=backend, sandbox=sandbox, shard_size=shard_size,
+                            **({"max_input_bytes": _size(max_source_size)} if max_source_size else {}))
         try:
             todo = prepare(out, settings)
         except SettingsMismatch as e:
@@ -74,3 +78,10 @@ def register(app: typer.Typer) -> None:
             failed = ", ".join(f"{k} {v}" for k, v in sorted(r["failed"].items())) or "-"
             table.add_row(r["language"], str(r["files"]), str(r["ok"]), failed, str(r["events"]), f"{r['seconds']:.1f}")
         Console().print(table)
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None

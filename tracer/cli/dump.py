@@ -38,7 +38,8 @@ def list_cmd(dump: Dump, json_out: options.Json = False) -> None:
         return
     table = Table("source", "language", "status", "events", "reason")
     for e in rows:
-        table.add_row(str(e["source"]), e["language"] or "", e["status"], str(e["events"]), e.get("reason") or "")
+        table.add_row(_printable(str(e["source"])), e["language"] or "", e["status"], str(e["events"]),
+                      _printable(e.get("reason") or ""))
     Console().print(table)
 
 
@@ -54,10 +55,15 @@ def show_cmd(dump: Dump, source: Annotated[str, typer.Argument(help="The source 
     if json_out:
         for line in records.to_json_lines(trace):
             print(line)
-    else:
-        path = Path(source)
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []
-        render(trace, lines, Console(highlight=False))
+    else:   # the program text comes from the dump itself, never from the host's file system
+        lines = (trace[0].get("code") or "").splitlines()
+        render([{**trace[0], "source": _printable(str(trace[0].get("source")))}, *trace[1:]], lines,
+               Console(highlight=False))
+
+
+def _printable(text: str) -> str:
+    """`text` with what cannot be printed (lone surrogates of non-UTF-8 file names) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @app.command("stats")

@@ -1,0 +1,108 @@
+"""Plumbing for the hostile-corpus suite: `trace batch` run as a user runs it, on corpora built
+to hurt the host side (links, FIFOs, poison rows, kills of the main pid); after each case every
+input must have exactly one record and nothing may be left running.
+
+Fixtures: `trace` runs any `trace` command; `batch` runs `trace batch ARGS` to the end;
+`start_batch` starts it in its own session (so a test can signal the main pid alone or the
+whole group); `index` reads a dump's index strictly (an unreadable entry fails the test);
+`tree` lists a process and all its descendants.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from codealchemy.tracer import records
+
+TRACE = [sys.executable, "-m", "codealchemy.tracer.cli"]
+
+
+@pytest.fixture
+def trace():
+    def run(*args, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([*TRACE, *map(str, args)], capture_output=True, timeout=timeout)
+    return run
+
+
+@pytest.fixture
+def batch():
+    def run(*args, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run([*TRACE, "batch", *map(str, args), "--timeout", "2"], capture_output=True,
+                              timeout=timeout, **kw)
+    return run
+
+
+@pytest.fixture
+def start_batch():
+    started: list[subprocess.Popen] = []
+
+    def start(*args) -> subprocess.Popen:
+        proc = subprocess.Popen([*TRACE, "batch", *map(str, args), "--timeout", "2"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:   # whatever a test left (its assertions failed midway)
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
+@pytest.fixture
+def index():
+    def read(dump: Path) -> list[dict]:
+        entries = records.dump_index(dump)
+        for e in entries:
+            records.dump_trace(dump, e)   # every entry must read back
+        return entries
+    return read
+
+
+def wait_for(predicate, timeout: float = 300, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+@pytest.fixture
+def tree():
+    def descendants(pid: int) -> set[int]:
+        kids, found, todo = children(), set(), [pid]
+        while todo:
+            for k in kids.get(todo.pop(), []):
+                if k not in found:
+                    found.add(k)
+                    todo.append(k)
+        return found
+    return descendants
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
