@@ -42,6 +42,6 @@ def register_strategies(register):
 
 @hookimpl
 def register_generators(register):
-    from .generators import FileGenerator
+    from .generators.file import FileGenerator
 
     register("file", FileGenerator)

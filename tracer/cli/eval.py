@@ -100,7 +100,7 @@ def predict_cmd(
 ) -> None:
     """Ask a generator for each task's prediction; writes {"id", "prediction"} lines."""
     from .. import plugins
-    from ..generators import GenerationParams, GeneratorError, parse_options
+    from ..generators import GenerationParams, GeneratorError, Request, parse_options
     from ..generators import Generator as GeneratorProtocol
 
     factories = plugins.generators()
@@ -115,21 +115,28 @@ def predict_cmd(
     except (TraceEvalError, GeneratorError, ValueError, TypeError) as e:
         raise fail(str(e)) from None
     if not isinstance(gen, GeneratorProtocol):
-        raise fail(f"generator {generator!r} has no generate(prompts, params)")
+        raise fail(f"generator {generator!r} has no generate(requests, params)")
     bench = _benchmark()
     predictions = []
+    failed = 0
     for i in range(0, len(rows), max(batch_size, 1)):
         chunk = rows[i:i + max(batch_size, 1)]
+        requests = [Request.user(str(t["id"]), p) for t, p in zip(chunk, bench.prompts(chunk), strict=True)]
         try:
-            completions = gen.generate(bench.prompts(chunk), params)
+            completions = gen.generate(requests, params)
         except GeneratorError as e:
             raise fail(str(e)) from None
         if len(completions) != len(chunk):
             raise fail(f"generator {generator!r} gave {len(completions)} completions for {len(chunk)} prompts")
-        predictions += [{"id": t["id"], "prediction": c, "generator": generator} for t, c in zip(chunk, completions,
-                                                                                                 strict=True)]
+        for t, c in zip(chunk, completions, strict=True):
+            row = {"id": t["id"], "prediction": c.text, "generator": generator, "model": gen.model}
+            if c.error is not None:
+                failed += 1
+                row["error"] = c.error
+            predictions.append(row)
     _write_jsonl(predictions, out)
-    print(f"trace: wrote {len(predictions)} predictions to {out}", file=sys.stderr)
+    note = f" ({failed} failed: their rows have an error and an empty prediction)" if failed else ""
+    print(f"trace: wrote {len(predictions)} predictions to {out}{note}", file=sys.stderr)
 
 
 @traceeval.command("score")
