@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from codealchemy.tracer import batch as batch_mod
-from codealchemy.tracer import records
+from codealchemy.tracer import corpus, records
 
 TRACE = [sys.executable, "-m", "codealchemy.tracer.cli"]
 
@@ -198,3 +198,15 @@ def test_dump_commands_read_a_batch_dump(tmp_path):
     assert any(e["kind"] == "output" and e["text"] == "3\n" for e in trace)
     stats = subprocess.run([*TRACE, "dump", "stats", str(tmp_path / "dump"), "--json"], capture_output=True, text=True)
     assert json.loads(stats.stdout)["python"]["files"] == 4
+
+
+def test_a_shard_that_raises_keeps_no_index(tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"content": "print(1)\\n", "language": "python"}\n' * 4)
+    first = next(corpus.shards([rows], 4))
+    rows.unlink()     # the corpus file is gone once the worker starts: no input of the shard can be read
+    settings = batch_mod.Settings(corpus=(str(rows),), sandbox="none")
+    with pytest.raises(FileNotFoundError):
+        batch_mod.run_shard(first, settings, str(tmp_path / "dump"))
+    assert not records.index_path(tmp_path / "dump", first.name).exists()
+    assert not list((tmp_path / "dump").glob("*.msgpack*"))

@@ -27,7 +27,7 @@ from pathlib import Path
 from . import __version__, plugins, records
 from .corpus import Shard, shards
 from .limits import Limits
-from .tracing import trace_input
+from .tracing import TOOL, trace_input
 
 SETTINGS_FILE = "batch.json"
 MAX_SHARD = 64        # inputs per shard, when chosen by corpus size
@@ -71,7 +71,11 @@ class ShardResult:
 
 
 def run_shard(shard: Shard, settings: Settings, out: str, report: Report | None = None) -> ShardResult:
-    """Trace every input of one shard into `out`; runs in a worker (local process or Ray task)."""
+    """Trace every input of one shard into `out`; runs in a worker (local process or Ray task).
+
+    An exception while handling one input is that input's failure record, and the batch goes
+    on; one outside an input (the corpus file gone, the dump unwritable) leaves the shard
+    without its index, so a resume redoes it."""
     backend = _backend(settings.backend, settings.sandbox)
     wanted = set(settings.languages)
     registry = plugins.languages()
@@ -79,18 +83,28 @@ def run_shard(shard: Shard, settings: Settings, out: str, report: Report | None 
     result = ShardResult(shard.name)
     with records.DumpWriter(out, shard=shard.name) as writer:
         for item in shard.items():
-            if wanted and _language_of(registry, item) not in wanted:
-                if report:
-                    report("", "filtered", 0)
-                continue
-            trace = list(trace_input(item.source, item.content, language=item.language, backend=backend,
-                                     overrides=overrides, error=item.error))
-            entry = writer.add(trace)
+            try:
+                if wanted and _language_of(registry, item) not in wanted:
+                    if report:
+                        report("", "filtered", 0)
+                    continue
+                entry = writer.add(list(trace_input(item.source, item.content, language=item.language,
+                                                    backend=backend, overrides=overrides, error=item.error)))
+            except Exception as e:   # a bug of ours or a host failure on this input: its record says which
+                entry = writer.add(failure(item.source, e, backend))
             done = (entry["language"], entry["status"], entry["events"])
             result.reports.append(done)
             if report:
                 report(*done)
     return result
+
+
+def failure(source: str, error: Exception, backend) -> list[dict]:
+    """The record of an input whose handling raised `error`."""
+    return [records.header(language="", source=source, sha256="", instrumenter={}, limits={}, tool=TOOL,
+                           backend=backend.name, sandbox=getattr(backend, "sandbox", None)),
+            records.footer(status="input_error", exception=type(error).__name__,
+                           reason=f"could not be traced: {type(error).__name__}: {error}")]
 
 
 @functools.cache

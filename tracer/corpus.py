@@ -79,18 +79,22 @@ def _row_item(file: str, row: int, line: bytes) -> Item:
         rec = json.loads(line)
         if not isinstance(rec, dict):
             raise ValueError("not an object")
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:   # RecursionError: nested deeper than json can read
         return Item(source=f"{file}#{row}", error=f"row {row} of {file} is not a JSON object: {e}")
     return _record_item(file, row, rec)
 
 
 def _record_item(file: str, row: int, rec: dict) -> Item:
     content = rec.get("content")
-    source = rec.get("path") or rec.get("id") or f"{file}#{row}"
+    source = str(rec.get("path") or rec.get("id") or f"{file}#{row}")
     data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    language = rec.get("language") or rec.get("lang")
     if not isinstance(data, bytes):
-        return Item(source=str(source), error=f"row {row} of {file} has no content column")
-    return Item(source=str(source), content=data, language=rec.get("language") or rec.get("lang"))
+        return Item(source=source, error=f"row {row} of {file} has no content column")
+    if language is not None and not isinstance(language, str):
+        return Item(source=source, error=f"row {row} of {file}: its language is a {type(language).__name__}, "
+                                         "not a string")
+    return Item(source=source, content=data, language=language)
 
 
 class Unreadable(Exception):

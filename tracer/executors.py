@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -17,9 +18,16 @@ from .corpus import Shard
 _progress: mp.Queue | None = None
 
 
+class Stopped(Exception):
+    """The batch was told to stop (SIGTERM); like Ctrl-C, it leaves unfinished shards unmarked."""
+
+
 def _init_worker(q: mp.Queue) -> None:
     global _progress
     _progress = q
+    # Ctrl-C reaches the whole group: the main process alone decides, and stops the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _report(language: str, status: str, events: int) -> None:
@@ -31,17 +39,42 @@ def _shard_in_worker(shard: Shard, settings: Settings, out: str):
 
 
 def run_local(todo: list[Shard], settings: Settings, out: str, workers: int, report: Report) -> None:
+    """Run the shards in a pool of forked workers. Ctrl-C, SIGTERM or a shard's exception stops
+    every worker at once: their unfinished shards keep no index, and a resume redoes them."""
     ctx = mp.get_context("fork")
     q = ctx.Queue()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(q,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q,))
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
         pending = {pool.submit(_shard_in_worker, s, settings, out) for s in todo}
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(q, report)
             for fut in done:
-                fut.result()  # a worker crash is a bug of ours: surface it
+                fut.result()  # a shard that raised is a bug of ours or a host failure: surface it
         _drain(q, report)
+        pool.shutdown()
+    except BaseException:
+        _terminate(pool)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm(signum, frame) -> None:
+    raise Stopped("stopped by SIGTERM")
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers now (their current shards are abandoned), then drop the pool."""
+    procs = list((pool._processes or {}).values())   # the executor has no public way to kill its workers
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _drain(q: mp.Queue, report: Report) -> None:

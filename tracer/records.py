@@ -146,7 +146,8 @@ class DumpWriter:
 
     A shard and its index are written under temporary names; the shard is renamed first and
     its index last, so an index file is the shard's completion marker: a reader (or a resumed
-    batch) never sees half a shard, and a shard without an index is simply redone.
+    batch) never sees half a shard, and a shard without an index is simply redone. Leaving the
+    `with` block on an exception (a crash, Ctrl-C) discards the shard: no index is written.
     """
 
     def __init__(self, root: str | Path, shard: str = "shard-00000"):
@@ -176,11 +177,18 @@ class DumpWriter:
         tmp_index.write_text("".join(json.dumps(e) + "\n" for e in self._entries), encoding="ascii")
         tmp_index.rename(index_path(self.root, self.shard))
 
+    def discard(self) -> None:
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
     def __enter__(self) -> DumpWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type | None, *exc: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.discard()
 
 
 def index_path(root: str | Path, shard: str) -> Path:

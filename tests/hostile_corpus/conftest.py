@@ -5,7 +5,7 @@ input must have exactly one record and nothing may be left running.
 Fixtures: `trace` runs any `trace` command; `batch` runs `trace batch ARGS` to the end;
 `start_batch` starts it in its own session (so a test can signal the main pid alone or the
 whole group); `index` reads a dump's index strictly (an unreadable entry fails the test);
-`tree` lists a process and all its descendants.
+`interrupted` signals a running batch once it has marked some shards.
 """
 
 from __future__ import annotations
@@ -87,22 +87,52 @@ def children() -> dict[int, list[int]]:
     return kids
 
 
-@pytest.fixture
-def tree():
-    def descendants(pid: int) -> set[int]:
-        kids, found, todo = children(), set(), [pid]
-        while todo:
-            for k in kids.get(todo.pop(), []):
-                if k not in found:
-                    found.add(k)
-                    todo.append(k)
-        return found
-    return descendants
-
-
 def alive(pid: int) -> bool:
     """Running (a zombie waiting for its reaper counts as gone)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.fixture
+def slow_corpus():
+    """A folder of n programs that each take a moment, so a signal lands mid-shard."""
+    def make(root: Path, n: int = 16) -> list[str]:
+        root.mkdir()
+        for i in range(n):
+            (root / f"slow_{i:02d}.py").write_text(f"import time\ntime.sleep(0.4)\nprint({i})\n")
+        return sorted(str(p) for p in root.iterdir())
+    return make
+
+
+@pytest.fixture
+def interrupted():
+    """Start `trace batch ARGS` and send `sig` (to the main pid alone, or its whole group as a
+    terminal's Ctrl-C does) once `after` shards are marked; returns (exit code, descendants the
+    batch had when signalled)."""
+    def run(args: list, sig: int, *, group: bool, after: int = 1):
+        dump = Path(args[args.index("--out") + 1])
+        proc = subprocess.Popen([*TRACE, "batch", *map(str, args), "--timeout", "2"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            assert wait_for(lambda: len(list(dump.glob("*.index.jsonl"))) >= after), "the batch made no progress"
+            family = _descendants(proc.pid)
+            (os.killpg if group else os.kill)(proc.pid, sig)
+            proc.wait(timeout=60)
+            return proc.returncode, family
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+    return run
+
+
+def _descendants(pid: int) -> set[int]:
+    kids, found, todo = children(), set(), [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            if k not in found:
+                found.add(k)
+                todo.append(k)
+    return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..batch import Settings, SettingsMismatch, prepare, summarize, summary_rows
-from ..executors import EXECUTORS
+from ..executors import EXECUTORS, Stopped
 from ..limits import parse_size
 from . import options
 
@@ -68,7 +69,13 @@ def register(app: typer.Typer) -> None:
                 rate = (tally["ok"] + tally["failed"]) / max(time.monotonic() - started, 1e-9)
                 bar.update(task, advance=1, stats=f"ok {tally['ok']}  failed {tally['failed']}  {rate:.1f} files/s")
 
-            EXECUTORS[executor](todo, settings, str(out), max(workers, 1), report)
+            try:
+                EXECUTORS[executor](todo, settings, str(out), max(workers, 1), report)
+            except (KeyboardInterrupt, Stopped) as e:
+                bar.stop()
+                print(f"trace: batch {e or 'interrupted'}: unfinished shards are unmarked; the same command "
+                      "resumes", file=sys.stderr)
+                raise typer.Exit(130) from None
         rows = list(summary_rows(summarize(out)))
         if json_out:
             print(json.dumps(rows))
