@@ -183,9 +183,13 @@ def _compile_original(data: bytes, files: dict[str, bytes], lang: Language, back
 
 
 def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> Iterator[dict]:
-    decoder = Decoder(inst.probe_map(), max_events=limits.max_events, max_value=limits.max_value)
+    decoder = Decoder(inst.probe_map(), max_events=limits.max_events, max_value=limits.max_value,
+                      max_bytes=limits.max_trace_bytes)
     yield from decoder.feed(result.trace)
     phase = result.final
+    notes = [*inst.notes, *result.notes]
+    channel = (decoder.channel_problem()
+               if result.run is not None and result.run.status != "sandbox_error" else None)
     timings = {"instrument": round(t_instrument, 6)}
     if result.compile is not None:
         timings["compile"] = round(result.compile.wall, 6)
@@ -201,11 +205,14 @@ def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> 
             reason = _first_error(text) or reason
     if phase.stack:
         extra["stack"] = phase.stack
+    if channel:
+        extra["channel"] = channel[0]
+        notes.append(channel[1])
     truncation = decoder.truncated or ("max_trace_bytes" if result.trace_truncated else None)
     yield footer(status=phase.status, exit_code=phase.exit_code, events=decoder.events,
                  truncated=truncation is not None, truncation=truncation, reason=reason,
                  signal=phase.signal, dropped=decoder.dropped, timings=timings,
-                 cpu=round(phase.cpu, 6), notes=[*inst.notes, *result.notes], **extra)
+                 cpu=round(phase.cpu, 6), notes=notes, **extra)
 
 
 def _first_error(text: str) -> str | None:

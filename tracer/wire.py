@@ -36,7 +36,8 @@ Records
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 
 from .records import truncate
 
@@ -63,22 +64,73 @@ def escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
+#: Bytes of channel read at a time: a channel is never split into all its lines at once.
+CHUNK = 1 << 16
+#: The least memory one field of a record holds once decoded (an empty str object).
+FIELD_COST = sys.getsizeof("")
+
+
+def _size(event: dict) -> int:
+    """Roughly what a decoded event (or a dict of values) holds in memory: the budget's measure.
+    (Small records become large objects: an 8-byte line record is a ~300-byte dict.)"""
+    n = sys.getsizeof(event)
+    for value in event.values():
+        n += sys.getsizeof(value)
+        if isinstance(value, dict):
+            n += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in value.items())
+    return n
+
+
+def _chunks(data: bytes | Iterable[bytes]) -> Iterator[bytes]:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        for i in range(0, len(view), CHUNK):
+            yield bytes(view[i:i + CHUNK])
+    else:
+        yield from data
+
+
 class Decoder:
     """Turns channel records into schema-1 events, holding the per-frame variable state.
 
     Malformed records (a hostile or crashed program can write anything) are counted in
-    `dropped`, never raised.
+    `dropped`, never raised. `max_bytes` (the max_trace_bytes limit) bounds what decoding
+    holds and how long it takes: each record costs the larger of its channel bytes and the
+    memory its decoded form holds (`_size`); the record that would pass the budget is not
+    kept, decoding stops and `truncated` is "max_trace_bytes".
     """
 
-    def __init__(self, probes: dict, *, max_events: int, max_value: int):
+    def __init__(self, probes: dict, *, max_events: int, max_value: int, max_bytes: int | None = None):
         self.probes = probes
         self.max_events = max_events
         self.max_value = max_value
+        self.max_bytes = max_bytes
         self.events = 0
         self.dropped = 0
+        self.records = 0          # well-formed records read
+        self.cost = 0             # budget spent (see the class docstring)
         self.truncated: str | None = None
         self._seen: dict[int, dict[str, str]] = {}
         self._pending: dict[int, dict[str, str]] = {}
+        self._out_stream: str | None = None
+        self._out: list[str] = []
+
+    def channel_problem(self) -> tuple[str, str] | None:
+        """(flag, note) on the channel of a run whose program ran, or None if nothing is wrong."""
+        if self.dropped:
+            return "corrupt", (f"trace channel corrupt: {self.dropped} malformed records dropped (garbage "
+                               "written to fd 3, or a record cut by a kill)")
+        if not self.records and self.probes:
+            return "closed_early", ("trace channel closed early: not one record (the program closed or "
+                                    "replaced fd 3, or exited before its first probe)")
+        return None
+
+    def _spend(self, cost: int) -> bool:
+        if self.max_bytes is not None and self.cost + cost > self.max_bytes:
+            self.truncated = "max_trace_bytes"
+            return False
+        self.cost += cost
+        return True
 
     def _pairs(self, fields: list[str]) -> dict[str, str]:
         mv = self.max_value
@@ -119,40 +171,82 @@ class Decoder:
 
     _KINDS = {"c": "call", "l": "line", "r": "return", "x": "exception"}
 
-    def feed(self, data: bytes) -> Iterator[dict]:
-        """Decode a whole channel; yields events with adjacent output chunks merged."""
-        out_stream, out_text = None, []
-        for raw in data.split(b"\n"):
-            if not raw or self.truncated:
+    def feed(self, data: bytes | Iterable[bytes]) -> Iterator[dict]:
+        """Decode a channel (bytes, or byte chunks) chunk by chunk; yields events with adjacent
+        output chunks merged, until the end or the first limit reached."""
+        rest = bytearray()
+        for chunk in _chunks(data):
+            cut = chunk.rfind(b"\n")
+            if cut < 0:   # inside a long record: it must still fit the budget
+                rest += chunk
+                if self.max_bytes is not None and self.cost + len(rest) > self.max_bytes:
+                    self.truncated = "max_trace_bytes"
+                    break
                 continue
+            rest += chunk[:cut]
+            yield from self._lines(rest.split(b"\n"))
+            rest = bytearray(chunk[cut + 1:])
+            if self.truncated:
+                break
+        # (what follows the last newline is a record cut short, by the file-size cap or a kill)
+        if self._out:
+            yield self._output()
+
+    def _output(self) -> dict:
+        event = {"kind": "output", "stream": self._out_stream, "text": "".join(self._out)}
+        self._out_stream, self._out = None, []
+        return event
+
+    def _lines(self, lines: list[bytearray]) -> Iterator[dict]:
+        for raw in lines:
+            if self.truncated:
+                return
+            if not raw:
+                continue
+            # what decoding it would hold for a moment (a string per field): past the budget, stop first
+            if self.max_bytes is not None and self.cost + len(raw) + FIELD_COST * raw.count(9) > self.max_bytes:
+                self.truncated = "max_trace_bytes"
+                return
             fields = raw.decode("utf-8", "replace").split("\t")
             tag = fields[0]
             try:
                 if tag == "o":
                     stream = "stdout" if fields[1] == "1" else "stderr"
-                    if stream != out_stream and out_text:
-                        yield {"kind": "output", "stream": out_stream, "text": "".join(out_text)}
-                        out_text = []
-                    out_stream = stream
-                    out_text.append(unescape(fields[2]))
+                    text = unescape(fields[2])
+                    if stream != self._out_stream and self._out:
+                        yield self._output()
+                    new = 0 if self._out else _size({"kind": "output", "stream": stream, "text": ""})
+                    if not self._spend(max(len(raw), sys.getsizeof(text) + new)):
+                        return
+                    self.records += 1
+                    self._out_stream = stream
+                    self._out.append(text)
                     continue
                 if tag == "v":
-                    self._pending.setdefault(int(fields[1]), {}).update(self._pairs(fields[2:]))
+                    pairs = self._pairs(fields[2:])
+                    frame = int(fields[1])
+                    if not self._spend(max(len(raw), _size(pairs))):
+                        return
+                    self.records += 1
+                    self._pending.setdefault(frame, {}).update(pairs)
                     continue
                 if tag == "t":
+                    self.records += 1
                     self.truncated = fields[1] if len(fields) > 1 else "max_events"
                     continue
                 event = self._event(self._KINDS[tag], fields)
             except (KeyError, IndexError, ValueError):
                 self.dropped += 1
+                if not self._spend(len(raw)):
+                    return
                 continue
-            if out_text:
-                yield {"kind": "output", "stream": out_stream, "text": "".join(out_text)}
-                out_stream, out_text = None, []
+            self.records += 1
+            if self._out:
+                yield self._output()
             if self.events >= self.max_events:
                 self.truncated = "max_events"
-                continue
+                return
+            if not self._spend(max(len(raw), _size(event))):
+                return
             self.events += 1
             yield event
-        if out_text:
-            yield {"kind": "output", "stream": out_stream, "text": "".join(out_text)}

@@ -1,0 +1,59 @@
+"""Hostile programs traced as a user traces them (`trace run --json`, the local backend with
+bubblewrap): what they do to the trace channel, the CPU, the statuses and the host must show in
+the footer, and must not cost the host more than the limits allow."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import TRACE
+
+HOSTILE = Path(__file__).parent.parent / "sandbox" / "hostile"
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None or os.geteuid() != 0,
+                                reason="written for the root (setpriv) bubblewrap sandbox")
+
+
+def traced(program: str | Path, *args, env: dict | None = None, timeout: float = 300):
+    """(footer, peak RSS in bytes of the `trace run` process and what it waited for)."""
+    path = HOSTILE / program if isinstance(program, str) else program
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen([*TRACE, "run", "--json", str(path), *map(str, args)], stdout=subprocess.PIPE,
+                                stderr=null, env={**os.environ, **(env or {})})
+        last = b""
+        for line in proc.stdout:   # (read as it comes: the events may be many)
+            last = line
+        _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) in (0, 1), status
+    footer = json.loads(last)
+    assert footer["kind"] == "footer", footer
+    return footer, usage.ru_maxrss * 1024
+
+
+def test_trace_channel_flood_costs_a_bounded_multiple_of_the_budget():
+    """64 MB of tiny output records on fd 3 used to cost the host 2.8 GB (~40x): the decoder
+    holds at most the budget (max_trace_bytes, 256 MiB by default) and says it cut the trace."""
+    footer, peak = traced("fd3flood.py", env={"MB": "64"})
+    assert footer["status"] == "ok", footer
+    assert footer["truncated"] and footer["truncation"] == "max_trace_bytes", footer
+    budget = 256 << 20
+    assert peak < 2 * budget, f"trace run peaked at {peak >> 20} MiB"
+
+
+def test_a_closed_trace_channel_is_reported():
+    footer, _ = traced("fd3close.py")
+    assert footer["status"] == "ok" and footer["events"] == 0, footer
+    assert footer["channel"] == "closed_early", footer
+    assert any("closed early" in n for n in footer["notes"]), footer["notes"]
+
+
+def test_garbage_on_the_trace_channel_is_reported():
+    footer, _ = traced("fd3garbage.py")
+    assert footer["status"] == "ok" and footer["dropped"] == 3, footer
+    assert footer["channel"] == "corrupt", footer
