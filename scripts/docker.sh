@@ -10,7 +10,13 @@
 #                                          #     `docker`: tests/docker, tests/sandbox): the hostile
 #                                          #     programs, fixtures and conformance programs on the
 #                                          #     docker backend (default: CI's subset, python c java
-#                                          #     go rust; `test all` for all 13)
+#                                          #     go rust; `test all` for all 13), after `fresh`
+#   bash scripts/docker.sh fresh [CMD]     # ... then, in a clean debian:bookworm-slim container,
+#                                          #     this checkout's files (tracked and untracked, not
+#                                          #     ignored) and `bash scripts/setup.sh && CMD`
+#                                          #     (default: the README's first command): a set-up
+#                                          #     step that only worked because this machine had
+#                                          #     the tool already fails here
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,16 +54,37 @@ mode="${1:-}"
 [ "$#" -gt 0 ] && shift
 case "$mode" in
   "") exit 0 ;;
-  images|test) ;;
-  *) echo "usage: $0 [images|test] [ID...]" >&2; exit 2 ;;
+  images|test|fresh) ;;
+  *) echo "usage: $0 [images|test|fresh] [ID...|CMD]" >&2; exit 2 ;;
 esac
 trace=trace
 [ -x .venv/bin/trace ] && trace=.venv/bin/trace
+"$trace" runtimes bootstrap
+
+# A fresh machine, as far as a container is one: nothing of this machine's but its CA bundle
+# (where a TLS-intercepting proxy stands between it and the registries, a fresh machine of
+# this kind trusts it too) and what bubblewrap needs inside a container (CAP_SYS_ADMIN and CAP_NET_ADMIN, no
+# seccomp filter of docker's: its mount and namespace calls).
+fresh() {
+  local cmd="${1:-.venv/bin/trace run examples/gcd.py}" bundle=/etc/ssl/certs/ca-certificates.crt certs=()
+  [ -f "$bundle" ] && certs=(-v "$bundle:/host-ca.crt:ro" -e PIP_CERT=/host-ca.crt
+                             -e npm_config_cafile=/host-ca.crt -e SSL_CERT_FILE=/host-ca.crt)
+  git ls-files -z --cached --others --exclude-standard | tar -c --null -T - \
+    | docker run --rm -i --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined "${certs[@]}" debian:bookworm-slim \
+        bash -c "mkdir /src && cd /src && tar -x && bash scripts/setup.sh && $cmd"
+}
+if [ "$mode" = fresh ]; then
+  fresh "$@"
+  exit
+fi
+if [ "$mode" = test ]; then
+  echo "scripts/setup.sh in a clean container" >&2
+  fresh
+fi
 ids=("$@")
 if [ "$mode" = test ] && [ "${#ids[@]}" -eq 0 ]; then ids=(python c java go rust); fi
 langs=$(IFS=,; echo "${ids[*]}")
 [ "${ids[0]:-}" = all ] && ids=()
-"$trace" runtimes bootstrap
 "$trace" runtimes build --quiet "${ids[@]}"
 if [ "$mode" = test ]; then
   CODEALCHEMY_DOCKER_LANGS="$langs" "$py" -m pytest -q -m docker tests/docker tests/sandbox
