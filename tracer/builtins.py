@@ -45,3 +45,10 @@ def register_generators(register):
     from .generators.file import FileGenerator
 
     register("file", FileGenerator)
+
+    def openai_generator(**options):
+        from .generators.openai import OpenAIGenerator
+
+        return OpenAIGenerator(**options)
+
+    register("openai", openai_generator)

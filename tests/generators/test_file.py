@@ -43,3 +43,4 @@ def test_file_generator_errors_are_clear(tmp_path):
     bad.write_text('{"prompt": "a"}\n', encoding="utf-8")
     with pytest.raises(GeneratorError, match="bad.jsonl:1"):
         FileGenerator(path=bad)
+
