@@ -15,12 +15,14 @@ workers idle for a quarter of the run); a large one gets 64-input shards.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -81,22 +83,36 @@ def run_shard(shard: Shard, settings: Settings, out: str, report: Report | None 
     registry = plugins.languages()
     overrides = {**dict(settings.overrides), "max_source_bytes": settings.max_input_bytes}
     result = ShardResult(shard.name)
-    with records.DumpWriter(out, shard=shard.name) as writer:
-        for item in shard.items():
-            try:
-                if wanted and _language_of(registry, item) not in wanted:
-                    if report:
-                        report("", "filtered", 0)
-                    continue
-                entry = writer.add(list(trace_input(item.source, item.content, language=item.language,
-                                                    backend=backend, overrides=overrides, error=item.error)))
-            except Exception as e:   # a bug of ours or a host failure on this input: its record says which
-                entry = writer.add(failure(item.source, e, backend))
-            done = (entry["language"], entry["status"], entry["events"])
-            result.reports.append(done)
-            if report:
-                report(*done)
+    with claim(out, shard.name) as mine:
+        if not mine:
+            return result
+        with records.DumpWriter(out, shard=shard.name) as writer:
+            for item in shard.items():
+                try:
+                    if wanted and _language_of(registry, item) not in wanted:
+                        if report:
+                            report("", "filtered", 0)
+                        continue
+                    entry = writer.add(list(trace_input(item.source, item.content, language=item.language,
+                                                        backend=backend, overrides=overrides, error=item.error)))
+                except Exception as e:   # a bug of ours or a host failure on this input: its record says which
+                    entry = writer.add(failure(item.source, e, backend))
+                done = (entry["language"], entry["status"], entry["events"])
+                result.reports.append(done)
+                if report:
+                    report(*done)
     return result
+
+
+@contextlib.contextmanager
+def claim(out: str | Path, shard: str) -> Iterator[bool]:
+    """Hold the shard's lock while it is written: True if it is still to do. A second writer
+    (a worker of a run that was killed, a resume started twice) waits, then finds it done."""
+    lock = Path(out) / f".{shard}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield not records.index_path(out, shard).exists()
 
 
 def failure(source: str, error: Exception, backend) -> list[dict]:

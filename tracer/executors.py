@@ -6,7 +6,9 @@ the main process as (language, status, events) per input; only the CLI draws it.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
 import queue
 import signal
 from collections.abc import Callable
@@ -16,18 +18,28 @@ from .batch import Report, Settings, run_shard
 from .corpus import Shard
 
 _progress: mp.Queue | None = None
+PR_SET_PDEATHSIG = 1
 
 
 class Stopped(Exception):
     """The batch was told to stop (SIGTERM); like Ctrl-C, it leaves unfinished shards unmarked."""
 
 
-def _init_worker(q: mp.Queue) -> None:
+def _init_worker(q: mp.Queue, parent: int) -> None:
     global _progress
     _progress = q
+    die_with_parent(parent)
     # Ctrl-C reaches the whole group: the main process alone decides, and stops the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (kill -9 of the main pid alone
+    included), so no worker outlives the batch and races its resume; its sandboxes die with it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:     # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _report(language: str, status: str, events: int) -> None:
@@ -43,7 +55,8 @@ def run_local(todo: list[Shard], settings: Settings, out: str, workers: int, rep
     every worker at once: their unfinished shards keep no index, and a resume redoes them."""
     ctx = mp.get_context("fork")
     q = ctx.Queue()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q,))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(q, os.getpid()))
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         pending = {pool.submit(_shard_in_worker, s, settings, out) for s in todo}
@@ -103,8 +116,6 @@ def run_ray(todo: list[Shard], settings: Settings, out: str, workers: int, repor
 
 
 def _cluster_address() -> str | None:
-    import os
-
     return os.environ.get("RAY_ADDRESS")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -195,16 +196,61 @@ def index_path(root: str | Path, shard: str) -> Path:
     return Path(root) / f"{shard}.index.jsonl"
 
 
-def dump_index(root: str | Path) -> list[dict]:
-    """Every trace of a dump, shard by shard in name order."""
+def dump_index(root: str | Path, problems: list[str] | None = None) -> list[dict]:
+    """Every readable trace entry of a dump, shard by shard in name order.
+
+    An entry that cannot be read (a cut or garbled index line, a shard file missing or shorter
+    than the entry says) is left out and described in `problems` (if given; else a
+    DumpWarning), so one bad entry never stops a reader."""
     paths = sorted(Path(root).glob("*.index.jsonl"))
     if not paths:
         raise RecordError(f"{root} is not a dump (no *.index.jsonl)")
-    return [json.loads(line) for p in paths for line in p.read_text(encoding="utf-8").splitlines() if line]
+    found: list[str] = []
+    entries: list[dict] = []
+    sizes: dict[str, int | None] = {}
+    for p in paths:
+        for n, line in enumerate(p.read_bytes().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                shard, end = entry["shard"], entry["offset"] + entry["length"]
+                if shard not in sizes:
+                    sizes[shard] = (Path(root) / shard).stat().st_size if (Path(root) / shard).is_file() else None
+                if sizes[shard] is None:
+                    raise RecordError(f"its shard file {shard} is missing")
+                if end > sizes[shard]:
+                    raise RecordError(f"it ends at byte {end} of {shard}, which has {sizes[shard]}")
+            except (ValueError, KeyError, TypeError) as e:
+                found.append(f"{p.name} line {n} is unreadable: {type(e).__name__}: {e}")
+                continue
+            entries.append(entry)
+    if problems is not None:
+        problems.extend(found)
+    else:
+        for text in found:
+            warnings.warn(text, DumpWarning, stacklevel=2)
+    return entries
+
+
+class DumpWarning(UserWarning):
+    """An entry of a dump that a reader skipped."""
 
 
 def dump_trace(root: str | Path, entry: dict) -> list[dict]:
-    with (Path(root) / entry["shard"]).open("rb") as fh:
-        fh.seek(entry["offset"])
-        data = fh.read(entry["length"])
-    return list(read(io.BytesIO(data)))
+    """One trace of a dump; RecordError (never another exception) if it cannot be read whole."""
+    where = f"{entry.get('shard')} at byte {entry.get('offset')}"
+    try:
+        with (Path(root) / entry["shard"]).open("rb") as fh:
+            fh.seek(entry["offset"])
+            data = fh.read(entry["length"])
+        if len(data) != entry["length"]:
+            raise RecordError(f"cut short ({len(data)} of {entry['length']} bytes)")
+        trace = list(read(io.BytesIO(data)))
+    except RecordError as e:
+        raise RecordError(f"{where}: {e}") from None
+    except Exception as e:   # garbled bytes raise any of msgpack's errors, or a non-dict record
+        raise RecordError(f"{where} is not a trace: {type(e).__name__}: {e}") from None
+    if not trace or trace[0]["kind"] != "header" or trace[-1]["kind"] != "footer":
+        raise RecordError(f"{where} is not one whole trace (header to footer)")
+    return trace

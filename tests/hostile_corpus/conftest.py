@@ -5,7 +5,8 @@ input must have exactly one record and nothing may be left running.
 Fixtures: `trace` runs any `trace` command; `batch` runs `trace batch ARGS` to the end;
 `start_batch` starts it in its own session (so a test can signal the main pid alone or the
 whole group); `index` reads a dump's index strictly (an unreadable entry fails the test);
-`interrupted` signals a running batch once it has marked some shards.
+`interrupted` signals a running batch once it has marked some shards; `survivors` says
+which of its processes outlived it.
 """
 
 from __future__ import annotations
@@ -115,17 +116,24 @@ def interrupted():
         dump = Path(args[args.index("--out") + 1])
         proc = subprocess.Popen([*TRACE, "batch", *map(str, args), "--timeout", "2"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            assert wait_for(lambda: len(list(dump.glob("*.index.jsonl"))) >= after), "the batch made no progress"
-            family = _descendants(proc.pid)
-            (os.killpg if group else os.kill)(proc.pid, sig)
-            proc.wait(timeout=60)
-            return proc.returncode, family
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-    return run
+        started.append(proc)
+        assert wait_for(lambda: len(list(dump.glob("*.index.jsonl"))) >= after), "the batch made no progress"
+        family = _descendants(proc.pid)
+        families.append(family)
+        (os.killpg if group else os.kill)(proc.pid, sig)
+        proc.wait(timeout=60)
+        return proc.returncode, family
+
+    started: list[subprocess.Popen] = []
+    families: list[set[int]] = []
+    yield run
+    for proc in started:      # what a failed test left: the batch, and any process it had
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+    for pid in set().union(*families):
+        if alive(pid):
+            os.kill(pid, 9)
 
 
 def _descendants(pid: int) -> set[int]:
@@ -136,3 +144,12 @@ def _descendants(pid: int) -> set[int]:
                 found.add(k)
                 todo.append(k)
     return found
+
+
+@pytest.fixture
+def survivors():
+    """Of these pids, the ones still running after a grace period (a kill takes a moment)."""
+    def left(pids: set[int], grace: float = 15) -> list[int]:
+        wait_for(lambda: not any(alive(p) for p in pids), timeout=grace, step=0.1)
+        return sorted(p for p in pids if alive(p))
+    return left

@@ -46,7 +46,7 @@ def test_an_exception_on_one_input_is_its_record_and_the_shard_goes_on(tmp_path,
     assert got[str(corpus / "a_deep.py")]["reason"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_a_signalled_batch_leaves_half_done_shards_unmarked(tmp_path, batch, index, interrupted, slow_corpus, sig):
     inputs = slow_corpus(tmp_path / "corpus")
     dump = tmp_path / "dump"

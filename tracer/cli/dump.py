@@ -21,11 +21,16 @@ Dump = Annotated[Path, typer.Argument(help="A dump directory.")]
 
 
 def _index(dump: Path) -> list[dict]:
+    """The dump's readable entries; each unreadable one is named on stderr and skipped."""
+    problems: list[str] = []
     try:
-        return records.dump_index(dump)
+        entries = records.dump_index(dump, problems)
     except records.RecordError as e:
         print(f"trace: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
+    for text in problems:
+        print(f"trace: skipped: {_printable(text)}", file=sys.stderr)
+    return entries
 
 
 @app.command("list")
@@ -51,7 +56,11 @@ def show_cmd(dump: Dump, source: Annotated[str, typer.Argument(help="The source 
     if not matches:
         print(f"trace: {source} is not in {dump}", file=sys.stderr)
         raise typer.Exit(2)
-    trace = records.dump_trace(dump, matches[-1])
+    try:
+        trace = records.dump_trace(dump, matches[-1])
+    except records.RecordError as e:
+        print(f"trace: {_printable(str(e))}", file=sys.stderr)
+        raise typer.Exit(2) from None
     if json_out:
         for line in records.to_json_lines(trace):
             print(line)
