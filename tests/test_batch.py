@@ -210,3 +210,27 @@ def test_a_shard_that_raises_keeps_no_index(tmp_path):
         batch_mod.run_shard(first, settings, str(tmp_path / "dump"))
     assert not records.index_path(tmp_path / "dump", first.name).exists()
     assert not list((tmp_path / "dump").glob("*.msgpack*"))
+
+
+def test_a_shard_is_written_by_one_writer_at_a_time(tmp_path):
+    import threading
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"content": "print(1)\\n", "language": "python"}\n' * 2)
+    shard = next(corpus.shards([rows], 2))
+    settings = batch_mod.Settings(corpus=(str(rows),), sandbox="none")
+    out = tmp_path / "dump"
+    second: list = []
+    with batch_mod.claim(out, shard.name) as mine:      # a leftover worker of a killed run holds it
+        assert mine
+        racer = threading.Thread(target=lambda: second.append(batch_mod.run_shard(shard, settings, str(out))))
+        racer.start()
+        time.sleep(0.5)
+        assert racer.is_alive() and not list(out.glob(".*.msgpack.tmp")), "the second writer must wait"
+        with records.DumpWriter(out, shard=shard.name) as w:
+            for item in shard.items():
+                w.add([records.header(language="python", source=item.source, sha256="", instrumenter={},
+                                      limits={}, tool="t"), records.footer(status="ok")])
+    racer.join(30)
+    assert second[0].reports == []                       # it found the shard done and left it alone
+    assert len(records.dump_index(out)) == 2
