@@ -57,7 +57,7 @@ def test_explicit_binds_and_missing_ones_are_noted(backend):
 
 
 def test_without_bwrap_it_refuses_with_the_install_hint(monkeypatch):
-    monkeypatch.setattr(local_mod.shutil, "which", lambda name: None)
+    monkeypatch.setattr(local_mod.shutil, "which", lambda name, **kw: None)
     with pytest.raises(SandboxError, match="apt-get install bubblewrap"):
         LocalBackend()
     assert LocalBackend(sandbox="none").sandbox == "none"

@@ -8,6 +8,7 @@ through the `register_backends` hook.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,11 +20,20 @@ if TYPE_CHECKING:
 #: The fd number the trace channel has inside the sandbox (see wire.py).
 TRACE_FD = 3
 
-#: Words in stderr that mean the program ran out of memory under the data-size limit.
-MEMORY_ERROR_MARKERS = (
-    "MemoryError", "std::bad_alloc", "heap out of memory", "Cannot allocate memory",
-    "OutOfMemoryError", "memory allocation of", "out of memory",
-)
+#: How runtimes die when the data-size limit (RLIMIT_DATA) refuses an allocation: whole stderr
+#: lines, as the runtime itself writes them (a line that merely mentions memory is not one).
+#: Only a run phase's stderr counts: a compiler echoes source lines in its errors.
+OOM_DEATH = re.compile(
+    r"^(MemoryError\b"                                                   # Python's uncaught exception
+    r"|terminate called after throwing an instance of '(std::)?bad_alloc'"  # C++
+    r"|memory allocation of \d+ bytes failed"                           # Rust
+    r"|fatal error: runtime: (out of memory|cannot allocate memory)"     # Go
+    r"|Exception in thread \S+ java\.lang\.OutOfMemoryError\b"          # Java
+    r"|(Unhandled Exception:\s*)?System\.OutOfMemoryException\b"         # C#
+    r"|FATAL ERROR: .*JavaScript heap out of memory"                    # Node
+    r"|.*failed to allocate memory \(NoMemoryError\)"                   # Ruby
+    r"|(PHP )?Fatal error: +(Allowed memory size of \d+ bytes exhausted|Out of memory)\b"
+    r")", re.M)
 
 
 class SandboxError(RuntimeError):
@@ -81,15 +91,19 @@ class Backend(Protocol):
 
 
 def classify(exit_code: int | None, sig: int | None, stderr: bytes, *, timed_out: bool,
-             output_over: bool, oom_killed: bool = False) -> tuple[str, str | None]:
-    """(status, reason) of a finished phase; shared by every backend."""
+             output_over: bool, oom_killed: bool = False, compiling: bool = False) -> tuple[str, str | None]:
+    """(status, reason) of a finished phase from facts: how it ended (`exit_code` and `sig` from
+    the real wait status), the kernel's OOM kills in its cgroup, and in a run phase a runtime's
+    own out-of-memory death line (OOM_DEATH); shared by every backend."""
     if output_over:
         return "output_limit", "output exceeded --max-output"
     if timed_out:
         return "timeout", "wall-clock limit reached"
     failed = sig is not None or bool(exit_code)
-    if oom_killed or (failed and any(m.encode() in stderr for m in MEMORY_ERROR_MARKERS)):
-        return "memory_limit", "memory limit reached"
+    if oom_killed:
+        return "memory_limit", "memory limit reached (OOM kill)"
+    if failed and not compiling and OOM_DEATH.search(stderr.decode("utf-8", "replace")):
+        return "memory_limit", "memory limit reached (an allocation was refused)"
     if sig == 24:  # SIGXCPU
         return "timeout", "CPU-time limit reached"
     if sig == 25:  # SIGXFSZ

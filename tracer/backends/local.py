@@ -75,6 +75,13 @@ PATH = "/usr/local/bin:/usr/local/go/bin:/usr/bin:/bin"
 HIDDEN = ("/root", "/home")          # tmpfs in the sandbox; toolchains there are bound back
 BINDS_ENV = "CODEALCHEMY_BINDS"
 INFO_FD, BLOCK_FD = 4, 5             # bwrap's --info-fd / --block-fd inside the spawned bwrap
+STATUS_FD = 6                        # where the reaper writes the program's wait status
+#: The program's parent inside the sandbox: it writes the program's real wait status to
+#: STATUS_FD (closed in the program). bubblewrap reports a child killed by signal N as exit
+#: 128+N, so `exit 152` and SIGXCPU look alike from outside; perl is in every Debian system.
+REAPER = (r'open(S, ">&=6") or exit 126; my $p = fork; defined $p or die "fork: $!\n";'
+          r' if (!$p) { close S; exec {$ARGV[0]} @ARGV; print STDERR "$ARGV[0]: $!\n"; exit 127 }'
+          r' waitpid($p, 0); syswrite S, "$?\n"; exit($? & 127 ? 128 + ($? & 127) : $? >> 8)')
 SETUP_TIMEOUT = 10.0                 # seconds bwrap may take to set the sandbox up
 PY_SPY_BUDGET = 1.0                  # seconds of py-spy dumps on a Python timeout, all told
 SPOOL = "/run/spool"   # where a compile server sees the run folders (/run is a tmpfs there)
@@ -104,12 +111,18 @@ class LocalBackend:
         if sandbox == "bwrap" and self.as_root and not os.path.exists(self.setpriv):
             raise SandboxError("setpriv is not installed: run `apt-get install util-linux`")
         self.py_spy = shutil.which("py-spy") or _beside_python("py-spy")
+        self.perl = shutil.which("perl", path="/usr/bin:/bin")
         self.servers = (servers.Pool(self._start_server, self._work_base())
                         if compile_servers and sandbox == "bwrap" else None)
 
     # --- the sandbox command line ----------------------------------------------------------
 
-    def _box(self, argv: list[str], work: Path, uid: int, limits, binds: list[str], at: str = "/work") -> list[str]:
+    def _box(self, argv: list[str], work: Path, uid: int, limits, binds: list[str], at: str = "/work",
+             reap: bool = True) -> list[str]:
+        """bwrap's command line; `reap`: under the REAPER (where perl is), which reports the
+        program's wait status on STATUS_FD."""
+        if reap and self.perl:
+            argv = [self.perl, "-e", REAPER, "--", *argv]
         tmp = str(max(limits.memory, 1 << 20))
         box = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
@@ -136,7 +149,7 @@ class LocalBackend:
 
     def _phase(self, argv: list[str], work: Path, env: dict[str, str], limits, uid: int,
                binds: list[str], notes: list[str], trace_fd: int | None = None,
-               language: str = "") -> PhaseResult:
+               language: str = "", compiling: bool = False) -> PhaseResult:
         started = time.monotonic()
         spawner, cg = self._cgroups(uid, limits, notes)
         try:
@@ -155,7 +168,7 @@ class LocalBackend:
                     spawned = PhaseResult("sandbox_error", reason="the spawner process keeps dying")
             if isinstance(spawned, PhaseResult):
                 return spawned
-            result = self._watch(spawned, started, limits, cg, language)
+            result = self._watch(spawned, started, limits, cg, language, compiling)
             if result.status == "timeout" and language == "python" and result.stack is None:
                 notes.append("no py-spy stack: " + ("py-spy is not installed (pip install py-spy)"
                                                     if not self.py_spy else "py-spy could not dump it"))
@@ -180,7 +193,7 @@ class LocalBackend:
         return spawner, spawner.cg
 
     def _watch(self, sp: _Spawned, started: float, limits, cg: RunCgroups | None,
-               language: str) -> PhaseResult:
+               language: str, compiling: bool = False) -> PhaseResult:
         stdout, stderr = bytearray(), bytearray()
         bufs = {sp.out: stdout, sp.err: stderr}
         ep = select.epoll()
@@ -228,6 +241,7 @@ class LocalBackend:
                 stack = self._stack(sp.inner)
             sp.kill()
             status, usage = sp.wait()
+            real = sp.real_status()
             sp.wait_inner()
             if cg is not None and cg.pids():
                 cg.kill()
@@ -239,11 +253,11 @@ class LocalBackend:
         cpu = cg.cpu_seconds() if cg is not None else None
         if cpu is None:   # bwrap does not reap its init, so wait4 sees little of the run's CPU time
             cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
-        exit_code, sig = _decode(status, self.sandbox != "none")
+        exit_code, sig = _decode(status, self.sandbox != "none") if real is None else _decode(real, False)
         if timed_out and exit_code is not None and sig is None:
             exit_code = None
         state, reason = classify(exit_code, sig, stderr, timed_out=timed_out,
-                                 output_over=output_over, oom_killed=oom)
+                                 output_over=output_over, oom_killed=oom, compiling=compiling)
         return PhaseResult(state, exit_code=exit_code, signal=sig, wall=time.monotonic() - started,
                            cpu=cpu, stdout=bytes(stdout),
                            stderr=bytes(stderr), reason=reason, stack=stack)
@@ -294,7 +308,7 @@ class LocalBackend:
                 .replace("{dir}", SERVER_RUNTIME) for a in spec.command]
         binds = [*_binds(env, (), []), (spec.dir, SERVER_RUNTIME)]
         env = {k: v for k, v in env.items() if k != BINDS_ENV and not k.startswith("CODEALCHEMY_MAX")}
-        box = self._box(argv, spool, uid, SERVER_LIMITS, binds, at=SPOOL)
+        box = self._box(argv, spool, uid, SERVER_LIMITS, binds, at=SPOOL, reap=False)
         spawned = _spawn_bwrap(box, {**env, "HOME": "/tmp"}, SERVER_LIMITS, SERVER_LIMITS.memory, None, None)
         if isinstance(spawned, PhaseResult):
             if slot:
@@ -387,7 +401,7 @@ class LocalBackend:
                                    "CODEALCHEMY_COMPILE_DIR": str(work.relative_to(server.spool))}
                     compile_binds = [*binds, (str(server.home), SERVER_HOME)]
                 compiled = self._phase(request.compile, work, compile_env, limits.compiling(), uid, compile_binds,
-                                       notes)
+                                       notes, compiling=True)
                 if server and compiled.status == "timeout":   # it may still be compiling that program
                     self.servers.kill(server.spec.language)
                 if compiled.status == "runtime_error":
@@ -477,9 +491,17 @@ class _Spawned:
 
     def __init__(self, pid: int, out: int, err: int, inner: int | None = None,
                  inner_fd: int | None = None, group: bool = False, pidfd: int | None = None,
-                 spawner: _Spawner | None = None):
+                 spawner: _Spawner | None = None, status: int | None = None):
         self.pid, self.out, self.err, self.inner, self.inner_fd, self.group = pid, out, err, inner, inner_fd, group
         self.pidfd, self.spawner = pidfd, spawner   # bwrap started by a spawner: not our child
+        self.status = status   # the reaper's STATUS_FD (read end)
+
+    def real_status(self) -> int | None:
+        """The program's wait status as its reaper saw it (None: it did not say; killed, say)."""
+        if self.status is None:
+            return None
+        text = drain(self.status, 64).strip()
+        return int(text) if text.isdigit() else None
 
     def kill(self) -> None:
         for fd in (self.inner_fd, self.pidfd):   # the sandbox's init: the kernel kills its namespace
@@ -512,10 +534,10 @@ class _Spawned:
             select.select([self.inner_fd], [], [], timeout)
 
     def close(self) -> None:
-        for fd in (self.out, self.err, self.inner_fd, self.pidfd):
+        for fd in (self.out, self.err, self.inner_fd, self.pidfd, self.status):
             if fd is not None:
                 os.close(fd)
-        self.out = self.err = self.inner_fd = self.pidfd = None
+        self.out = self.err = self.inner_fd = self.pidfd = self.status = None
 
 
 SIGDEF = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)   # Python ignores the first two
@@ -753,10 +775,14 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
     err_r, err_w = _pipe()
     info_r, info_w = _pipe()
     block_r, block_w = _pipe()
+    status_r, status_w = _pipe() if REAPER in argv else (None, None)
     trace = fcntl.fcntl(trace_fd, fcntl.F_DUPFD_CLOEXEC, 10) if trace_fd is not None else None
-    ours = {out_r, out_w, err_r, err_w, info_r, info_w, block_r, block_w, trace}
-    fds = [out_w, err_w, info_w, block_r] + ([trace] if trace is not None else [])
-    targets = [1, 2, INFO_FD, BLOCK_FD, TRACE_FD][:len(fds)]
+    ours = {out_r, out_w, err_r, err_w, info_r, info_w, block_r, block_w, status_r, status_w, trace}
+    fds, targets = [out_w, err_w, info_w, block_r], [1, 2, INFO_FD, BLOCK_FD]
+    for fd, target in ((status_w, STATUS_FD), (trace, TRACE_FD)):
+        if fd is not None:
+            fds.append(fd)
+            targets.append(target)
     pidfd = None
     try:
         if spawner is not None:
@@ -774,11 +800,12 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
         if isinstance(e, _SpawnerGone):
             raise
         return PhaseResult("sandbox_error", reason=f"cannot start bwrap: {e.strerror or e}")
-    for fd in (out_w, err_w, info_w, block_r, trace):
+    for fd in (out_w, err_w, info_w, block_r, status_w, trace):
         if fd is not None:
             os.close(fd)
-    os.set_blocking(out_r, False)
-    os.set_blocking(err_r, False)
+    for fd in (out_r, err_r, status_r):
+        if fd is not None:
+            os.set_blocking(fd, False)
     try:
         inner = _read_info(info_r)
     finally:
@@ -799,7 +826,7 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
                 resource.prlimit(inner, resource.RLIMIT_DATA, (limits.memory, limits.memory))
         except (ProcessLookupError, OSError):
             inner = None
-    spawned = _Spawned(pid, out_r, err_r, inner, inner_fd, pidfd=pidfd, spawner=spawner)
+    spawned = _Spawned(pid, out_r, err_r, inner, inner_fd, pidfd=pidfd, spawner=spawner, status=status_r)
     if inner is None:   # bwrap failed to set up the sandbox (or it died): never let it run unlimited
         spawned.kill()
         os.close(block_w)
