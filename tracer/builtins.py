@@ -52,3 +52,10 @@ def register_generators(register):
         return OpenAIGenerator(**options)
 
     register("openai", openai_generator)
+
+    def vllm_generator(**options):
+        from .generators.vllm import VLLMGenerator
+
+        return VLLMGenerator(**options)
+
+    register("vllm", vllm_generator)
