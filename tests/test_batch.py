@@ -234,3 +234,86 @@ def test_a_shard_is_written_by_one_writer_at_a_time(tmp_path):
     racer.join(30)
     assert second[0].reports == []                       # it found the shard done and left it alone
     assert len(records.dump_index(out)) == 2
+
+
+def test_rows_carry_their_provenance_into_the_trace_header(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow comes with the test extra")
+    import pyarrow.parquet as pq
+
+    rows = [{"content": "print(1)\n", "language": "Python", "path": "src/a.py", "blob_id": "b1",
+             "repo_name": "octo/one", "license": "mit", "detected_licenses": ["mit", "apache-2.0"]},
+            {"content": "print(2)\n", "language": "Python", "path": "src/a.py", "blob_id": "b2",
+             "repo_name": "octo/two", "license": "bsd-3-clause", "detected_licenses": []}]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "rows.parquet")
+    done = batch(tmp_path / "rows.jsonl", tmp_path / "rows.parquet", "--out", tmp_path / "dump")
+    assert done.returncode == 0, done.stderr
+    index = records.dump_index(tmp_path / "dump")
+    headers = [records.dump_trace(tmp_path / "dump", e)[0] for e in index]
+    assert [h["input"]["source_id"] for h in headers] == [e["source_id"] for e in index] == [
+        f"{tmp_path / f}#{i}" for f in ("rows.jsonl", "rows.parquet") for i in (0, 1)]   # unique, same path twice
+    for h, row in zip(headers, rows * 2, strict=True):
+        assert {k: h["input"][k] for k in ("blob_id", "repo_name", "path", "license")} == {
+            k: row[k] for k in ("blob_id", "repo_name", "path", "license")}
+        assert h["input"].get("detected_licenses", []) == row["detected_licenses"]
+
+
+def numbered_rows(n):
+    return [{"content": f"print({i})\n", "language": "python", "path": f"r{i}.py"} for i in range(n)]
+
+
+def test_parquet_shards_read_only_their_row_groups(tmp_path, monkeypatch):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow comes with the test extra")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(numbered_rows(20)), tmp_path / "t.parquet", row_group_size=5)
+    read: list[int] = []
+    real = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", lambda self, g, **kw: read.append(g) or real(self, g, **kw))
+    monkeypatch.setattr(pq, "read_table", lambda *a, **kw: pytest.fail("a shard read the whole file"))
+    plan = list(corpus.shards([tmp_path / "t.parquet"], 4))
+    got = []
+    for shard in plan:
+        got += [item.source for item in shard.items()]
+    assert got == [f"r{i}.py" for i in range(20)]
+    assert read == [0, 1, 2, 3]     # each group decoded once, though shards 2-4 straddle groups
+
+
+def test_gzip_jsonl_shards_in_any_order(tmp_path):
+    import gzip
+
+    with gzip.open(tmp_path / "t.jsonl.gz", "wt") as fh:
+        for r in numbered_rows(10):
+            fh.write(json.dumps(r) + "\n\n")
+    plan = list(corpus.shards([tmp_path / "t.jsonl.gz"], 3))
+    assert [s.count for s in plan] == [3, 3, 3, 1]
+
+    def rows(shard):
+        return [(i.input["source_id"].rsplit("#")[1], i.content) for i in shard.items()]
+
+    expect = {s.name: [(str(k), f"print({k})\n".encode()) for k in range(s.start, s.stop)] for s in plan}
+    for order in (plan, plan[::-1], [plan[1], plan[3], plan[0], plan[2]]):   # one worker, shards in any order
+        assert {s.name: rows(s) for s in order} == expect
+
+
+def test_a_folder_of_tables_is_a_table_corpus(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow comes with the test extra")
+    import gzip
+
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "dataset"
+    (data / "python").mkdir(parents=True)
+    rows = numbered_rows(6)
+    (data / "python" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    with gzip.open(data / "python" / "b.jsonl.gz", "wt") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in rows[2:4]))
+    pq.write_table(pa.Table.from_pylist(rows[4:]), data / "c.parquet")
+    done = batch(data, "--out", tmp_path / "dump", "--json")
+    assert done.returncode == 0, done.stderr
+    index = records.dump_index(tmp_path / "dump")
+    assert sorted(e["source"] for e in index) == sorted(r["path"] for r in rows)
+    assert {e["status"] for e in index} == {"ok"}
+    (data / "README.md").write_text("not a table\n")      # now a folder of files: each table is one input
+    mixed = list(corpus.shards([data], 64))
+    assert [s.kind for s in mixed] == ["files"] and mixed[0].count == 4

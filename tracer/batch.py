@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__, plugins, records
-from .corpus import Shard, shards
+from .corpus import Item, Shard, shards
 from .limits import Limits
 from .tracing import TOOL, trace_input
 
@@ -93,10 +93,12 @@ def run_shard(shard: Shard, settings: Settings, out: str, report: Report | None 
                         if report:
                             report("", "filtered", 0)
                         continue
-                    entry = writer.add(list(trace_input(item.source, item.content, language=item.language,
-                                                        backend=backend, overrides=overrides, error=item.error)))
+                    trace = list(trace_input(item.source, item.content, language=item.language,
+                                             backend=backend, overrides=overrides, error=item.error))
+                    trace[0]["input"] = item.input
+                    entry = writer.add(trace)
                 except Exception as e:   # a bug of ours or a host failure on this input: its record says which
-                    entry = writer.add(failure(item.source, e, backend))
+                    entry = writer.add(failure(item, e, backend))
                 done = (entry["language"], entry["status"], entry["events"])
                 result.reports.append(done)
                 if report:
@@ -115,10 +117,10 @@ def claim(out: str | Path, shard: str) -> Iterator[bool]:
         yield not records.index_path(out, shard).exists()
 
 
-def failure(source: str, error: Exception, backend) -> list[dict]:
+def failure(item: Item, error: Exception, backend) -> list[dict]:
     """The record of an input whose handling raised `error`."""
-    return [records.header(language="", source=source, sha256="", instrumenter={}, limits={}, tool=TOOL,
-                           backend=backend.name, sandbox=getattr(backend, "sandbox", None)),
+    return [records.header(language="", source=item.source, sha256="", instrumenter={}, limits={}, tool=TOOL,
+                           backend=backend.name, sandbox=getattr(backend, "sandbox", None), input=item.input),
             records.footer(status="input_error", exception=type(error).__name__,
                            reason=f"could not be traced: {type(error).__name__}: {error}")]
 

@@ -163,7 +163,8 @@ class DumpWriter:
         head, foot = trace[0], trace[-1]
         offset = self._fh.tell()
         length = write(trace, self._fh)   # packed whole first: a record that cannot pack writes nothing
-        entry = {"source": head.get("source"), "language": head.get("language"),
+        entry = {"source": head.get("source"), "source_id": (head.get("input") or {}).get("source_id"),
+                 "language": head.get("language"),
                  "sha256": head.get("sha256"), "status": foot.get("status"),
                  "reason": foot.get("reason"), "events": foot.get("events", 0),
                  "seconds": round(sum((foot.get("timings") or {}).values()), 6),
