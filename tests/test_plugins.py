@@ -1,5 +1,6 @@
 """A real plugin package, installed with `trace plugins install` into a temporary environment."""
 
+import os
 import re
 import site
 import subprocess
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 
 EXAMPLE = Path(__file__).parent / "plugin_example"
+BROKEN = Path(__file__).parent / "plugin_broken"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def env(tmp_path_factory):
     """A venv that sees this environment's packages (codealchemy included) but installs into its own."""
     root = tmp_path_factory.mktemp("venv")
@@ -24,9 +26,9 @@ def env(tmp_path_factory):
     return root / "bin" / "python"
 
 
-def trace(python, *args):
+def trace(python, *args, **env):
     return subprocess.run([str(python), "-m", "codealchemy.tracer.cli", *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env={**os.environ, **env})
 
 
 def test_install_discover_use_and_uninstall(env):
@@ -62,3 +64,50 @@ def test_a_misspelled_hook_fails_loudly():
     pm.register(Typo())
     with pytest.raises(pluggy.PluginValidationError):
         pm.check_pending()
+
+
+BROKEN_REASONS = {"broken_import": "import failed: ModuleNotFoundError",
+                  "broken_typo": "unknown hook register_langauges",
+                  "broken_raises": "register_strategies raised RuntimeError: strategy set-up failed",
+                  "broken_command": "register_commands raised RuntimeError: command set-up failed"}
+
+
+def _reported(stderr: str) -> list[str]:
+    """The plugin names of the stderr lines that report a broken plugin."""
+    return sorted(m.group(1) for m in re.finditer(r"^trace: plugin (\S+) .*is broken and skipped", stderr, re.M))
+
+
+def test_broken_plugins_are_reported_once_and_skipped(env):
+    done = trace(env, "plugins", "install", str(BROKEN))
+    assert done.returncode == 0, done.stderr
+
+    for args in (["--help"], ["langs"], ["gen", "list"], ["plugins", "list"]):
+        r = trace(env, *args)
+        assert r.returncode == 0, (args, r.stderr)
+        reported = _reported(r.stderr)
+        assert len(reported) == len(set(reported)), r.stderr  # once each
+        assert {"broken_import", "broken_typo", "broken_command"} <= set(reported), r.stderr
+        assert len(r.stderr.strip().splitlines()) == len(reported), r.stderr
+    listed = trace(env, "plugins", "list")
+    assert _reported(listed.stderr) == sorted(BROKEN_REASONS)
+    for name, reason in BROKEN_REASONS.items():  # its table row: name, distribution, status and reason
+        row = rf"^\W+{name} +\W+codealchemy-broken 0\.1\.0 +\W+broken: {reason[:40]}"
+        assert re.search(row, listed.stdout, re.M), (name, listed.stdout)
+    half = trace(env, "half-added")
+    assert half.returncode != 0 and "must not be reachable" not in half.stdout
+
+    off = trace(env, "plugins", "list", CODEALCHEMY_DISABLE_PLUGINS="1")
+    assert off.returncode == 0 and off.stderr == "" and off.stdout.count("disabled") == len(BROKEN_REASONS)
+    counts = re.search(r"\d+ languages.*", off.stdout).group(0)
+    assert counts in listed.stdout  # what broken hooks registered before raising is not left behind
+    one_off = trace(env, "plugins", "list", CODEALCHEMY_DISABLE_PLUGINS="broken_typo, broken_import")
+    assert _reported(one_off.stderr) == ["broken_command", "broken_raises"]
+    by_dist = trace(env, "plugins", "list", CODEALCHEMY_DISABLE_PLUGINS="codealchemy-broken")
+    assert by_dist.stderr == ""
+
+    gone = trace(env, "plugins", "uninstall", "broken_typo")  # the entry-point name `plugins list` shows
+    assert gone.returncode == 0, gone.stderr
+    after = trace(env, "plugins", "list")
+    assert after.stderr == "" and "broken" not in after.stdout
+    unknown = trace(env, "plugins", "uninstall", "no-such-plugin")
+    assert unknown.returncode == 2 and "no installed plugin" in unknown.stderr

@@ -25,7 +25,7 @@ app.add_typer(runtimes.app, name="runtimes")
 def build_app() -> typer.Typer:
     from .. import plugins
 
-    plugins.manager().hook.register_commands(app=app)
+    plugins.add_commands(app)
     return app
 
 

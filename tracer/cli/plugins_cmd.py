@@ -17,11 +17,13 @@ app = typer.Typer(no_args_is_help=True, help="List, install and remove plugins."
 
 @app.command("list")
 def list_cmd() -> None:
-    """Show every plugin and the hooks it implements."""
-    table = Table("plugin", "distribution", "hooks")
-    for row in plugins.plugin_list():
-        table.add_row(row["name"], row["distribution"], ", ".join(row["hooks"]))
-    Console().print(table)
+    """Show every plugin, its status (broken ones with the reason) and the hooks it implements."""
+    rows = plugins.plugin_list()
+    table = Table("plugin", "distribution", "status", "hooks")
+    for row in rows:
+        status = row["status"] + (f": {row['reason']}" if row["reason"] else "")
+        table.add_row(row["name"], row["distribution"], status, ", ".join(row["hooks"]))
+    Console(width=200).print(table)
     counts = {"languages": len(plugins.languages()), "backends": len(plugins.backends()),
               "strategies": len(plugins.strategies()), "benchmarks": len(plugins.benchmarks()),
               "generators": len(plugins.generators())}
@@ -44,6 +46,11 @@ def install_cmd(
 
 
 @app.command("uninstall")
-def uninstall_cmd(name: Annotated[str, typer.Argument(help="The plugin's distribution name.")]) -> None:
-    """Remove a plugin package."""
-    _pip("uninstall", "-y", name)
+def uninstall_cmd(name: Annotated[str, typer.Argument(
+        help="The plugin as `trace plugins list` shows it: its entry-point name or its distribution.")]) -> None:
+    """Remove a plugin package (broken ones too)."""
+    dist = plugins.distribution_of(name)
+    if dist is None:
+        print(f"trace: no installed plugin or distribution named {name!r} (see `trace plugins list`)", file=sys.stderr)
+        raise typer.Exit(2)
+    _pip("uninstall", "-y", dist)
