@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,21 @@ def test_garbage_on_the_trace_channel_is_reported():
     footer, _ = traced("fd3garbage.py")
     assert footer["status"] == "ok" and footer["dropped"] == 3, footer
     assert footer["channel"] == "corrupt", footer
+
+
+def test_a_cpu_hog_does_not_starve_the_run_beside_it():
+    """60 spinning children of one run share that run's CPU weight: a 3-second CPU program run
+    beside it still finishes (before, it got 1/61 of the CPUs and timed out)."""
+    got = {}
+    hog = threading.Thread(target=lambda: got.__setitem__("hog", traced("cpuhog.py", "--timeout", 15)))
+    hog.start()
+    time.sleep(2)   # the hog is spinning by now
+    started = time.monotonic()
+    benign, _ = traced("cpuwork.py", "--timeout", 10)
+    took = time.monotonic() - started
+    hog.join()
+    assert benign["status"] == "ok", benign
+    assert benign["cpu"] >= 3.0, benign
+    hog_footer = got["hog"][0]
+    assert hog_footer["status"] == "timeout", hog_footer
+    print(f"benign: {took:.1f} s wall for {benign['cpu']:.1f} s CPU beside the hog")

@@ -91,12 +91,16 @@ class Backend(Protocol):
 
 
 def classify(exit_code: int | None, sig: int | None, stderr: bytes, *, timed_out: bool,
-             output_over: bool, oom_killed: bool = False, compiling: bool = False) -> tuple[str, str | None]:
+             output_over: bool, oom_killed: bool = False, compiling: bool = False,
+             cpu_out: bool = False) -> tuple[str, str | None]:
     """(status, reason) of a finished phase from facts: how it ended (`exit_code` and `sig` from
     the real wait status), the kernel's OOM kills in its cgroup, and in a run phase a runtime's
-    own out-of-memory death line (OOM_DEATH); shared by every backend."""
+    own out-of-memory death line (OOM_DEATH); `cpu_out`: the run's processes together used the
+    timeout in CPU time. Shared by every backend."""
     if output_over:
         return "output_limit", "output exceeded --max-output"
+    if cpu_out:
+        return "timeout", "CPU-time limit reached (all processes of the run together)"
     if timed_out:
         return "timeout", "wall-clock limit reached"
     failed = sig is not None or bool(exit_code)

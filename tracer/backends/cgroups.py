@@ -1,5 +1,7 @@
-"""Per-run cgroups for the `local` backend: a memory limit (an OOM kill is `memory_limit`) and a
-pids limit (so concurrent runs never share a process count), where the cgroup tree is writable.
+"""Per-run cgroups for the `local` backend: a memory limit (an OOM kill is `memory_limit`), a
+pids limit (so concurrent runs never share a process count) and a CPU share (a run is one
+scheduling entity however many processes it has, so 60 spinning children of one run cannot
+starve the run beside it), where the cgroup tree is writable.
 
 Both hierarchies are handled: cgroup v2 (memory.max, pids.max, memory.events, cgroup.kill) where
 the unified tree has the controller, else cgroup v1 (/sys/fs/cgroup/memory, /sys/fs/cgroup/pids).
@@ -18,8 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-CONTROLLERS = ("memory", "pids", "cpu")   # cpu: accounting only (v2 cpu.stat, v1 cpuacct)
-_V1_NAME = {"memory": "memory", "pids": "pids", "cpu": "cpuacct"}
+#: cpu: accounting (v2 cpu.stat, v1 cpuacct); cpu-share: the scheduler's group (v2 cpu, v1 cpu)
+CONTROLLERS = ("memory", "pids", "cpu", "cpu-share")
+_V1_NAME = {"memory": "memory", "pids": "pids", "cpu": "cpuacct", "cpu-share": "cpu"}
+_V2_NAME = {"cpu-share": "cpu"}
+#: The run's CPU weight: that of one ordinary process (v2 cpu.weight, v1 cpu.shares defaults).
+CPU_WEIGHT = {2: ("cpu.weight", "100"), 1: ("cpu.shares", "1024")}
 _counter = itertools.count()
 
 
@@ -110,11 +116,12 @@ def places() -> tuple[dict[str, _Place], list[str]]:
     v2root = _v2_root()
     for ctrl in CONTROLLERS:
         why = []
+        name = _V2_NAME.get(ctrl, ctrl)
         if v2root is not None and v2path is not None:
             parent = v2root / v2path.lstrip("/")
             try:
                 # cpu.stat (usage_usec) is in every v2 cgroup, with or without the cpu controller
-                enabled = ctrl == "cpu" or ctrl in (parent / "cgroup.controllers").read_text().split()
+                enabled = ctrl == "cpu" or name in (parent / "cgroup.controllers").read_text().split()
             except OSError:
                 enabled = False
             if enabled and ctrl == "cpu":
@@ -126,11 +133,11 @@ def places() -> tuple[dict[str, _Place], list[str]]:
             elif enabled:
                 sub = parent / "cgroup.subtree_control"
                 try:
-                    if ctrl not in sub.read_text().split():
-                        sub.write_text(f"+{ctrl}")
+                    if name not in sub.read_text().split():
+                        sub.write_text(f"+{name}")
                     problem = _probe(parent)
                 except OSError as e:
-                    problem = f"cannot enable {ctrl} in {sub} ({e.strerror})"
+                    problem = f"cannot enable {name} in {sub} ({e.strerror})"
                 if problem is None:
                     found[ctrl] = _Place(ctrl, 2, parent)
                     continue
@@ -148,7 +155,8 @@ def places() -> tuple[dict[str, _Place], list[str]]:
         else:
             why.append("v1: not mounted")
         notes.append(f"no {ctrl} cgroup ({'; '.join(why)}): "
-                     + ("CPU time not measured" if ctrl == "cpu" else "rlimits only"))
+                     + {"cpu": "CPU time not measured",
+                        "cpu-share": "a run's processes each get a full CPU share"}.get(ctrl, "rlimits only"))
     _cache.clear()
     _cache[os.getpid()] = found, notes
     return found, notes
@@ -214,6 +222,9 @@ class RunCgroups:
                     self._limit_memory(version, d, memory)
                 elif ctrl == "pids":
                     _write(d + "/pids.max", str(processes))
+                elif ctrl == "cpu-share":
+                    knob, value = CPU_WEIGHT[version]
+                    _write(f"{d}/{knob}", value)
             except OSError as e:
                 self.notes.append(f"cannot set {ctrl} limit in {d} ({e.strerror})")
         self._oom0 = self._oom_count()
@@ -233,11 +244,17 @@ class RunCgroups:
     def add(self, pid: int) -> bool:
         """Move `pid` (blocked before it runs anything of the program) into every run cgroup;
         False if it could not join one (that one is then dropped from the run)."""
-        ok = True
+        ok, joined, failed = True, set(), set()
         for ctrl, (_, d) in list(self.dirs.items()):
+            if d in joined:   # (v2: cpu and cpu-share are one directory)
+                continue
             try:
+                if d in failed:
+                    raise OSError(0, "as the controller beside it")
                 _write(d + "/cgroup.procs", str(pid))
+                joined.add(d)
             except OSError as e:
+                failed.add(d)
                 self.notes.append(f"cannot join {ctrl} cgroup ({e.strerror})")
                 ok = False
                 del self.dirs[ctrl]

@@ -84,6 +84,7 @@ REAPER = (r'open(S, ">&=6") or exit 126; my $p = fork; defined $p or die "fork: 
           r' waitpid($p, 0); syswrite S, "$?\n"; exit($? & 127 ? 128 + ($? & 127) : $? >> 8)')
 SETUP_TIMEOUT = 10.0                 # seconds bwrap may take to set the sandbox up
 PY_SPY_BUDGET = 1.0                  # seconds of py-spy dumps on a Python timeout, all told
+CPU_CHECK = 0.25                     # seconds between reads of the run's CPU time (its cgroup)
 SPOOL = "/run/spool"   # where a compile server sees the run folders (/run is a tmpfs there)
 SERVER_HOME = "/run/compile-server"   # where a compile phase sees the server's socket and stand-in
 #: Where a compile server sees its runtime folder: bwrap makes the folders leading to a mount
@@ -203,8 +204,11 @@ class LocalBackend:
         live, exited = {sp.out, sp.err}, False
         deadline = started + limits.timeout
         linger = None   # after the exit: how long to wait for output still in the pipes
-        timed_out = output_over = False
+        timed_out = output_over = cpu_out = False
         cap = limits.max_output
+        # the timeout counts CPU time too, of every process of the run together (RLIMIT_CPU is
+        # per process: 60 spinning children would each get the whole timeout)
+        cpu_check = started + CPU_CHECK if cg is not None and cg.cpu_seconds() is not None else None
         try:
             while live or not exited:
                 now = time.monotonic()
@@ -214,7 +218,13 @@ class LocalBackend:
                 if left <= 0:
                     timed_out = True
                     break
-                for fd, _ in ep.poll(left if linger is None else min(left, linger - now)):
+                if cpu_check is not None and now >= cpu_check:
+                    if cg.cpu_seconds() >= limits.timeout:
+                        timed_out = cpu_out = True
+                        break
+                    cpu_check = now + CPU_CHECK
+                wait = left if linger is None else min(left, linger - now)
+                for fd, _ in ep.poll(wait if cpu_check is None else min(wait, max(cpu_check - now, 0.0))):
                     if fd == pidfd:
                         exited = True
                         linger = time.monotonic() + 0.5
@@ -257,7 +267,7 @@ class LocalBackend:
         if timed_out and exit_code is not None and sig is None:
             exit_code = None
         state, reason = classify(exit_code, sig, stderr, timed_out=timed_out,
-                                 output_over=output_over, oom_killed=oom, compiling=compiling)
+                                 output_over=output_over, oom_killed=oom, compiling=compiling, cpu_out=cpu_out)
         return PhaseResult(state, exit_code=exit_code, signal=sig, wall=time.monotonic() - started,
                            cpu=cpu, stdout=bytes(stdout),
                            stderr=bytes(stderr), reason=reason, stack=stack)
