@@ -9,7 +9,7 @@ import pytest
 
 from codealchemy.tracer.backends import RunRequest
 
-from .conftest import LIMITS
+from .conftest import HOSTILE, LIMITS
 
 
 def python(backend, code: str, **limits):
@@ -51,3 +51,12 @@ def test_an_allocation_the_data_limit_refuses_is_a_memory_limit(backend):
     touched) is the memory limit at work: the runtime's own death line says so."""
     ran = python(backend, "x = bytearray(1 << 40)\n")
     assert ran.status == "memory_limit", ran
+
+
+def test_filling_the_work_folder_is_a_memory_limit_and_spares_the_spawner(backend):
+    """The work folder is charged to the run's memory cgroup, where the slot's spawner lives too:
+    the OOM killer must take the program, never the spawner (that was a runtime_error)."""
+    code = (HOSTILE / "fillwork.py").read_bytes()
+    for _ in range(2):   # the second run finds its slot's spawner alive
+        ran = python(backend, code.decode(), memory=96 << 20, timeout=10)
+        assert ran.status == "memory_limit", ran

@@ -659,6 +659,7 @@ class _Spawner:
         finally:
             theirs.close()
         self.sock = ours
+        _oom_score(self.proc.pid, -1000)   # the OOM killer takes the program, never the spawner
         self.cg.add(self.proc.pid)   # before it starts anything
         self.cg.keep = frozenset({self.proc.pid})
         ours.send(SPAWNER.encode())
@@ -831,6 +832,7 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
                                (resource.RLIMIT_NPROC, (limits.processes,) * 2),
                                (resource.RLIMIT_CORE, (0, 0))):
                 resource.prlimit(inner, res, value)
+            _oom_score(inner, 1000)   # first in line (and, set by root, it cannot lower it)
             if cg is not None and spawner is None and not cg.add(inner) and data != limits.memory:
                 # (a spawner's children are born in its cgroups) not in the memory cgroup after all
                 resource.prlimit(inner, resource.RLIMIT_DATA, (limits.memory, limits.memory))
@@ -902,6 +904,16 @@ def _spawn_plain(argv: list[str], work: Path, env: dict[str, str], limits,
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+def _oom_score(pid: int, score: int) -> None:
+    """Where the OOM killer puts `pid` (and what it starts): -1000 never, 1000 first. Only root
+    may lower it; an unprivileged host skips that quietly (the cgroups are root's anyway)."""
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as fh:
+            fh.write(str(score))
+    except PermissionError:
+        pass
+
 
 def _open_fds() -> list[int]:
     try:
