@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
-from codealchemy.tracer.backends import RunRequest, SandboxError
+from codealchemy.tracer.backends import RunRequest, SandboxError, runfolders
 from codealchemy.tracer.backends import local as local_mod
 from codealchemy.tracer.backends.local import LocalBackend
 
@@ -168,3 +170,37 @@ def test_a_missing_toolchain_is_a_sandbox_error_not_the_programs(backend):
     assert got.compile is None
     assert got.run.status == "sandbox_error"
     assert got.run.reason == "no-such-compiler not installed here (see `trace doctor`)"
+
+
+def test_a_tree_too_deep_for_rmtree_is_removed_with_its_run_folder(backend):
+    """A 5000-deep tree in the work folder made the clean-up raise (RecursionError) and leak the
+    run folder, on /dev/shm: RAM until reboot."""
+    base = Path(backend._work_base() or tempfile.gettempdir())
+    before = set(os.listdir(base))
+    req = RunRequest(files={"main.py": (HOSTILE / "deeptree.py").read_bytes()}, run=["/usr/bin/python3", "main.py"],
+                     limits=LIMITS.merged({"timeout": 20}))
+    result = backend.run(req)
+    assert result.run.status == "ok" and result.run.stdout == b"deep\n", result.run
+    assert not {n for n in set(os.listdir(base)) - before if n.startswith("codealchemy-")}
+
+
+def test_run_folders_and_spools_of_dead_owners_are_swept(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    mine = runfolders.make(str(tmp_path), runfolders.RUN)
+    theirs = [tmp_path / f"{kind}{dead.pid}-x" for kind in (runfolders.RUN, runfolders.SPOOL)]
+    for d in theirs:
+        (d / "work" / "deep").mkdir(parents=True)
+        (d / "work" / "deep" / "f").write_text("x")
+    (tmp_path / "codealchemy-run-notapid").mkdir()
+    runfolders.sweep(str(tmp_path))
+    assert mine.exists() and not any(d.exists() for d in theirs)
+    assert (tmp_path / "codealchemy-run-notapid").exists()
+
+
+def test_a_spool_is_removed_when_its_backend_closes():
+    be = LocalBackend(uid=UID_BASE, uids=UID_SLOTS)
+    spool = be.servers._spool()
+    assert spool.is_dir() and spool.name.startswith(f"{runfolders.SPOOL}{os.getpid()}-")
+    be.close()
+    assert not spool.exists()

@@ -63,7 +63,7 @@ import time
 from pathlib import Path
 
 from ..limits import Limits
-from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify, drain, servers
+from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify, drain, runfolders, servers
 from .cgroups import RunCgroups
 from .cgroups import places as cgroup_places
 
@@ -115,6 +115,13 @@ class LocalBackend:
         self.perl = shutil.which("perl", path="/usr/bin:/bin")
         self.servers = (servers.Pool(self._start_server, self._work_base())
                         if compile_servers and sandbox == "bwrap" else None)
+        if sandbox == "bwrap":
+            _sweep_folders(self._work_base())
+
+    def close(self) -> None:
+        """Stop the compile servers and remove their spool (also done at exit)."""
+        if self.servers:
+            self.servers.close()
 
     # --- the sandbox command line ----------------------------------------------------------
 
@@ -377,10 +384,8 @@ class LocalBackend:
             server = self.servers.server(request.compile_server, env, notes)
             if server and server.started >= started:
                 timings["compile_server_start"] = round(server.started - started, 6)
-        folder = (self.servers.run_folder() if server else
-                  tempfile.TemporaryDirectory(prefix="codealchemy-", dir=self._work_base()))
-        with folder as tmp:
-            root = Path(tmp)
+        root = self.servers.run_folder() if server else runfolders.make(self._work_base(), runfolders.RUN)
+        try:   # (whatever the program left in it and however the host side fails)
             os.chmod(root, 0o711)
             work = root / "work"
             work.mkdir()
@@ -434,9 +439,19 @@ class LocalBackend:
             return RunResult(compiled, ran, trace=trace, timings=timings,
                              trace_truncated=size > len(trace) or size >= limits.max_trace_bytes,
                              notes=notes)
+        finally:
+            why = runfolders.remove(root)
+            if why:
+                notes.append(why)
 
 
 # --- uids: one per concurrent run, across processes ---------------------------------------------
+
+@functools.cache
+def _sweep_folders(base: str | None) -> None:
+    """Once per process: the run folders and spools of dead owners go (runfolders.sweep)."""
+    runfolders.sweep(base)
+
 
 @functools.cache
 def _lock_dir() -> Path:

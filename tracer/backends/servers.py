@@ -24,14 +24,13 @@ import atexit
 import os
 import select
 import shutil
-import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import drain
+from . import drain, runfolders
 
 START_AFTER = 2        # compiles of a language before its server starts
 READY_TIMEOUT = 60.0   # seconds a server may take to say "ready"
@@ -187,12 +186,13 @@ class Pool:
             self.served[language] += server.served()
             server.stop()
 
-    def run_folder(self) -> tempfile.TemporaryDirectory:
-        return tempfile.TemporaryDirectory(prefix="run-", dir=self._spool())
+    def run_folder(self) -> Path:
+        """A new run folder in the spool (the caller removes it: runfolders.remove)."""
+        return runfolders.make(str(self._spool()), runfolders.RUN)
 
     def _spool(self) -> Path:
         if self.spool is None:
-            self.spool = Path(tempfile.mkdtemp(prefix="codealchemy-spool-", dir=self._work_base))
+            self.spool = runfolders.make(self._work_base, runfolders.SPOOL)
             self.spool.chmod(0o711)
         return self.spool
 
@@ -202,7 +202,7 @@ class Pool:
         for language in list(self.servers):
             self.kill(language)
         if self.spool is not None:
-            shutil.rmtree(self.spool, ignore_errors=True)
+            runfolders.remove(self.spool)
             self.spool = None
 
 
