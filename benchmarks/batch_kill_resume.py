@@ -1,5 +1,8 @@
 """A large mixed corpus, killed halfway with SIGKILL and resumed: every input exactly once?
 
+The kill goes to the main process alone (as `kill -9 PID` or the OOM killer does, not to its
+process group): its workers must die with it, or they would race the resume.
+
 The corpus: every language's fixtures, cycled to --files inputs, plus the sandbox suite's
 hostile programs (fork bombs, memory hogs, floods, network and secret probes) and bad inputs
 (a syntax error, binary, non-UTF-8, empty, too large, unknown extension, a compile error).
@@ -59,9 +62,16 @@ def main() -> int:
                                  start_new_session=True)
         while first.poll() is None and len(list(dump.glob("*.index.jsonl"))) * 2 < _shards(dump):
             time.sleep(0.1)
-        os.killpg(first.pid, signal.SIGKILL)
+        os.kill(first.pid, signal.SIGKILL)
         first.wait()
         killed_at = time.monotonic() - t0
+        time.sleep(2)
+        try:    # anything of the first run still alive is an orphan: count it, then end it
+            os.killpg(first.pid, 0)
+            orphans = "yes (killed now)"
+            os.killpg(first.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            orphans = "none"
         partial = len(records.dump_index(dump))
         t1 = time.monotonic()
         resumed = subprocess.run(command, capture_output=True, text=True)
@@ -71,17 +81,18 @@ def main() -> int:
         twice = [s for s, n in got.items() if n > 1]
         print(f"corpus: {len(inputs)} inputs ({args.files} fixtures cycled, {len(list(HOSTILE.iterdir()))} "
               f"hostile, 7 bad), {args.workers} workers")
-        print(f"first run: SIGKILLed after {killed_at:.1f} s with {partial} inputs done")
+        print(f"first run: main pid SIGKILLed after {killed_at:.1f} s with {partial} inputs done; "
+              f"processes left of it: {orphans}")
         print(f"resumed run: exit {resumed.returncode}, {seconds:.1f} s for the rest")
         print(f"missing {len(missing)}, duplicated {len(twice)}, traced {sum(got.values())} of {len(inputs)}")
         print(resumed.stdout)
-        return 0 if resumed.returncode == 0 and not missing and not twice else 1
+        return 0 if resumed.returncode == 0 and not missing and not twice and orphans == "none" else 1
 
 
 def _shards(dump: Path) -> int:
-    """Shards of the run's plan (from batch.json, once the run has written it)."""
+    """Shards of the run's plan (from .pipeline/run.json, once the run has written it)."""
     try:
-        return json.loads((dump / "batch.json").read_text())["plan"]["shards"]
+        return json.loads((dump / ".pipeline" / "run.json").read_text())["plan"]["shards"]
     except (OSError, ValueError, KeyError):
         return 1 << 30
 

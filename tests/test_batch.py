@@ -13,6 +13,7 @@ import pytest
 
 from codealchemy.tracer import batch as batch_mod
 from codealchemy.tracer import corpus, records
+from codealchemy.tracer.pipeline import shards
 
 TRACE = [sys.executable, "-m", "codealchemy.tracer.cli"]
 
@@ -205,11 +206,12 @@ def test_a_shard_that_raises_keeps_no_index(tmp_path):
     rows.write_text('{"content": "print(1)\\n", "language": "python"}\n' * 4)
     first = next(corpus.shards([rows], 4))
     rows.unlink()     # the corpus file is gone once the worker starts: no input of the shard can be read
-    settings = batch_mod.Settings(corpus=(str(rows),), sandbox="none")
+    step = batch_mod.TraceStep(batch_mod.Settings(corpus=(str(rows),), sandbox="none"))
     with pytest.raises(FileNotFoundError):
-        batch_mod.run_shard(first, settings, str(tmp_path / "dump"))
+        shards.run_shard(step, first, tmp_path / "dump")
     assert not records.index_path(tmp_path / "dump", first.name).exists()
     assert not list((tmp_path / "dump").glob("*.msgpack*"))
+    assert shards.done_shards(tmp_path / "dump") == {}
 
 
 def test_a_shard_is_written_by_one_writer_at_a_time(tmp_path):
@@ -218,21 +220,21 @@ def test_a_shard_is_written_by_one_writer_at_a_time(tmp_path):
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"content": "print(1)\\n", "language": "python"}\n' * 2)
     shard = next(corpus.shards([rows], 2))
-    settings = batch_mod.Settings(corpus=(str(rows),), sandbox="none")
+    step = batch_mod.TraceStep(batch_mod.Settings(corpus=(str(rows),), sandbox="none"))
     out = tmp_path / "dump"
     second: list = []
-    with batch_mod.claim(out, shard.name) as mine:      # a leftover worker of a killed run holds it
+    with shards.claim(out, shard.name) as mine:      # a leftover worker of a killed run holds it
         assert mine
-        racer = threading.Thread(target=lambda: second.append(batch_mod.run_shard(shard, settings, str(out))))
+        racer = threading.Thread(target=lambda: second.append(shards.run_shard(step, shard, out)))
         racer.start()
         time.sleep(0.5)
         assert racer.is_alive() and not list(out.glob(".*.msgpack.tmp")), "the second writer must wait"
-        with records.DumpWriter(out, shard=shard.name) as w:
-            for item in shard.items():
-                w.add([records.header(language="python", source=item.source, sha256="", instrumenter={},
-                                      limits={}, tool="t"), records.footer(status="ok")])
+        marked = shards.ShardOutput(out, shard)
+        step.run(shard, marked)
+        (out / ".pipeline" / "done").mkdir(parents=True)
+        shards.marker_path(out, shard.name).write_text("{}")
     racer.join(30)
-    assert second[0].reports == []                       # it found the shard done and left it alone
+    assert second == [None]                       # it found the shard done and left it alone
     assert len(records.dump_index(out)) == 2
 
 
@@ -317,3 +319,25 @@ def test_a_folder_of_tables_is_a_table_corpus(tmp_path):
     (data / "README.md").write_text("not a table\n")      # now a folder of files: each table is one input
     mixed = list(corpus.shards([data], 64))
     assert [s.kind for s in mixed] == ["files"] and mixed[0].count == 4
+
+
+def test_an_exception_on_one_input_is_its_record_and_the_shard_goes_on(tmp_path, monkeypatch):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"content": f"print({i})\n", "language": "python", "path": f"r{i}.py"}) + "\n"
+                            for i in range(3)))
+    shard = next(corpus.shards([rows], 3))
+    real = batch_mod.trace_input
+
+    def trace_input(source, *a, **kw):     # a host-side bug that only this input meets
+        if source == "r1.py":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(source, *a, **kw)
+
+    monkeypatch.setattr(batch_mod, "trace_input", trace_input)
+    step = batch_mod.TraceStep(batch_mod.Settings(corpus=(str(rows),), sandbox="none"))
+    marker = shards.run_shard(step, shard, tmp_path / "dump")
+    assert marker["inputs"] == 3 and marker["statuses"] == {"ok": 2, "input_error": 1}
+    index = {e["source"]: e for e in records.dump_index(tmp_path / "dump")}
+    assert index["r1.py"]["status"] == "input_error" and "RecursionError" in index["r1.py"]["reason"]
+    failed = records.dump_trace(tmp_path / "dump", index["r1.py"])
+    assert failed[-1]["exception"] == "RecursionError" and failed[0]["input"]["source_id"] == f"{rows}#1"

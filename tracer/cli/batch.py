@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..batch import Settings, SettingsMismatch, prepare, summarize, summary_rows
-from ..executors import EXECUTORS, Stopped
+from .. import pipeline
+from ..batch import Settings, TraceStep, plan, summarize, summary_rows
 from ..limits import parse_size
 from . import options
 
@@ -24,7 +21,8 @@ from . import options
 def register(app: typer.Typer) -> None:
     @app.command("batch")
     def batch_cmd(
-        corpus: Annotated[list[Path], typer.Argument(help="Directories, .jsonl or .parquet files.", exists=True)],
+        corpus: Annotated[list[Path], typer.Argument(
+            help="Directories of sources or of tables, .jsonl(.gz) or .parquet files.", exists=True)],
         out: Annotated[Path, typer.Option("--out", "-o", help="The dump directory (resumes if it exists).")],
         workers: Annotated[int, typer.Option(help="Parallel workers.")] = max(os.cpu_count() or 1, 1),
         languages: Annotated[str | None, typer.Option(help="Only these language ids, comma-separated.")] = None,
@@ -42,8 +40,8 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     ) -> None:
         """Trace every input of CORPUS into the dump OUT; a killed run resumes where it stopped."""
-        if executor not in EXECUTORS:
-            raise typer.BadParameter(f"unknown executor {executor!r} (local or ray)")
+        if executor not in pipeline.EXECUTORS:
+            raise typer.BadParameter(f"unknown executor {executor!r} ({' or '.join(pipeline.EXECUTORS)})")
         options.make_backend(backend, sandbox)  # fail now, not in every worker
         overrides = options.limit_overrides(timeout, memory, max_events, max_output)
         settings = Settings(corpus=tuple(str(c.resolve()) for c in corpus),
@@ -52,31 +50,15 @@ def register(app: typer.Typer) -> None:
                             backend=backend, sandbox=sandbox, shard_size=shard_size,
                             **({"max_input_bytes": _size(max_source_size)} if max_source_size else {}))
         try:
-            todo = prepare(out, settings)
-        except SettingsMismatch as e:
+            run = pipeline.run(TraceStep(settings), plan(settings), out, executor=executor, workers=workers,
+                               progress=pipeline.progress_for(sys.stderr, "tracing"))
+        except pipeline.SettingsMismatch as e:
             raise typer.BadParameter(str(e)) from None
-        console = Console(stderr=True)
-        tally: Counter = Counter()
-        columns = (TextColumn("[bold]tracing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
-                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-        started = time.monotonic()
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task("batch", total=sum(s.count for s in todo), stats="")
-
-            def report(language: str, status: str, events: int) -> None:
-                if status != "filtered":
-                    tally["ok" if status == "ok" else "failed"] += 1
-                rate = (tally["ok"] + tally["failed"]) / max(time.monotonic() - started, 1e-9)
-                bar.update(task, advance=1, stats=f"ok {tally['ok']}  failed {tally['failed']}  {rate:.1f} files/s")
-
-            try:
-                EXECUTORS[executor](todo, settings, str(out), max(workers, 1), report)
-            except (KeyboardInterrupt, Stopped) as e:
-                bar.stop()
-                print(f"trace: batch {e or 'interrupted'}: unfinished shards are unmarked; the same command "
-                      "resumes", file=sys.stderr)
-                raise typer.Exit(130) from None
-        rows = list(summary_rows(summarize(out)))
+        except (KeyboardInterrupt, pipeline.Stopped) as e:
+            print(f"trace: batch {e or 'interrupted'}: unfinished shards are unmarked; the same command "
+                  "resumes", file=sys.stderr)
+            raise typer.Exit(130) from None
+        rows = list(summary_rows(summarize(out))) if run.shards_done else []
         if json_out:
             print(json.dumps(rows))
             return
@@ -85,6 +67,8 @@ def register(app: typer.Typer) -> None:
             failed = ", ".join(f"{k} {v}" for k, v in sorted(r["failed"].items())) or "-"
             table.add_row(r["language"], str(r["files"]), str(r["ok"]), failed, str(r["events"]), f"{r['seconds']:.1f}")
         Console().print(table)
+        print(f"trace: {run.finished} of {run.inputs} inputs in {run.shards_done} shards ({run.shards_now} run now, "
+              f"{run.seconds:.1f} s)", file=sys.stderr)
 
 
 def _size(text: str) -> int:

@@ -1,7 +1,9 @@
-"""Executors run shards: a local process pool (default) or Ray tasks on a cluster.
+"""Executors run shards of a step: a local process pool (default) or Ray tasks on a cluster.
 
-Both call the same `batch.run_shard`, so they produce the same dump. Progress comes back to
-the main process as (language, status, events) per input; only the CLI draws it.
+Both call the same `shards.run_shard`, so they produce the same output. Each finished input
+comes back to the main process as (status, facts) for the progress display; only the main
+process draws. Local workers die with the main process (PR_SET_PDEATHSIG), and Ctrl-C, SIGTERM
+or a shard's exception stops them all at once, their unfinished shards left unmarked.
 """
 
 from __future__ import annotations
@@ -13,16 +15,24 @@ import queue
 import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
 
-from .batch import Report, Settings, run_shard
-from .corpus import Shard
+from .shards import Report, Step, run_shard
 
-_progress: mp.Queue | None = None
 PR_SET_PDEATHSIG = 1
+_progress: mp.Queue | None = None
 
 
 class Stopped(Exception):
-    """The batch was told to stop (SIGTERM); like Ctrl-C, it leaves unfinished shards unmarked."""
+    """The run was told to stop (SIGTERM); like Ctrl-C, it leaves unfinished shards unmarked."""
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (kill -9 of the main pid alone
+    included), so no worker outlives the run and races its resume; its sandboxes die with it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:     # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _init_worker(q: mp.Queue, parent: int) -> None:
@@ -34,32 +44,22 @@ def _init_worker(q: mp.Queue, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def die_with_parent(parent: int) -> None:
-    """Have the kernel kill this process when its parent dies (kill -9 of the main pid alone
-    included), so no worker outlives the batch and races its resume; its sandboxes die with it."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:     # the parent died before the line above took effect
-        os._exit(1)
+def _report(status: str, facts: dict) -> None:
+    _progress.put((status, facts))
 
 
-def _report(language: str, status: str, events: int) -> None:
-    _progress.put((language, status, events))
+def _shard_in_worker(step: Step, shard, run_dir: str) -> dict | None:
+    return run_shard(step, shard, run_dir, _report)
 
 
-def _shard_in_worker(shard: Shard, settings: Settings, out: str):
-    return run_shard(shard, settings, out, _report)
-
-
-def run_local(todo: list[Shard], settings: Settings, out: str, workers: int, report: Report) -> None:
-    """Run the shards in a pool of forked workers. Ctrl-C, SIGTERM or a shard's exception stops
-    every worker at once: their unfinished shards keep no index, and a resume redoes them."""
+def run_local(step: Step, todo: list, run_dir: Path, workers: int, report: Report) -> None:
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                initargs=(q, os.getpid()))
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        pending = {pool.submit(_shard_in_worker, s, settings, out) for s in todo}
+        pending = {pool.submit(_shard_in_worker, step, s, str(run_dir)) for s in todo}
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(q, report)
@@ -98,25 +98,28 @@ def _drain(q: mp.Queue, report: Report) -> None:
             return
 
 
-def run_ray(todo: list[Shard], settings: Settings, out: str, workers: int, report: Report) -> None:
+def _shard_in_ray(step: Step, shard, run_dir: str) -> list[tuple[str, dict]]:
+    finished: list[tuple[str, dict]] = []
+    run_shard(step, shard, run_dir, lambda status, facts: finished.append((status, facts)))
+    return finished
+
+
+def run_ray(step: Step, todo: list, run_dir: Path, workers: int, report: Report) -> None:
     try:
         import ray
     except ImportError:
         raise RuntimeError("the ray executor needs Ray: pip install 'codealchemy[ray]'") from None
+    cluster = os.environ.get("RAY_ADDRESS")
     if not ray.is_initialized():
-        ray.init(address="auto" if _cluster_address() else None, num_cpus=None if _cluster_address() else workers,
+        ray.init(address="auto" if cluster else None, num_cpus=None if cluster else workers,
                  include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(run_shard)
-    pending = [remote.remote(s, settings, out) for s in todo]
+    remote = ray.remote(num_cpus=1)(_shard_in_ray)
+    pending = [remote.remote(step, s, str(run_dir)) for s in todo]
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
-        for result in ray.get(done):
-            for done_input in result.reports:
-                report(*done_input)
+        for finished in ray.get(done):
+            for status, facts in finished:
+                report(status, facts)
 
 
-def _cluster_address() -> str | None:
-    return os.environ.get("RAY_ADDRESS")
-
-
-EXECUTORS: dict[str, Callable] = {"local": run_local, "ray": run_ray}
+EXECUTORS: dict[str, Callable[[Step, list, Path, int, Report], None]] = {"local": run_local, "ray": run_ray}
