@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 from ...tracer import records
+from ...tracer.contracts import BuildResult, option
 from ...tracer.render_text import (
     FORMAT_HELP,
     VERSION,
@@ -42,23 +43,15 @@ SHINGLE = 5
 
 @dataclass(frozen=True)
 class BuildOptions:
-    per_language: int = 75
-    min_events: int = 3
-    max_events: int = 200
-    max_source_lines: int = 120
-    seed: int = 0
-    dedup_threshold: float = 0.7
-    languages: tuple[str, ...] | None = None
-    prompt: str = "predict"
-
-
-@dataclass
-class BuildResult:
-    tasks: list[dict]
-    #: why traces were left out: reason -> count
-    skipped: Counter = field(default_factory=Counter)
-    #: language -> traces that passed the index filters
-    available: Counter = field(default_factory=Counter)
+    per_language: int = option(75, "Tasks per language, at most.")
+    min_events: int = option(3, "Leave out traces with fewer events.")
+    max_events: int = option(200, "Leave out traces with more events.")
+    max_source_lines: int = option(120, "Leave out longer programs.")
+    seed: int = option(0, "Sampling seed: the same dump and seed give the same split.")
+    dedup_threshold: float = option(
+        0.7, "Programs whose token 5-gram Jaccard similarity reaches this are near-duplicates.")
+    languages: tuple[str, ...] | None = option(None, "Only these languages (comma-separated).")
+    prompt: str = option("predict", "The prompt file (prompts/NAME.txt).")
 
 
 def load_prompt(name: str) -> tuple[Template, str]:

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
-from pathlib import Path
 
 from .metrics import METRICS, score_one
 
 
 class TraceEvalError(ValueError):
     """Bad tasks or predictions; the message is one line that names the culprit."""
-
-
-def read_jsonl(path: str | Path, what: str) -> list[dict]:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise TraceEvalError(f"cannot read {what} {path}: {e.strerror or e}") from None
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise TraceEvalError(f"{path}:{n}: not a JSON object") from None
-        if not isinstance(row, dict):
-            raise TraceEvalError(f"{path}:{n}: not a JSON object")
-        rows.append(row)
-    return rows
 
 
 def _by_id(rows: Iterable[dict], what: str) -> dict[str, dict]:

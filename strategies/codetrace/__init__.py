@@ -12,7 +12,8 @@ form that TraceEval scores (`codealchemy.tracer.render_text`). Task templates, f
 
 For each trace, the templates that apply to it are drawn with a random generator seeded by
 `seed` and the program's sha256, so a row depends only on the trace and the options.
-Registered as the built-in strategy `codetrace` through `register_strategies`.
+Registered as the built-in strategy `codetrace` through `register_strategies`; it implements
+`codealchemy.tracer.contracts.Strategy` (no generator: the trace is the answer).
 """
 
 from __future__ import annotations
@@ -20,20 +21,21 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from string import Template
 from typing import Any
 
-from ...tracer import records
+from ...tracer import records, rows
+from ...tracer.contracts import Input, option, prompt_version
 from ...tracer.render_text import (
     FORMAT_HELP,
     VERSION,
-    SourceUnavailable,
     TextOptions,
     language_name,
     numbered,
-    program_text,
     render,
     stdout_text,
 )
@@ -48,18 +50,50 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def row_text(prompt: str, response: str) -> str:
-    return f"User:\n{prompt}\n\nAssistant:\n{response}"
+row_text = rows.turn_text
 
 
 def _cut(value: str | None) -> bool:
     return value is None or value.endswith(records.TRUNCATION_MARKER)
 
 
+@dataclass(frozen=True)
+class Options:
+    seed: int = option(0, "Picks each trace's templates and questions.")
+    templates: tuple[str, ...] | None = option(
+        None, f"Comma-separated templates to draw from: {', '.join(TEMPLATES)} (default: all).")
+    rows_per_trace: int = option(1, "Rows per trace, each from a different template.")
+    max_steps: int | None = option(200, "Cut `trace` responses after this many steps (marked).")
+    max_value: int | None = option(200, "Cut values longer than this (marked).")
+    max_output: int | None = option(2000, "Leave out `output` tasks whose stdout is longer.")
+    statuses: tuple[str, ...] = option(("ok", "runtime_error"), "Comma-separated trace statuses to use.")
+    dedup: bool = option(True, "One trace per program (the first usable one); --no-dedup uses every trace.")
+
+
+@cache
+def _first_traces(dump: str, statuses: tuple[str, ...]) -> frozenset[str]:
+    """The trace ids that are the first, in index order, with a usable status for their program."""
+    seen: set[str] = set()
+    first = set()
+    for entry in records.dump_index(dump):
+        sha = entry.get("sha256")
+        if entry.get("status") in statuses and sha and sha not in seen:
+            seen.add(sha)
+            first.add(f"{entry['shard']}:{entry['offset']}")
+    return frozenset(first)
+
+
 class CodeTrace:
-    """The Strategy interface: options, `load()` / `unload()`, `rows(traces)` yields dataset rows."""
+    """Rows that ask for a program's trace, output, a variable's value or a return value, answered
+    from its trace (no model).
+
+    `process(inputs)` is the contract's (what `trace gen` calls); `rows(dump)` a whole dump in one go."""
 
     name = NAME
+    Options = Options
+    consumes = ("traces",)
+    uses_generator = False
+    prompt_version = prompt_version(PROMPTS, NAME)
 
     def __init__(self, seed: int = 0, templates: Iterable[str] | None = None, rows_per_trace: int = 1,
                  max_steps: int | None = 200, max_value: int | None = 200, max_output: int | None = 2000,
@@ -80,7 +114,7 @@ class CodeTrace:
         #: why traces gave no row: reason -> count
         self.skipped: Counter = Counter()
 
-    def load(self) -> None:
+    def load(self, generator: Any = None, params: Any = None) -> None:
         for name in self.templates:
             text = (PROMPTS / f"{name}.txt").read_text(encoding="utf-8")
             version = f"{NAME}/{name}@{hashlib.sha256(text.encode()).hexdigest()[:8]}"
@@ -153,41 +187,53 @@ class CodeTrace:
 
     # --- rows --------------------------------------------------------------------------------
 
+    def _skip(self, inp: Input, reason: str) -> list[dict]:
+        self.skipped[reason] += 1
+        return [rows.failure(inp, self, None, "skipped", reason)]
+
     def rows_for(self, trace: list[dict], trace_id: str, *, base: str | Path | None = None) -> list[dict]:
         """The rows of one trace (empty, with the reason counted in `skipped`, when none)."""
+        return [r for r in self._rows_of(Input.from_trace(trace, trace_id, base)) if r["status"] == rows.OK]
+
+    def process(self, batch: Sequence[Input]) -> Iterator[dict]:
+        """Rows for each input; an input it does not use is a `skipped` row with the reason."""
+        for inp in batch:
+            if (self.dedup and inp.origin is not None
+                    and inp.id not in _first_traces(inp.origin, tuple(self.statuses))
+                    and inp.records[-1].get("status") in self.statuses):
+                yield from self._skip(inp, "same source as another trace")
+            else:
+                yield from self._rows_of(inp)
+
+    def _rows_of(self, inp: Input) -> list[dict]:
         if not self.prompts:
             self.load()
-        head, foot = trace[0], trace[-1]
+        trace = inp.records
+        foot = trace[-1]
         if foot.get("status") not in self.statuses:
-            self.skipped[f"status {foot.get('status')}"] += 1
-            return []
+            return self._skip(inp, f"status {foot.get('status')}")
         if not any(r.get("kind") in records.EVENT_KINDS for r in trace):
-            self.skipped["no events"] += 1
-            return []
-        try:
-            code = program_text(head, base=base)
-        except SourceUnavailable as e:
-            self.skipped[f"no program text: {e}"] += 1
-            return []
+            return self._skip(inp, "no events")
+        if inp.code is None:
+            return self._skip(inp, f"no program text: {inp.code_error}")
+        code = inp.code
         offers = self._offers(trace)
         if not offers:
-            self.skipped["no template applies"] += 1
-            return []
+            return self._skip(inp, "no template applies")
+        head = trace[0]
         sha, language = head["sha256"], head.get("language") or "?"
         rng = random.Random(f"{NAME}:{self.seed}:{sha}")
         chosen = rng.sample(sorted(offers), min(self.rows_per_trace, len(offers)))
-        rows = []
+        out = []
         for name in chosen:
             task = rng.choice(offers[name])
             template, version = self.prompts[name]
             prompt = template.substitute(language=language_name(language), fence=language, code=numbered(code),
                                          **task["vars"]).strip()
-            rows.append({"text": row_text(prompt, task["response"]), "prompt": prompt, "response": task["response"],
-                         "template": name, "language": language, "source_sha256": sha,
-                         "source_path": head.get("source"), "trace_id": trace_id, "strategy": NAME,
-                         "prompt_version": version, "format": f"trace-text/{VERSION}", "generator": None,
-                         "seed": self.seed})
-        return rows
+            out.append(rows.row(inp, self, None, row_text(prompt, task["response"]), prompt=prompt,
+                                response=task["response"], template=name, source_path=head.get("source"),
+                                prompt_version=version, format=f"trace-text/{VERSION}", seed=self.seed))
+        return out
 
     def rows(self, dump: str | Path) -> Iterator[dict]:
         """Rows for every trace of a dump, in index order (one trace per program unless dedup=False)."""
@@ -205,3 +251,4 @@ class CodeTrace:
             if out and sha:
                 seen.add(sha)
             yield from out
+

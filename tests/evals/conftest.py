@@ -19,3 +19,9 @@ from te_pytrace import write_dump  # noqa: E402
 def py_dump(tmp_path) -> Path:
     """A dump of the sample Python programs, traced for real (ok, runtime_error, short, long)."""
     return write_dump(tmp_path / "dump", PYTHON)
+
+
+@pytest.fixture(autouse=True)
+def own_response_cache(tmp_path, monkeypatch):
+    """Each test its own response cache (never the user's ~/.cache), subprocesses included."""
+    monkeypatch.setenv("CODEALCHEMY_CACHE", str(tmp_path / "response-cache"))

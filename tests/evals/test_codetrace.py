@@ -112,10 +112,10 @@ def test_codetrace_is_registered_through_the_strategy_hook():
 def test_parquet_rows_round_trip(tmp_path, py_dump):
     import pyarrow.parquet as pq
 
-    from codealchemy.tracer.cli.gen import Format, write_rows
+    from codealchemy.tracer.rows import write_rows
 
     rows = _all_rows(py_dump)
-    n = write_rows(iter(rows), tmp_path / "rows.parquet", Format.parquet, batch=3)
+    n = write_rows(iter(rows), tmp_path / "rows.parquet", "parquet", batch=3)
     assert n == len(rows)
     assert pq.read_table(tmp_path / "rows.parquet").to_pylist() == rows
 
@@ -126,10 +126,10 @@ def test_parquet_rows_round_trip(tmp_path, py_dump):
 def test_parquet_rows_load_with_datasets(tmp_path, py_dump):
     import datasets
 
-    from codealchemy.tracer.cli.gen import Format, write_rows
+    from codealchemy.tracer.rows import write_rows
 
     rows = _all_rows(py_dump)
-    write_rows(iter(rows), tmp_path / "rows.parquet", Format.parquet)
+    write_rows(iter(rows), tmp_path / "rows.parquet", "parquet")
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "rows.parquet"), split="train",
                                cache_dir=str(tmp_path / "cache"))
     assert len(ds) == len(rows)

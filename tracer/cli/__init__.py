@@ -10,21 +10,22 @@ import typer
 from . import batch, dump, gen, langs, plugins_cmd, run, runtimes
 from . import eval as eval_cmd
 
-app = typer.Typer(name="trace", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="CodeAlchemy: trace programs in 14 languages and turn traces into training data.")
-run.register(app)
-batch.register(app)
-langs.register(app)
-app.add_typer(plugins_cmd.app, name="plugins")
-app.add_typer(dump.app, name="dump")
-app.add_typer(eval_cmd.app, name="eval")
-app.add_typer(gen.app, name="gen")
-app.add_typer(runtimes.app, name="runtimes")
-
 
 def build_app() -> typer.Typer:
+    """A fresh `trace` app: the core's commands, `gen` and `eval` built from the strategies and
+    benchmarks that plugins register, then the plugins' own commands."""
     from .. import plugins
 
+    app = typer.Typer(name="trace", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                      help="CodeAlchemy: trace programs in 14 languages and turn traces into training data.")
+    run.register(app)
+    batch.register(app)
+    langs.register(app)
+    app.add_typer(plugins_cmd.app, name="plugins")
+    app.add_typer(dump.app, name="dump")
+    app.add_typer(eval_cmd.build(), name="eval")
+    app.add_typer(gen.build(), name="gen")
+    app.add_typer(runtimes.app, name="runtimes")
     plugins.add_commands(app)
     return app
 

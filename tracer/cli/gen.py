@@ -1,24 +1,25 @@
-"""`trace gen STRATEGY ...`: turn dumps into dataset rows (JSON lines or Parquet)."""
+"""`trace gen STRATEGY INPUT --out ROWS`: one command per registered strategy, built from the registry.
+
+Each strategy's Options dataclass gives its command's own typed options (`trace gen NAME --help`
+lists them); the rest is the same for all: the generator and its options, sampling params, the
+cache, shards and workers. Built-in and third-party strategies are reached the same way.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
-import os
 import sys
-from collections import Counter
-from collections.abc import Iterable
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from .. import records
-
-app = typer.Typer(no_args_is_help=True, help="Generate training data from traces with a strategy plugin.")
-
-Dump = Annotated[Path, typer.Argument(help="A dump directory (from `trace run --out` or `trace batch`).")]
-RowsOut = Annotated[Path, typer.Option("--out", "-o", help="Where to write the rows.")]
+from .. import generation, pipeline, plugins
+from ..contracts import make_options, options_of
+from .options import fail, typed_parameters, unusable, with_signature
 
 
 class Format(StrEnum):
@@ -26,120 +27,120 @@ class Format(StrEnum):
     parquet = "parquet"
 
 
-FormatOpt = Annotated[Format | None, typer.Option(
-    "--format", "-f", help="jsonl or parquet (default: from the --out suffix, else jsonl).")]
+def _common(
+    input: Annotated[Path, typer.Argument(help="A dump (from `trace batch` / `trace run --out`) or a corpus.")],
+    *,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the rows (.jsonl or .parquet).")],
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", "-f", help="jsonl or parquet (default: from the --out suffix, else jsonl).")] = None,
+    generator: Annotated[str | None, typer.Option(
+        "--generator", "-g", help="The generator plugin that answers (see `trace plugins list`).")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-O", help="Generator option key=value (repeatable), e.g. base_url=http://...")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="Sampling parameter key=value (repeatable), e.g. temperature=0.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model again; store nothing.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="The response cache (default $CODEALCHEMY_CACHE, else ~/.cache/codealchemy).")] = None,
+    shard_size: Annotated[int, typer.Option(help="Inputs per shard (the unit of resumption).", min=1)] =
+        generation.DEFAULT_SHARD,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    executor: Annotated[str, typer.Option(help="local (a process pool) or ray.")] = "local",
+    work_dir: Annotated[Path | None, typer.Option(
+        help="Where run directories go, one per settings digest (default: beside --out).")] = None,
+) -> None: ...
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    print(f"trace: {message}", file=sys.stderr)
-    return typer.Exit(code)
+COMMON = list(inspect.signature(_common, eval_str=True).parameters.values())
+RESERVED = {p.name for p in COMMON}
 
 
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+def build() -> typer.Typer:
+    """The `trace gen` group: `list`, and one command per registered strategy."""
+    app = typer.Typer(no_args_is_help=True, help="Generate dataset rows from dumps or corpora with a strategy.")
+    app.command("list")(list_cmd)
+    for name, factory in sorted(plugins.strategies().items()):
+        if name == "list":
+            continue
+        doc = (inspect.getdoc(factory) or f"The {name} strategy.").split("\n\n")[0]
+        try:
+            params = COMMON + typed_parameters(options_of(factory), RESERVED)
+        except TypeError as e:
+            app.command(name, help=f"(unusable: {e})")(unusable(f"strategy {name}'s options", str(e)))
+            continue
+        app.command(name, help=doc)(with_signature(_command(name, factory), params))
+    return app
 
 
-def write_rows(rows: Iterable[dict], path: Path, fmt: Format, batch: int = 5000) -> int:
-    """Write rows atomically (a temporary name, renamed when complete); returns the count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    n = 0
-    try:
-        if fmt is Format.jsonl:
-            with tmp.open("w", encoding="utf-8") as fh:
-                for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    n += 1
-        else:
-            try:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-            except ImportError:
-                raise fail("Parquet output needs pyarrow: pip install 'codealchemy[parquet]'") from None
-            writer = None
-            chunk: list[dict] = []
-
-            def flush() -> None:
-                nonlocal writer
-                if not chunk and writer is not None:
-                    return
-                table = pa.Table.from_pylist(chunk, schema=writer.schema if writer else None)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-                chunk.clear()
-
-            for row in rows:
-                chunk.append(row)
-                n += 1
-                if len(chunk) >= batch:
-                    flush()
-            flush()
-            writer.close()
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return n
-
-
-def _report(n: int, path: Path, per_template: Counter, skipped: Counter) -> None:
-    kinds = ", ".join(f"{k} {v}" for k, v in sorted(per_template.items()))
-    print(f"trace: wrote {n} rows to {path}" + (f" ({kinds})" if kinds else ""), file=sys.stderr)
-    for reason, count in skipped.most_common():
-        print(f"trace:   skipped {count}: {reason}", file=sys.stderr)
-
-
-@app.command("list")
 def list_cmd() -> None:
     """The strategies that plugins register."""
-    from .. import plugins
-
     for name in sorted(plugins.strategies()):
         print(name)
 
 
-@app.command("codetrace")
-def codetrace_cmd(
-    dump: Dump,
-    out: RowsOut,
-    fmt: FormatOpt = None,
-    seed: Annotated[int, typer.Option(help="Picks each trace's templates and questions.")] = 0,
-    templates: Annotated[str | None, typer.Option(
-        help="Comma-separated templates to draw from: trace, output, variable, return (default: all).")] = None,
-    rows_per_trace: Annotated[int, typer.Option(help="Rows per trace, each from a different template.")] = 1,
-    max_steps: Annotated[int, typer.Option(help="Cut `trace` responses after this many steps (marked).")] = 200,
-    statuses: Annotated[str, typer.Option(help="Comma-separated trace statuses to use.")] = "ok,runtime_error",
-    keep_duplicates: Annotated[bool, typer.Option(
-        "--keep-duplicates", help="Use every trace of a program, not only the first.")] = False,
-) -> None:
-    """Rows `{"text": "User:\\n<prompt>\\n\\nAssistant:\\n<response>", ...}` with provenance columns."""
-    from .. import plugins
+def _command(name: str, factory: Any):
+    def command(**values: Any) -> None:
+        common = {k: values.pop(k) for k in RESERVED}
+        run_gen(name, factory, values, **common)
+    return command
 
-    factory = plugins.strategies().get("codetrace")
-    if factory is None:
-        raise fail("no strategy named codetrace is registered (see `trace plugins list`)")
+
+def run_gen(name: str, factory: Any, values: dict, *, input: Path, out: Path, fmt: Format | None,
+            generator: str | None, option: list[str] | None, param: list[str] | None, no_cache: bool,
+            cache_dir: Path | None, shard_size: int, workers: int, executor: str, work_dir: Path | None) -> None:
+    from ..generators import GenerationParams, parse_options
+
     try:
-        strategy = factory(seed=seed, templates=_split(templates), rows_per_trace=rows_per_trace,
-                           max_steps=max_steps, statuses=_split(statuses) or ("ok",), dedup=not keep_duplicates)
-    except ValueError as e:
+        options = make_options(options_of(factory), values)
+        factory(**asdict(options))   # options the strategy refuses fail here, once, not in every worker
+        gen_options = parse_options(option or [])
+        params = GenerationParams.from_pairs(param or []).to_dict()
+    except (ValueError, TypeError) as e:
         raise fail(str(e)) from None
-    try:
-        records.dump_index(dump)
-    except records.RecordError as e:
-        raise fail(str(e)) from None
+    if getattr(factory, "uses_generator", False):
+        if generator is None:
+            raise fail(f"strategy {name} calls a model: name one with --generator "
+                       f"(known: {', '.join(sorted(plugins.generators())) or 'none'})")
+        if generator not in plugins.generators():
+            raise fail(f"unknown generator {generator!r} (known: {', '.join(sorted(plugins.generators()))})")
+    elif generator is not None:
+        raise fail(f"strategy {name} calls no model: --generator does not apply")
+    if executor not in pipeline.EXECUTORS:
+        raise fail(f"unknown executor {executor!r} ({' or '.join(pipeline.EXECUTORS)})")
     fmt = fmt or (Format.parquet if out.suffix == ".parquet" else Format.jsonl)
-    per_template: Counter = Counter()
-
-    def counted() -> Iterable[dict]:
-        for row in strategy.rows(dump):
-            per_template[row["template"]] += 1
-            yield row
-
-    strategy.load()
+    step = generation.GenStep(strategy=name, options=json.loads(json.dumps(asdict(options), default=str)),
+                              generator=generator, generator_options=gen_options, params=params,
+                              source=str(input.resolve()), cache=not no_cache,
+                              cache_dir=str(cache_dir) if cache_dir else None)
     try:
-        n = write_rows(counted(), out, fmt)
-    finally:
-        strategy.unload()
-    _report(n, out, per_template, strategy.skipped)
-    if n == 0:
-        raise fail(f"no rows: no trace in {dump} gave one", 1)
+        shards = generation.plan(input, getattr(factory, "consumes", ("traces",)), shard_size)
+    except (generation.GenError, OSError) as e:
+        raise fail(str(e)) from None
+    run_dir = (work_dir or out.parent / f".{out.name}.runs") / pipeline.digest(step)
+    try:
+        pipeline.run(step, shards, run_dir, executor=executor, workers=workers,
+                     progress=pipeline.progress_for(sys.stderr, f"gen {name}"))
+    except pipeline.SettingsMismatch as e:
+        raise fail(str(e)) from None
+    except (KeyboardInterrupt, pipeline.Stopped) as e:
+        raise fail(f"gen {e or 'interrupted'}: unfinished shards are unmarked; the same command resumes", 130) from None
+    except Exception as e:
+        raise fail(f"gen {name} stopped: {type(e).__name__}: {e} (done shards are kept; the same command "
+                   f"resumes)", 1) from None
+    summary = generation.gather(run_dir, shards, out, fmt.value)
+    _report(summary, out, run_dir)
+    if not summary["ok"]:
+        kept = " (the earlier rows there are kept)" if out.exists() else ""
+        raise fail(f"no rows: no input of {input} gave one{kept}; see {run_dir / 'summary.json'}", 1)
+
+
+def _report(summary: dict, out: Path, run_dir: Path) -> None:
+    failed = summary["rows"] - summary["ok"]
+    langs = ", ".join(f"{k} {v}" for k, v in summary["by_language"].items())
+    print(f"trace: wrote {summary['ok']} rows to {out}" + (f" ({langs})" if langs else "")
+          + (f"; {failed} failed or left out, in {generation.failures_path(out).name}" if failed and summary["ok"]
+             else ""), file=sys.stderr)
+    for reason, count in list(summary["failures_by_reason"].items())[:10]:
+        print(f"trace:   {count}: {reason}", file=sys.stderr)
+    print(f"trace: rows by status: {', '.join(f'{k} {v}' for k, v in summary['by_status'].items())} "
+          f"(summary: {run_dir / 'summary.json'})", file=sys.stderr)

@@ -32,3 +32,51 @@ def make_backend(name: str, sandbox: str):
     if name not in factories:
         raise typer.BadParameter(f"unknown backend {name!r} (known: {', '.join(sorted(factories))})")
     return factories[name](sandbox=sandbox)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one `trace: ...` line and return the Exit to raise."""
+    import sys
+
+    print(f"trace: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def typed_parameters(options_cls: type, reserved: set[str]) -> list:
+    """An Options dataclass as typer parameters, one `--field-name` option per field (its type,
+    default and help); a tuple option is one comma-separated value. `reserved`: names the
+    command uses itself, which a plugin's options may not take."""
+    import inspect
+    from pathlib import Path
+
+    from ..contracts import option_specs
+
+    out = []
+    for spec in option_specs(options_cls):
+        if spec.name in reserved:
+            raise TypeError(f"option {spec.name} clashes with an option of the command itself")
+        kind = str if isinstance(spec.type, tuple) else spec.type
+        default = ",".join(map(str, spec.default)) if isinstance(spec.type, tuple) and spec.default else spec.default
+        flag = "--" + spec.name.replace("_", "-")
+        decls = [f"{flag}/--no-{spec.name.replace('_', '-')}"] if kind is bool else [flag]
+        hint = kind | None if (spec.optional or default is None) else kind
+        if kind is Path:
+            hint = Path | None if (spec.optional or default is None) else Path
+        out.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                     annotation=Annotated[hint, typer.Option(*decls, help=spec.help)]))
+    return out
+
+
+def with_signature(func, parameters: list):
+    """`func(**values)` as a typer command taking these parameters."""
+    import inspect
+
+    func.__signature__ = inspect.Signature(parameters)
+    return func
+
+
+def unusable(what: str, reason: str):
+    """A command standing in for a plugin's that cannot be offered: it says why, and the CLI goes on."""
+    def command() -> None:
+        raise fail(f"{what} cannot be offered: {reason}")
+    return command
