@@ -79,3 +79,24 @@ def test_non_utf8_names_and_surrogates_round_trip(tmp_path, batch, index, trace)
     assert shown.returncode == 0, shown.stderr.decode()
     head = json.loads(shown.stdout.splitlines()[0])
     assert os.fsencode(head["source"]) == raw     # the file's name, byte for byte
+
+
+def test_a_corpus_tree_deeper_than_the_recursion_limit_is_walked(tmp_path, batch, index):
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "top.py").write_text("print('top')\n")
+    deepest = str(root)
+    for _ in range(1500):                       # deeper than Python's recursion limit, within PATH_MAX
+        deepest += "/d"
+        os.mkdir(deepest)
+    Path(deepest, "bottom.py").write_text("print('bottom')\n")
+    try:
+        done = batch(root, "--out", tmp_path / "dump")
+        assert done.returncode == 0, done.stderr.decode()
+        got = {Path(e["source"]).name: e["status"] for e in index(tmp_path / "dump")}
+        assert got == {"top.py": "ok", "bottom.py": "ok"}
+    finally:   # shutil.rmtree (and so pytest's clean-up) recurses per level: take the chain down by hand
+        os.unlink(Path(deepest, "bottom.py"))
+        while deepest != str(root):
+            os.rmdir(deepest)
+            deepest = os.path.dirname(deepest)
