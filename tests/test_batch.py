@@ -341,3 +341,16 @@ def test_an_exception_on_one_input_is_its_record_and_the_shard_goes_on(tmp_path,
     assert index["r1.py"]["status"] == "input_error" and "RecursionError" in index["r1.py"]["reason"]
     failed = records.dump_trace(tmp_path / "dump", index["r1.py"])
     assert failed[-1]["exception"] == "RecursionError" and failed[0]["input"]["source_id"] == f"{rows}#1"
+
+
+def test_a_row_longer_than_the_size_cap_allows_is_a_failure_and_never_read_whole(tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    long = json.dumps({"content": "x = 1\n" * 40_000, "language": "python"})      # 240 KB
+    rows.write_text("\n".join([json.dumps({"content": "print(1)\n", "language": "python"}), long,
+                               "", json.dumps({"content": "print(3)\n", "language": "python"})]) + "\n")
+    plan = list(corpus.shards([rows], 2, max_bytes=1024))
+    assert [s.count for s in plan] == [2, 1]
+    items = [i for s in plan for i in s.items()]
+    assert [i.input["row"] for i in items] == [0, 1, 2]
+    assert items[1].error and "over" in items[1].error and items[1].content is None
+    assert items[0].content == b"print(1)\n" and items[2].content == b"print(3)\n"
