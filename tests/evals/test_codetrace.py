@@ -121,8 +121,7 @@ def test_parquet_rows_round_trip(tmp_path, py_dump):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("datasets") is None,
-                    reason="Hugging Face `datasets` is not installed: it is heavy (pandas, huggingface-hub, ...), "
-                           "so the test set-up does not install it; `pip install datasets` to run this test")
+                    reason="Hugging Face `datasets` is not installed (the [test] extra has it)")
 def test_parquet_rows_load_with_datasets(tmp_path, py_dump):
     import datasets
 

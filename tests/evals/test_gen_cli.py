@@ -64,3 +64,18 @@ def test_parquet_rows_have_one_schema(py_dump, tmp_path):
     got = pq.read_table(tmp_path / "rows.parquet").to_pylist()
     assert got and set(rows.COLUMNS) <= set(got[0])
     assert all(rows.problems(x) == [] for x in got)
+
+
+def test_rows_load_with_datasets(py_dump, tmp_path):
+    import pytest
+
+    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is not installed ([test] has it)")
+    for name, kind in (("rows.jsonl", "json"), ("rows.parquet", "parquet")):
+        r = trace("gen", "codetrace", py_dump, "--out", name, "--rows-per-trace", "4", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        ds = datasets.load_dataset(kind, data_files=str(tmp_path / name), split="train",
+                                   cache_dir=str(tmp_path / "hf-cache"))
+        mine = _jsonl(tmp_path / "rows.jsonl")
+        assert len(ds) == len(mine) and set(rows.COLUMNS) <= set(ds.column_names)
+        assert [x["text"] for x in ds] == [x["text"] for x in mine]
+        assert ds[0]["len_text"] == len(ds[0]["text"]) and ds[0]["has_reasoning"] is False
