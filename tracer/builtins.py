@@ -35,9 +35,11 @@ def register_benchmarks(register):
 
 @hookimpl
 def register_strategies(register):
+    from ..strategies.codedialogue import CodeDialogue
     from ..strategies.codetrace import CodeTrace
 
     register("codetrace", CodeTrace)
+    register("codedialogue", CodeDialogue)
 
 
 @hookimpl
