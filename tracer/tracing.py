@@ -29,20 +29,21 @@ def argv(template: list[str], source_name: str) -> list[str]:
     return [a.replace("{source}", source_name).replace("{stem}", stem) for a in template]
 
 
-def request_for(lang: Language, code: str, source_name: str, files: dict[str, bytes], limits: Limits,
+def request_for(lang: Language, code: str | bytes, source_name: str, files: dict[str, bytes], limits: Limits,
                 *, trace: bool = True) -> RunRequest:
     rt = lang.runtime
     env = dict(rt.env)
     if trace:
         env.update(CODEALCHEMY_MAX_EVENTS=str(limits.max_events), CODEALCHEMY_MAX_VALUE=str(limits.max_value))
-    return RunRequest(files={**files, source_name: code.encode("utf-8")},
+    data = code.encode("utf-8") if isinstance(code, str) else code
+    return RunRequest(files={**files, source_name: data},
                       compile=argv(rt.compile, source_name) if rt.compile else None,
                       run=argv(rt.run, source_name), env=env, limits=limits, trace=trace, language=lang.id,
                       compile_server=ServerSpec.from_toml(lang.id, rt.compile_server, rt.dir),
                       tools=tuple(rt.toolchain.get("commands", ())))
 
 
-def run_untraced(source: str, lang: Language, backend: Backend, limits: Limits) -> RunResult:
+def run_untraced(source: str | bytes, lang: Language, backend: Backend, limits: Limits) -> RunResult:
     """The program as it is, through the same runtime and sandbox (for comparisons)."""
     return backend.run(request_for(lang, source, lang.runtime.source, {}, limits, trace=False))
 
