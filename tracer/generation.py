@@ -113,6 +113,13 @@ def plan(source: Path, consumes: Sequence[str], shard_size: int) -> list:
     return [SourceShard(s.name, s, str(source), s.count) for s in corpus.shards([source], shard_size)]
 
 
+def inputs(source: str | Path, consumes: Sequence[str] = ("traces", "sources")) -> Iterator[Input]:
+    """The `Input`s of a dump or a corpus, as `trace gen` hands them to a strategy (and as a
+    benchmark's build() may read them)."""
+    for shard in plan(Path(source), tuple(consumes), DEFAULT_SHARD):
+        yield from shard.items()
+
+
 # --- the step ----------------------------------------------------------------------------------
 
 
