@@ -15,8 +15,8 @@ no good row leaves an earlier `--out` as it was.
 
 from __future__ import annotations
 
-import atexit
 import json
+import multiprocessing.util
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -212,7 +212,6 @@ def _loaded(step: GenStep) -> tuple[Any, Any]:
     return _LOADED[key][1], _LOADED[key][2]
 
 
-@atexit.register
 def _unload_all() -> None:
     for _, strategy, generator in _LOADED.values():
         strategy.unload()
@@ -220,6 +219,10 @@ def _unload_all() -> None:
         if close is not None:
             close()
     _LOADED.clear()
+
+
+# at the exit of this process and of every forked pool worker (which skip atexit handlers)
+multiprocessing.util.Finalize(None, _unload_all, exitpriority=0)
 
 
 def params_of(step: GenStep) -> GenerationParams:

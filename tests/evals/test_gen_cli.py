@@ -49,6 +49,10 @@ def test_options_are_typed_and_checked(py_dump, tmp_path):
     assert r.returncode == 2 and "unknown template" in r.stderr and r.stderr.strip().count("\n") == 0
     r = trace("gen", "codetrace", py_dump, "--out", "r.jsonl", "--generator", "file", cwd=tmp_path)
     assert r.returncode == 2 and "calls no model" in r.stderr
+    r = trace("gen", "codedialogue", py_dump, "--out", "r.jsonl", "--generator", "file", cwd=tmp_path)
+    assert r.returncode == 2 and "needs a path" in r.stderr and r.stderr.strip().count("\n") == 0
+    r = trace("gen", "codedialogue", py_dump, "--out", "r.jsonl", "--generator", "nope", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown generator 'nope'" in r.stderr
     r = trace("gen", "codetrace", "--help", cwd=tmp_path)
     for flag in ("--rows-per-trace", "--templates", "--max-steps", "--statuses", "--no-dedup", "--generator"):
         assert flag in r.stdout

@@ -103,6 +103,7 @@ def run_gen(name: str, factory: Any, values: dict, *, input: Path, out: Path, fm
                        f"(known: {', '.join(sorted(plugins.generators())) or 'none'})")
         if generator not in plugins.generators():
             raise fail(f"unknown generator {generator!r} (known: {', '.join(sorted(plugins.generators()))})")
+        _check_generator(generator, gen_options)
     elif generator is not None:
         raise fail(f"strategy {name} calls no model: --generator does not apply")
     if executor not in pipeline.EXECUTORS:
@@ -132,6 +133,20 @@ def run_gen(name: str, factory: Any, values: dict, *, input: Path, out: Path, fm
     if not summary["ok"]:
         kept = " (the earlier rows there are kept)" if out.exists() else ""
         raise fail(f"no rows: no input of {input} gave one{kept}; see {run_dir / 'summary.json'}", 1)
+
+
+def _check_generator(name: str, options: dict) -> None:
+    """Make the generator once here, so bad options fail now, in one line, not in every worker
+    (generators start servers or load models at their first call, not when made)."""
+    from ..generators import GeneratorError
+
+    try:
+        gen = plugins.generators()[name](**options)
+    except (GeneratorError, TypeError, ValueError) as e:
+        raise fail(f"generator {name}: {e}") from None
+    close = getattr(gen, "close", None)
+    if close is not None:
+        close()
 
 
 def _report(summary: dict, out: Path, run_dir: Path) -> None:
