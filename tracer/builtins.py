@@ -61,3 +61,10 @@ def register_generators(register):
         return VLLMGenerator(**options)
 
     register("vllm", vllm_generator)
+
+    def llamacpp_generator(**options):
+        from .generators.llamacpp import LlamaCppGenerator
+
+        return LlamaCppGenerator(**options)
+
+    register("llamacpp", llamacpp_generator)

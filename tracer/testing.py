@@ -147,3 +147,100 @@ def tracer() -> Tracer:
 def runs() -> Runs:
     """`runs(path)` -> (traced, untraced run), each program run once per test module."""
     return Runs()
+
+
+# The small local model: llama.cpp's real OpenAI-compatible server, for generator and strategy tests.
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """llama.cpp's server with the bundled SmolLM2-135M-Instruct on a free 127.0.0.1 port for the
+    session (`.base_url`, `.model`); skipped, saying how to install it, where scripts/llm.sh has not run."""
+    from .generators.llamacpp import LlamaServer, missing_reason
+
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with LlamaServer() as server:
+        yield server
+
+
+@pytest.fixture
+def small_model(llama_server):
+    """An `openai` generator on the session's small-model server (fresh failure ledger per test)."""
+    from .generators.openai import OpenAIGenerator
+
+    with OpenAIGenerator(model=llama_server.model, base_url=llama_server.base_url, api_key="", concurrency=4) as gen:
+        yield gen
+
+
+# --- For strategy and benchmark authors: a small dump and corpus, the small model as `trace gen`
+# --- options, the inputs `trace gen` hands a strategy, and a row checker (docs/plugins.md).
+
+SMALL_PROGRAMS = {
+    "fib.py": "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\n"
+              "print(fib(10))\n",
+    "words.py": "text = 'the cat saw the dog'\ncounts = {}\nfor w in text.split():\n"
+                "    counts[w] = counts.get(w, 0) + 1\nprint(sorted(counts.items()))\n",
+    "crash.py": "def div(a, b):\n    return a / b\n\nprint(div(6, 3))\nprint(div(1, 0))\n",
+}
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """A folder of a few small Python programs (one ends in an exception): a corpus for `trace gen`."""
+    root = tmp_path_factory.mktemp("small_corpus")
+    for name, code in SMALL_PROGRAMS.items():
+        (root / name).write_text(code, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_dump(small_corpus, tmp_path_factory) -> Path:
+    """A dump of `small_corpus`'s programs traced for real, as `trace run --out` writes it;
+    skipped, with the reason, where Python cannot be traced on this machine."""
+    from .records import DumpWriter
+
+    dump = tmp_path_factory.mktemp("small_dump") / "dump"
+    traces = [Tracer().trace(small_corpus / name).records for name in SMALL_PROGRAMS]
+    bad = [t[-1] for t in traces if t[-1].get("status") not in ("ok", "runtime_error")]
+    if bad:
+        pytest.skip(f"python does not trace here: {bad[0].get('status')}: {bad[0].get('reason')}")
+    with DumpWriter(dump, shard="small") as writer:
+        for t in traces:
+            writer.add(t)
+    return dump
+
+
+@pytest.fixture
+def small_model_args(llama_server) -> list[str]:
+    """The `trace gen` / `trace eval ... predict` options that use the session's small-model server."""
+    return ["--generator", "openai", "--option", f"base_url={llama_server.base_url}",
+            "--option", f"model={llama_server.model}", "--option", "api_key="]
+
+
+def inputs(source: str | Path, consumes: Iterable[str] = ("traces", "sources")) -> list:
+    """The `Input`s that `trace gen` would hand a strategy's process() for a dump or a corpus."""
+    from .generation import inputs as read_inputs
+
+    return list(read_inputs(source, tuple(consumes)))
+
+
+def check_rows(rows_or_path: Iterable[dict] | str | Path) -> list[dict]:
+    """Assert that every row has the released columns, provenance and form (a failure row: a
+    status and reason); return the rows. Accepts rows or a JSON-lines / Parquet file."""
+    from . import rows as rows_mod
+
+    if isinstance(rows_or_path, str | Path):
+        path = Path(rows_or_path)
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            got = pq.read_table(path).to_pylist()
+        else:
+            got = list(rows_mod.read_jsonl(path))
+    else:
+        got = list(rows_or_path)
+    for i, r in enumerate(got):
+        problems = rows_mod.problems(r)
+        assert not problems, f"row {i}: {'; '.join(problems)}: {json.dumps(r, default=str)[:500]}"
+    return got

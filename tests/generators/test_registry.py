@@ -13,6 +13,7 @@ def test_backends_are_registered_and_their_modules_load_only_when_made():
     code = ("import sys; from codealchemy.tracer import plugins; names = sorted(plugins.generators()); "
             "print(names, [m for m in sys.modules if m.startswith('codealchemy.tracer.generators.')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['file', 'openai', 'vllm'] ['codealchemy.tracer.generators.file']"  # file: no dependency
+    # only `file` (no dependency) is imported before a generator is made
+    assert out.strip() == "['file', 'llamacpp', 'openai', 'vllm'] ['codealchemy.tracer.generators.file']"
     gen = plugins.generators()["openai"](base_url="http://127.0.0.1:9/v1", model="m")
     assert isinstance(gen, Generator) and (gen.name, gen.model) == ("openai", "m")

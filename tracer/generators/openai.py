@@ -100,6 +100,7 @@ class OpenAIGenerator:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = -1
 
     @property
     def model(self) -> str:
@@ -117,17 +118,18 @@ class OpenAIGenerator:
             return []
         model = self.model
         with self._lock:
-            if self._pool is None:
+            if self._pool is None or self._pool_pid != os.getpid():  # a forked copy has no threads
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai")
+                self._pool_pid = os.getpid()
         out = list(self._pool.map(lambda r: self._one(r, params, model), requests))
         with self._lock:
             self.failures += [Failure(c.id, c.error, c.attempts) for c in out if c.error is not None]
         return out
 
     def close(self) -> None:
-        if self._pool is not None:
+        if self._pool is not None and self._pool_pid == os.getpid():
             self._pool.shutdown()
-            self._pool = None
+        self._pool = None
 
     def __enter__(self):
         return self
@@ -150,9 +152,10 @@ class OpenAIGenerator:
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or self._local.pid != os.getpid():  # never share a socket with a forked parent
             cls = http.client.HTTPSConnection if self._url.scheme == "https" else http.client.HTTPConnection
             conn = self._local.conn = cls(self._url.hostname, self._url.port, timeout=self.timeout)
+            self._local.pid = os.getpid()
         return conn
 
     def _call_once(self, method: str, path: str, body: dict | None) -> Any:
