@@ -34,3 +34,4 @@ if ! .venv/bin/python -c 'import codealchemy.tracer, pytest' 2>/dev/null \
   .venv/bin/python -m pip install -q -e '.[test]'
   touch .venv/.installed
 fi
+bash scripts/llm.sh  # the local LLM (llama.cpp, wheel built once and cached) and its small model
