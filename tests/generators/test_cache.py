@@ -109,3 +109,12 @@ def test_processes_share_the_cache_and_a_killed_run_resumes(tmp_path):
     asked = [p for line in out.splitlines() for p in json.loads(line)]
     assert asked == [f"p{j}" for j in range(430, 450)]  # everything the killed run finished came from the cache
     assert len(ResponseCache(tmp_path)) == 450
+
+
+def test_a_pickled_cache_opens_its_own_connection(tmp_path):
+    import pickle
+
+    gen = CachedGenerator(Counting(), ResponseCache(tmp_path))
+    gen.generate([Request.user("1", "a")], GenerationParams())
+    copy = pickle.loads(pickle.dumps(gen))
+    assert copy.generate([Request.user("2", "a")], GenerationParams())[0].cached and len(copy.cache) == 1

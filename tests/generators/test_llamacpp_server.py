@@ -3,6 +3,7 @@ the bundled SmolLM2-135M-Instruct (fixtures `llama_server` / `small_model` of co
 
 from __future__ import annotations
 
+import pickle
 import time
 
 from codealchemy.tracer import plugins
@@ -61,6 +62,10 @@ def test_llamacpp_generator_starts_its_server_on_first_use_and_stops_it(tmp_path
     [c] = gen.generate([Request.user("a", "What is 2+2?")], SHORT)
     assert c.ok and c.text.strip() and gen.model == "SmolLM2-135M-Instruct.Q4_1"
     proc = gen.server.process
+    assert proc.poll() is None
+    copy = pickle.loads(pickle.dumps(gen))  # what a pool worker gets: the same server, not its owner
+    assert copy.generate([Request.user("b", "What is 2+2?")], SHORT)[0].text == c.text
+    copy.close()
     assert proc.poll() is None
     gen.close()
     assert proc.poll() is not None and gen.server.base_url is None

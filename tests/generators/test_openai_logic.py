@@ -189,3 +189,15 @@ def test_concurrency_keeps_the_requests_order_and_runs_them_at_once(fake):
     gen.generate([Request.user(str(i), "q") for i in range(8)], GenerationParams())
     assert time.monotonic() - start < 8 * 0.3 * 0.75  # 8 slow requests did not run one after the other
     gen.close()
+
+
+def test_a_pickled_generator_works_in_another_process(fake):
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    gen = OpenAIGenerator(base_url=fake(Script("echo")), model="m", concurrency=2)
+    gen.generate([Request.user("0", "before")], GenerationParams())  # threads and a connection exist now
+    with ProcessPoolExecutor(1) as pool:
+        out = pool.submit(pickle.loads(pickle.dumps(gen)).generate, [Request.user("1", "there")],
+                          GenerationParams()).result(timeout=30)
+    assert [(c.id, c.text) for c in out] == [("1", "there")]

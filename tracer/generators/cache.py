@@ -68,6 +68,12 @@ class ResponseCache:
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
+    def __getstate__(self) -> dict:
+        return {"directory": self.directory, "path": self.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), _conn=None, _pid=-1)
+
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         keys = list(dict.fromkeys(keys))
         found: dict[str, dict[str, Any]] = {}

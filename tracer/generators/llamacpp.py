@@ -143,6 +143,10 @@ class LlamaServer:
         finalizer()
         raise GeneratorError(f"llama.cpp server gave no answer within {self.startup_timeout:g} s")
 
+    def __getstate__(self) -> dict:
+        """A pickled copy (a pool worker) talks to the same running server but does not own it."""
+        return {**self.__dict__, "process": None, "_finalizer": None}
+
     def stop(self) -> None:
         if self._finalizer is not None:
             self._finalizer()

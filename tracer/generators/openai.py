@@ -131,6 +131,13 @@ class OpenAIGenerator:
             self._pool.shutdown()
         self._pool = None
 
+    def __getstate__(self) -> dict:
+        """Picklable (process pools, Ray): threads, locks and sockets are made again on the other side."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_local", "_lock", "_pool")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _local=threading.local(), _lock=threading.Lock(), _pool=None, _pool_pid=-1)
+
     def __enter__(self):
         return self
 
