@@ -171,7 +171,7 @@ def test_no_server_is_a_failed_completion_per_request_and_no_model_a_clear_error
     [c] = gen.generate([Request.user("a", "q")], GenerationParams())
     assert not c.ok and "cannot talk to" in c.error and c.attempts == 2
     with pytest.raises(GeneratorError, match="give model=NAME"):
-        _ = OpenAIGenerator(base_url=f"http://127.0.0.1:{port}/v1", max_attempts=1).model
+        OpenAIGenerator(base_url=f"http://127.0.0.1:{port}/v1", max_attempts=1)
     with pytest.raises(GeneratorError, match="not an http"):
         OpenAIGenerator(base_url="ftp://x")
 

@@ -96,22 +96,18 @@ class OpenAIGenerator:
         self.api_key = api_key if api_key is not None else os.environ.get(api_key_env)
         self.concurrency, self.timeout = int(concurrency), float(timeout)
         self.failures: list[Failure] = []
-        self._model = model
         self._local = threading.local()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = -1
+        self.model = model if model is not None else self._served_model()
 
-    @property
-    def model(self) -> str:
-        """As given, else the server's first model (llama.cpp's and vLLM's servers serve one)."""
-        if self._model is None:
-            try:
-                data = self._call_once("GET", "/models", None)
-                self._model = data["data"][0]["id"]
-            except (Transient, Permanent, KeyError, IndexError, TypeError) as e:
-                raise GeneratorError(f"cannot ask {self.base_url} for its model ({e}); give model=NAME") from None
-        return self._model
+    def _served_model(self) -> str:
+        """The server's first model (llama.cpp's and vLLM's servers serve one)."""
+        try:
+            return self._call_once("GET", "/models", None)["data"][0]["id"]
+        except (Transient, Permanent, KeyError, IndexError, TypeError) as e:
+            raise GeneratorError(f"cannot ask {self.base_url} for its model ({e}); give model=NAME") from None
 
     def generate(self, requests: Sequence[Request], params: GenerationParams) -> list[Completion]:
         if not requests:
