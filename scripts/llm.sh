@@ -12,8 +12,10 @@ wheels=${CODEALCHEMY_WHEELS:-/var/cache/codealchemy/wheels}
 py=.venv/bin/python
 [ -x "$py" ] || { echo "llm.sh: no $py yet (run scripts/setup.sh)" >&2; exit 1; }
 
+mkdir -p "$wheels"
+exec 9>"$wheels/.lock"
+flock 9  # two set-ups at once build the wheel once
 if ! compgen -G "$wheels/llama_cpp_python-$LLAMA_CPP_VERSION-*.whl" >/dev/null; then
-  mkdir -p "$wheels"
   # CPU only and portable: no CUDA/Metal, no -march=native; x86-64-v3 instructions where the builder has them.
   flags="-DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF -DLLAMA_CURL=OFF"
   if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then flags+=" -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"; fi
