@@ -3,7 +3,9 @@
 A plugin is any module or package, exposed through the `codealchemy` entry-point group,
 with functions marked `@hookimpl`. Registration hooks receive a `register` callback (as in
 llm), so one plugin can add any number of things. Built-ins register through these same
-hooks. Misspelled hook names fail at load time.
+hooks. A third-party plugin with a misspelled hook name, a signature that does not fit, or a
+hook that raises is reported and skipped (`plugins`); a built-in one fails loudly. Strategies
+and benchmarks follow `contracts` (docs/plugins.md has a complete example).
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ def register_backends(register: Callable[[str, Callable[..., Any]], None]) -> No
 
 @hookspec
 def register_strategies(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """Add generation strategies: `register(name, factory)`; factory(**options) -> Strategy."""
+    """Add generation strategies: `register(name, factory)`; `factory.Options` is a dataclass of its
+    options and `factory(**options)` a `contracts.Strategy`; `trace gen NAME` runs it."""
 
 
 @hookspec
 def register_benchmarks(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """Add benchmarks: `register(name, factory)`; factory(**options) -> Benchmark."""
+    """Add benchmarks: `register(name, factory)`; `factory.Options` is a dataclass of its options and
+    `factory(**options)` a `contracts.Benchmark`; `trace eval NAME build|predict|score` runs it."""
 
 
 @hookspec
