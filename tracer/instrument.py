@@ -4,6 +4,11 @@ A language's rewriter (instrumenters/<id>/rewrite.py, function `rewrite(rw: Rewr
 the syntax tree and asks for byte-range edits and probes; the engine checks that the edits do
 not overlap, applies them, re-parses the result and rejects it if it no longer parses. The
 probe map ties every probe id the prelude will report to its original line and function.
+
+Sources are bytes throughout, so the rewritten program keeps every byte it had: a rewriter whose
+module sets `ANY_BYTES = True` (its toolchain runs any bytes, as bash does) gets non-UTF-8 sources
+too, and sees their text with undecodable bytes as surrogate escapes (lossless); others get UTF-8
+only. A UTF-8 byte-order mark is set aside before parsing and put back in front of the result.
 """
 
 from __future__ import annotations
@@ -22,13 +27,22 @@ class Probe:
     func: str
 
 
+#: The UTF-8 byte-order mark: toolchains that accept it want it first, before any probe.
+BOM = b"\xef\xbb\xbf"
+
+
 @dataclass
 class Instrumented:
-    code: str
+    data: bytes              # the program to run, byte for byte
     probes: list[Probe]
     files: dict[str, bytes]
     source_name: str
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def code(self) -> str:
+        """The program as text, for people (bytes that are not UTF-8 shown as U+FFFD)."""
+        return self.data.decode("utf-8", "replace")
 
     def probe_map(self) -> dict[int, Probe]:
         return {p.id: p for p in self.probes}
@@ -83,7 +97,7 @@ class Rewrite:
         return name is None or (line, name) not in self._drops
 
     def text(self, node: treesitter.Node) -> str:
-        return self.source[node.start_byte:node.end_byte].decode("utf-8")
+        return self.source[node.start_byte:node.end_byte].decode("utf-8", "surrogateescape")
 
     def captures(self, query_name: str, node: treesitter.Node | None = None) -> list[tuple[str, treesitter.Node]]:
         return treesitter.captures(self.lang.grammar, self.lang.query(query_name), node or self.root)
@@ -101,7 +115,7 @@ class Rewrite:
     def replace(self, start: int, end: int, text: str) -> None:
         self._edits.append(_Edit(start, end, text, (0, len(self._edits))))
 
-    def apply(self) -> str:
+    def apply(self) -> bytes:
         edits = sorted(self._edits, key=lambda e: (e.start, e.end > e.start, e.order))
         out: list[bytes] = []
         pos = 0
@@ -109,19 +123,22 @@ class Rewrite:
             if e.start < pos:
                 raise ValueError(f"overlapping edits at byte {e.start}")
             out.append(self.source[pos:e.start])
-            out.append(e.text.encode("utf-8"))
+            out.append(e.text.encode("utf-8", "surrogateescape"))   # text() escapes round-trip
             pos = e.end
         out.append(self.source[pos:])
-        return b"".join(out).decode("utf-8")
+        return b"".join(out)
 
 
 def instrument(source: str | bytes, lang: Language, options: dict | None = None) -> Instrumented | Skip | Failure:
     """Rewrite `source` so that it reports its own execution; never raises on bad input."""
     data = source.encode("utf-8") if isinstance(source, str) else source
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return Skip(f"not UTF-8 text (byte {e.start})")
+    bom = BOM if data.startswith(BOM) else b""
+    data = data[len(bom):]
+    if not getattr(lang.rewriter, "ANY_BYTES", False):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return Skip(f"not UTF-8 text (byte {e.start + len(bom)}); {lang.name} sources must be UTF-8")
     if b"\0" in data:
         return Skip("binary file (contains NUL bytes)")
     if not data.strip():
@@ -140,9 +157,9 @@ def instrument(source: str | bytes, lang: Language, options: dict | None = None)
         return Skip(str(e))
     except Exception as e:  # a rewriter bug must become a record, not a crashed batch
         return Failure(f"{type(e).__name__}: {e}")
-    error = treesitter.first_error(treesitter.parse(lang.grammar, code.encode("utf-8")).root_node)
+    error = treesitter.first_error(treesitter.parse(lang.grammar, code).root_node)
     if error is not None and (strict or not tree.root_node.has_error):
         row, col = error.start_point
         return Failure(f"instrumented code does not parse (line {row + 1}, column {col + 1})")
-    return Instrumented(code=code, probes=rw.probes, files=lang.prelude_files,
+    return Instrumented(data=bom + code, probes=rw.probes, files=lang.prelude_files,
                         source_name=rw.source_name, notes=rw.notes)

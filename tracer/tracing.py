@@ -6,6 +6,7 @@ trace whose footer says what happened, so a batch goes on.
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Iterator
@@ -102,6 +103,15 @@ def trace_input(source: str, data: bytes | None, *, language: str | None = None,
                             limits=resolve(lang.runtime.limits, overrides))
 
 
+def code_fields(data: bytes) -> dict:
+    """The header's copy of the source: `code`, text to read (bytes that are not UTF-8 shown as
+    U+FFFD), and for such a source also `code_base64`, its exact bytes."""
+    try:
+        return {"code": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"code": data.decode("utf-8", "replace"), "code_base64": base64.b64encode(data).decode("ascii")}
+
+
 def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, limits: Limits) -> Iterator[dict]:
     t0 = time.monotonic()
     result = instrument(data, lang)
@@ -109,7 +119,7 @@ def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, 
     head = header(language=lang.id, source=source, sha256=sha256(data),
                   instrumenter={"id": lang.id, "version": lang.version}, limits=limits.as_dict(),
                   tool=TOOL, backend=backend.name, sandbox=getattr(backend, "sandbox", None),
-                  code=data.decode("utf-8", "replace"))
+                  **code_fields(data))
     if isinstance(result, Skip):
         yield from (head, footer(status="skipped", reason=result.reason))
         return
@@ -148,7 +158,7 @@ def diagnostics(lang: Language, stderr: bytes, source_name: str) -> list[tuple[i
 
 def _run_with_repairs(data: bytes, inst: Instrumented, lang: Language, backend: Backend, limits: Limits):
     """Run; where the probes (not the program) broke compilation, drop what the compiler named, retry."""
-    ran = backend.run(request_for(lang, inst.code, inst.source_name, inst.files, limits))
+    ran = backend.run(request_for(lang, inst.data, inst.source_name, inst.files, limits))
     repairs: list[dict] = []
     drops: set[tuple[int, str | None]] = set()
     for _ in range(MAX_REPAIRS):
@@ -172,13 +182,13 @@ def _run_with_repairs(data: bytes, inst: Instrumented, lang: Language, backend: 
         if not isinstance(again, Instrumented):
             break
         inst = again
-        ran = backend.run(request_for(lang, inst.code, inst.source_name, inst.files, limits))
+        ran = backend.run(request_for(lang, inst.data, inst.source_name, inst.files, limits))
     return inst, ran, repairs
 
 
 def _compile_original(data: bytes, files: dict[str, bytes], lang: Language, backend: Backend,
                       limits: Limits) -> PhaseResult:
-    request = request_for(lang, data.decode("utf-8"), lang.runtime.source, files, limits, trace=False)
+    request = request_for(lang, data, lang.runtime.source, files, limits, trace=False)
     request.run = ["true"]
     return backend.run(request).compile
 

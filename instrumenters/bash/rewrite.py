@@ -27,6 +27,8 @@ import re
 from codealchemy.tracer.instrument import Rewrite
 
 PRELUDE = "codealchemy.sh"
+#: bash runs whatever bytes a script holds (Latin-1 literals included): so does the rewrite.
+ANY_BYTES = True
 
 STATEMENTS = {
     "command", "list", "pipeline", "redirected_statement", "variable_assignment", "variable_assignments",

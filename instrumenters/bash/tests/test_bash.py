@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,25 @@ def test_dev_stdout_and_stderr_become_fd_duplications():
     result = instrument('echo a >/dev/stderr\necho b 2>> /dev/stdout\necho c > /dev/null\n', lang)
     assert isinstance(result, Instrumented)
     assert "echo a >&2" in result.code and "echo b 2>&1" in result.code and "> /dev/null" in result.code
+
+
+def test_latin1_script_runs_byte_exact(tracer):
+    """A Latin-1 script (bash runs any bytes) is traced, not refused: its literals reach stdout
+    byte for byte, the header keeps the source losslessly, events name its lines."""
+    from codealchemy.tracer.tracing import request_for, run_untraced
+
+    lang = plugins.languages().get("bash")
+    path = HERE / "encodings" / "latin1_literals.sh"
+    source = path.read_bytes()
+    result = instrument(source, lang)
+    assert isinstance(result, Instrumented), result
+    assert source.splitlines()[2] in result.data   # `word="caf\xe9"` as it was
+    plain = run_untraced(source, lang, tracer.backend, tracer.limits).run
+    ran = tracer.backend.run(request_for(lang, result.data, result.source_name, result.files, tracer.limits)).run
+    assert plain.stdout == b"caf\xe9 has 4 bytes\nna\xefve caf\xe9 \xc0 bient\xf4t\n\xa9 1999\n"
+    assert (ran.stdout, ran.exit_code) == (plain.stdout, plain.exit_code)
+    traced = tracer.trace(path)
+    assert traced.footer["status"] == "ok", traced.footer
+    assert base64.b64decode(traced.header["code_base64"]) == source
+    assert traced.header["code"].startswith("#!/bin/bash\n# Latin-1 script: \ufffd is one byte")
+    assert {e["line"] for e in traced.events if e["kind"] == "line"} >= {3, 5, 7, 8, 9}

@@ -220,5 +220,22 @@ def test_syntax_error_is_skipped(tmp_path):
     assert t.footer["status"] in ("skipped",)
 
 
+
+
+def test_utf8_bom_source_is_traced():
+    """A source saved with a UTF-8 byte-order mark (Python accepts it) is traced like any other:
+    the mark stays first, before the probes, and the output is the program's."""
+    path = HERE / "encodings" / "utf8_bom.py"
+    inst = instrument(path.read_bytes(), lang())
+    assert isinstance(inst, Instrumented), inst
+    assert inst.data.startswith(b"\xef\xbb\xbf") and inst.data.count(b"\xef\xbb\xbf") == 1
+    t = tracer().trace(path)
+    plain = tracer().untraced(path).run
+    assert t.footer["status"] == "ok", t.footer
+    assert t.stdout == plain.stdout.decode() == "DÉJÀ VU!\n"
+    assert [e["line"] for e in t.events if e["kind"] == "line"][:3] == [1, 2, 5]
+    assert t.header["code"].startswith("\ufeffword = ")
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

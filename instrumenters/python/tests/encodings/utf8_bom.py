@@ -1,0 +1,5 @@
+﻿word = "déjà vu"  # saved with a byte-order mark
+def shout(s):
+    return s.upper() + "!"
+
+print(shout(word))
