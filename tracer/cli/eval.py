@@ -20,7 +20,7 @@ from rich.table import Table
 
 from .. import plugins, records, rows
 from ..contracts import make_options, options_of
-from .options import fail, typed_parameters, unusable, with_signature
+from .options import ANY_ARGS, fail, typed_parameters, unusable, with_signature
 
 Tasks = Annotated[Path, typer.Argument(help="Tasks, JSON lines (from `trace eval NAME build`).")]
 
@@ -37,7 +37,8 @@ def build() -> typer.Typer:
         try:
             params = typed_parameters(options_of(factory), _BUILD_RESERVED)
         except TypeError as e:
-            group.command("build", help=f"(unusable: {e})")(unusable(f"benchmark {name}'s options", str(e)))
+            group.command("build", help=f"(unusable: {e})", context_settings=ANY_ARGS)(
+                unusable(f"benchmark {name}'s options", str(e)))
         else:
             group.command("build", help="Choose inputs of SOURCE and write the benchmark's tasks.")(
                 with_signature(_build_command(name, factory), _BUILD + params))

@@ -19,7 +19,7 @@ import typer
 
 from .. import generation, pipeline, plugins
 from ..contracts import make_options, options_of
-from .options import fail, typed_parameters, unusable, with_signature
+from .options import ANY_ARGS, fail, typed_parameters, unusable, with_signature
 
 
 class Format(StrEnum):
@@ -66,7 +66,8 @@ def build() -> typer.Typer:
         try:
             params = COMMON + typed_parameters(options_of(factory), RESERVED)
         except TypeError as e:
-            app.command(name, help=f"(unusable: {e})")(unusable(f"strategy {name}'s options", str(e)))
+            app.command(name, help=f"(unusable: {e})", context_settings=ANY_ARGS)(
+                unusable(f"strategy {name}'s options", str(e)))
             continue
         app.command(name, help=doc)(with_signature(_command(name, factory), params))
     return app

@@ -75,8 +75,12 @@ def with_signature(func, parameters: list):
     return func
 
 
+#: for `unusable` commands: they take any arguments and only say why they cannot run
+ANY_ARGS = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
 def unusable(what: str, reason: str):
     """A command standing in for a plugin's that cannot be offered: it says why, and the CLI goes on."""
-    def command() -> None:
+    def command(ctx: typer.Context) -> None:
         raise fail(f"{what} cannot be offered: {reason}")
     return command
