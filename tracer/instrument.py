@@ -9,6 +9,8 @@ Sources are bytes throughout, so the rewritten program keeps every byte it had: 
 module sets `ANY_BYTES = True` (its toolchain runs any bytes, as bash does) gets non-UTF-8 sources
 too, and sees their text with undecodable bytes as surrogate escapes (lossless); others get UTF-8
 only. A UTF-8 byte-order mark is set aside before parsing and put back in front of the result.
+A rewriter whose module sets `PRELUDE_DIR` gets its prelude files in that folder of the work
+folder (a hidden one: a program that lists its folder sees what it would untraced).
 """
 
 from __future__ import annotations
@@ -161,5 +163,7 @@ def instrument(source: str | bytes, lang: Language, options: dict | None = None)
     if error is not None and (strict or not tree.root_node.has_error):
         row, col = error.start_point
         return Failure(f"instrumented code does not parse (line {row + 1}, column {col + 1})")
-    return Instrumented(data=bom + code, probes=rw.probes, files=lang.prelude_files,
+    folder = getattr(lang.rewriter, "PRELUDE_DIR", "")
+    files = {f"{folder}/{name}" if folder else name: blob for name, blob in lang.prelude_files.items()}
+    return Instrumented(data=bom + code, probes=rw.probes, files=files,
                         source_name=rw.source_name, notes=rw.notes)

@@ -2,7 +2,7 @@
 
 Probes are calls of prelude functions (prelude/codealchemy.sh), always written `probe ... && :`
 so that `$?` is kept and `set -e` never fires on them. What goes where:
-- `. ./codealchemy.sh; __ca_v0() { ... }; __ca_v1() ...` before the first statement (same
+- `. ./.codealchemy/codealchemy.sh; __ca_v0() { ... }; __ca_v1() ...` before the first statement (same
   line): the prelude and, per scope (0 = top-level code, 1.. = functions), a function that
   renders the variables its line events report.
 - before every statement of a block (script, `{ }`, `( )`, `do ... done`, branches, `case`
@@ -26,7 +26,9 @@ import re
 
 from codealchemy.tracer.instrument import Rewrite
 
-PRELUDE = "codealchemy.sh"
+#: The prelude's folder, hidden, so that `ls` or a `*` glob in the script's folder lists its own files.
+PRELUDE_DIR = ".codealchemy"
+PRELUDE = f"{PRELUDE_DIR}/codealchemy.sh"
 #: bash runs whatever bytes a script holds (Latin-1 literals included): so does the rewrite.
 ANY_BYTES = True
 
@@ -168,9 +170,10 @@ def rewrite(rw: Rewrite) -> None:
     decls = []
     for s in scopes:
         names = [n for n in s.used if n in assigned_anywhere or n in IMPLICIT or n in s.assigned]
-        body = "".join(
+        body = "".join(   # __ca_K<frame>_<name>: the value last sent (see the prelude)
             f'if [[ ${{{n}[0]@a}} == *[aA]* ]]; then __ca_arr {n}; '
-            f'elif [[ -v {n} && ${{__ca_K[$__ca_fr.{n}]-$\'\\1\'}} != "${n}" ]]; then __ca_sc {n} "${n}"; fi; '
+            f'elif [[ -v {n} ]]; then __ca_kn=__ca_K${{__ca_fr}}_{n}; '
+            f'[[ ${{!__ca_kn-$\'\\1\'}} == "${n}" ]] || __ca_sc {n} "${n}"; fi; '
             for n in names)
         if s.shifts:
             body += '__ca_pos "$@"; '

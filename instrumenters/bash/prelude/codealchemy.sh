@@ -65,7 +65,8 @@ __ca_stk=()     # saved (frame, last probe, captured) of the callers
 __ca_sp0=0      # stack height when this process started (frames below belong to the parent)
 __ca_capdp=-1   # depth of the call that __ca_cap is about to make
 __ca_pend=      # "PROBE FRAME DEPTH" of a captured call's return, written by __ca_cap
-declare -gA __ca_K=()  # last value sent per "frame.name" (scalars only)
+# The value last sent of a scalar is in __ca_K<FRAME>_<NAME>, of "$#" and "$N" in __ca_P<FRAME>_n
+# and __ca_P<FRAME>_<N>: plain variables, not an associative array, which `declare -A` would list.
 
 __ca_emit() {  # one record, fields already escaped
   if ((__ca_ne >= __ca_me)); then
@@ -95,7 +96,7 @@ __ca_cut() {  # truncate __ca_s to the value limit
 }
 
 __ca_sc() {  # a scalar that changed: NAME VALUE; appends "\tNAME\tRENDERED" to __ca_p
-  __ca_K[$__ca_fr.$1]=$2
+  printf -v "__ca_K${__ca_fr}_$1" '%s' "$2"
   __ca_s=
   if [[ ${!1@a} == *i* ]]; then __ca_s=$2; else __ca_q "$2"; fi
   ((${#__ca_s} > __ca_mv)) && __ca_cut
@@ -104,12 +105,13 @@ __ca_sc() {  # a scalar that changed: NAME VALUE; appends "\tNAME\tRENDERED" to 
 }
 
 __ca_pos() {  # the positional parameters of a scope that shifts them: "$#" and "$1"...
-  local __ca_i __ca_v
-  if [[ ${__ca_K[$__ca_fr.#]-x} != "$#" ]]; then __ca_K[$__ca_fr.#]=$#; __ca_p+=$'\t$#\t'"$#"; fi
+  local __ca_i __ca_v __ca_k=__ca_P${__ca_fr}_n
+  if [[ ${!__ca_k-x} != "$#" ]]; then printf -v "$__ca_k" '%s' "$#"; __ca_p+=$'\t$#\t'"$#"; fi
   for ((__ca_i = 1; __ca_i <= $#; __ca_i++)); do
     __ca_v=${!__ca_i}
-    if [[ ${__ca_K[$__ca_fr.$__ca_i]-$'\1'} != "$__ca_v" ]]; then
-      __ca_K[$__ca_fr.$__ca_i]=$__ca_v
+    __ca_k=__ca_P${__ca_fr}_$__ca_i
+    if [[ ${!__ca_k-$'\1'} != "$__ca_v" ]]; then
+      printf -v "$__ca_k" '%s' "$__ca_v"
       __ca_s=; __ca_q "$__ca_v"; __ca_cut; __ca_esc
       __ca_p+=$'\t$'"$__ca_i"$'\t'"$__ca_s"
     fi

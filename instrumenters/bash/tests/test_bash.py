@@ -49,6 +49,7 @@ def test_probes_are_noops_without_the_channel(tmp_path):
     result = instrument(path.read_text(), lang)
     (tmp_path / "main.sh").write_text(result.code)
     for name, data in result.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     env = {"PATH": "/usr/bin:/bin"}
     out = subprocess.run(["bash", "main.sh"], cwd=tmp_path, capture_output=True, text=True, env=env)
@@ -138,3 +139,30 @@ def test_latin1_script_runs_byte_exact(tracer):
     assert base64.b64decode(traced.header["code_base64"]) == source
     assert traced.header["code"].startswith("#!/bin/bash\n# Latin-1 script: \ufffd is one byte")
     assert {e["line"] for e in traced.events if e["kind"] == "line"} >= {3, 5, 7, 8, 9}
+
+
+def _same_output(tracer, tmp_path, source: str) -> str:
+    """Trace `source` and run it untraced: the same stdout and exit code; returns the stdout."""
+    from codealchemy.tracer.tracing import run_untraced
+
+    path = tmp_path / "prog.sh"
+    path.write_text(source)
+    lang = plugins.languages().get("bash")
+    traced = tracer.trace(path)
+    plain = run_untraced(source, lang, tracer.backend, tracer.limits).run
+    assert traced.footer["status"] == "ok" and traced.footer["events"] > 0, traced.footer
+    assert (traced.stdout, traced.footer["exit_code"]) == (plain.stdout.decode(), plain.exit_code)
+    return traced.stdout
+
+
+def test_listing_the_folder_shows_the_scripts_files_only(tracer, tmp_path):
+    """The prelude lives in a hidden folder: `ls` and `*` list what they list untraced."""
+    out = _same_output(tracer, tmp_path, 'ls\nfor f in *; do echo "file $f"; done\n')
+    assert out == "main.sh\nfile main.sh\n"
+
+
+def test_declare_lists_the_scripts_associative_arrays_only(tracer, tmp_path):
+    """The prelude keeps no associative array (a `declare -A` listing is the program's)."""
+    out = _same_output(tracer, tmp_path, 'declare -A h=([k]=v)\nx=1\nx=2\nf() { local y=$1; y=3; }\nf 1\n'
+                       'declare -A | grep -v BASH_\n')
+    assert out == 'declare -A h=([k]="v" )\n'
