@@ -85,6 +85,7 @@ class Rewrite:
         self.notes: list[str] = []
         self.source_name = lang.runtime.source
         self._edits: list[_Edit] = []
+        self._stop: int | None = None
         self._drops: set[tuple[int, str | None]] = set(options.get("drops", ()))
 
     def keep(self, line: int, name: str | None = None) -> bool:
@@ -117,8 +118,18 @@ class Rewrite:
     def replace(self, start: int, end: int, text: str) -> None:
         self._edits.append(_Edit(start, end, text, (0, len(self._edits))))
 
+    def stop_at(self, at: int, why: str) -> None:
+        """Change nothing after byte `at` (what follows cannot be trusted: the grammar does not
+        understand it, the language's own parser decides); the footer's notes say from where."""
+        if self._stop is None or at < self._stop:
+            self._stop = at
+            self.notes = [n for n in self.notes if not n.startswith("not traced from line")]
+            line = self.source.count(b"\n", 0, at) + 1
+            self.notes.append(f"not traced from line {line} on: {why}")
+
     def apply(self) -> bytes:
-        edits = sorted(self._edits, key=lambda e: (e.start, e.end > e.start, e.order))
+        edits = sorted((e for e in self._edits if self._stop is None or e.end <= self._stop),
+                       key=lambda e: (e.start, e.end > e.start, e.order))
         out: list[bytes] = []
         pos = 0
         for e in edits:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 
-from codealchemy.tracer.instrument import Rewrite
+from codealchemy.tracer import treesitter
+from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
 #: The prelude's folder, hidden, so that `ls` or a `*` glob in the script's folder lists its own files.
 PRELUDE_DIR = ".codealchemy"
@@ -56,6 +57,7 @@ IMPLICIT = {"REPLY", "BASH_REMATCH", "OPTARG", "OPTIND", "MAPFILE", "COPROC"}
 ASSIGNING_COMMANDS = {"read", "mapfile", "readarray", "let", "getopts", "printf"}
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEV_REDIRECT = re.compile(r"^(\d*)(>>|>\||>)\s*/dev/std(out|err)$")
+DEV_STD = re.compile(rb"/dev/std(out|err)")
 UNSAFE = re.compile(r"PIPESTATUS|\$\{?_(?![A-Za-z0-9_])")
 
 
@@ -82,7 +84,24 @@ def _has_ancestor(node, types, stop=None) -> bool:
     return False
 
 
+def _stop_at_parse_error(rw: Rewrite) -> None:
+    """tree-sitter-bash does not know all of bash (`a[$i*$i]=1`, `for i do`, `${s:$i:1}` in a
+    C-style for...): the statements before the first top-level statement it cannot parse are
+    traced, that one and the rest run as they are (bash itself decides)."""
+    error = treesitter.first_error(rw.root)
+    if error is None:
+        return
+    top = error
+    while top.parent is not None and top.parent != rw.root:
+        top = top.parent
+    row = top.start_point[0] + 1
+    if DEV_STD.search(rw.source, top.start_byte):   # these redirections must be rewritten (see above)
+        raise SkipProgram(f"syntax error at line {row} (tree-sitter-bash), before a /dev/stdout redirection")
+    rw.stop_at(top.start_byte, f"tree-sitter-bash cannot parse line {row}")
+
+
 def rewrite(rw: Rewrite) -> None:
+    _stop_at_parse_error(rw)
     src = rw.source
     funcs = [n for _, n in rw.captures("functions")]
     func_names = {rw.text(f.child_by_field_name("name")) for f in funcs if f.child_by_field_name("name")}
@@ -246,7 +265,6 @@ def rewrite(rw: Rewrite) -> None:
             line_probe(st.start_byte, line(st), s)
 
     if first is None:
-        from codealchemy.tracer.instrument import SkipProgram
         raise SkipProgram("no statements")
     rw.insert(first, f". ./{PRELUDE}; " + " ".join(decls) + " ", -10)
 

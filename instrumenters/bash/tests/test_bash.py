@@ -166,3 +166,20 @@ def test_declare_lists_the_scripts_associative_arrays_only(tracer, tmp_path):
     out = _same_output(tracer, tmp_path, 'declare -A h=([k]=v)\nx=1\nx=2\nf() { local y=$1; y=3; }\nf 1\n'
                        'declare -A | grep -v BASH_\n')
     assert out == 'declare -A h=([k]="v" )\n'
+
+
+def test_bash_that_tree_sitter_cannot_parse_runs_untouched_from_there(tracer, tmp_path):
+    """`a[$i*$i]=1` is bash that tree-sitter-bash does not parse: the script was skipped; now the
+    statements before it are traced and it and the rest run as they are."""
+    out = _same_output(tracer, tmp_path, 'echo start\nn=3\nfor i in 1 2 3; do\n  door[$i*$i]=1\ndone\n'
+                       'echo "${!door[@]}"\n')
+    assert out == "start\n1 4 9\n"
+    traced = tracer.trace(tmp_path / "prog.sh")
+    assert [e["line"] for e in traced.events if e["kind"] == "line"] == [1, 2]
+    assert "not traced from line 3 on: tree-sitter-bash cannot parse line 3" in traced.footer["notes"]
+
+
+def test_unparsed_bash_with_a_dev_stdout_redirection_is_skipped():
+    """Past a parse error nothing is rewritten, but `>/dev/stdout` must be: such a script is skipped."""
+    result = instrument('echo a\nfor i do echo "$i"; done >/dev/stdout\n', plugins.languages().get("bash"))
+    assert not isinstance(result, Instrumented) and "before a /dev/stdout redirection" in result.reason
