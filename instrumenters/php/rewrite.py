@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
+#: The prelude's folder, hidden, so that a program listing its folder (scandir, glob) sees its own files.
+PRELUDE_DIR = ".codealchemy"
 FUNCS = {"function_definition", "method_declaration", "anonymous_function", "arrow_function"}
 CLASSES = {"class_declaration", "interface_declaration", "trait_declaration", "enum_declaration"}
 NOT_STATEMENTS = {"text", "text_interpolation", "php_tag", "php_end_tag", "comment", "empty_statement",
@@ -103,7 +105,7 @@ class PhpRewriter:
         table = "|".join(" ".join(n) for n in self.names)
         ended = self.end_marker(root)
         at, text = self.prelude_at(root)
-        load = f"require_once __DIR__ . '/codealchemy.php'; \\__ca_setup('{table}', {ended});"
+        load = f"require_once __DIR__ . '/{PRELUDE_DIR}/codealchemy.php'; \\__ca_setup('{table}', {ended});"
         self.rw.insert(at, text.format(load), priority=-100)
 
     def end_marker(self, root) -> str:

@@ -3,20 +3,6 @@
 // require_once. It speaks the channel protocol of tracer/wire.py on the file descriptor named by
 // CODEALCHEMY_TRACE_FD; without that variable every probe is a no-op.
 
-final class __CodeAlchemyFrame
-{
-    public $done = false;
-    public $returned = false;
-    public $value = null;
-    public $exc = null;
-    public $last;
-
-    public function __construct(public int $id, public int $pid, public int $depth)
-    {
-        $this->last = $pid;
-    }
-}
-
 final class __CodeAlchemy
 {
     public static $on = false;
@@ -37,6 +23,32 @@ final class __CodeAlchemy
     public static $skip = ['GLOBALS' => 1, '_GET' => 1, '_POST' => 1, '_COOKIE' => 1, '_FILES' => 1,
         '_SERVER' => 1, '_ENV' => 1, '_REQUEST' => 1, '_SESSION' => 1, 'argv' => 1, 'argc' => 1,
         'http_response_header' => 1];
+
+    /** A frame is an array, never an object: objects would take the object ids (var_dump's #N)
+     *  the program's own objects get untraced. So the prelude keeps no object of its own. */
+    public static function frame(int $id, int $pid, int $depth): array
+    {
+        return ['id' => $id, 'pid' => $pid, 'depth' => $depth, 'last' => $pid, 'returned' => false,
+                'value' => null, 'exc' => null];
+    }
+
+    public static function output($text)
+    {
+        if ($text !== '' && self::$on) {
+            self::$buf .= "o\t1\t" . self::esc($text) . "\n";
+            if (strlen(self::$buf) > 65536) {
+                self::flush();
+            }
+        }
+        return $text;
+    }
+
+    /** run after every shutdown function the program registers, too */
+    public static function shutdown(): void
+    {
+        self::unwind();
+        register_shutdown_function([self::class, 'finish']);
+    }
 
     public static function setup(string $table, bool $marked): void
     {
@@ -59,36 +71,24 @@ final class __CodeAlchemy
         self::$maxEvents = is_numeric($v) ? (int) $v : 100000;
         $v = getenv('CODEALCHEMY_MAX_VALUE');
         self::$maxValue = is_numeric($v) ? (int) $v : 200;
-        self::push(new __CodeAlchemyFrame(1, 0, 0));
+        self::push(self::frame(1, 0, 0));
         self::$on = true;
         self::emit("c\t0\t1\t0");
-        ob_start(static function ($text) {
-            if ($text !== '' && __CodeAlchemy::$on) {
-                __CodeAlchemy::$buf .= "o\t1\t" . __CodeAlchemy::esc($text) . "\n";
-                if (strlen(__CodeAlchemy::$buf) > 65536) {
-                    __CodeAlchemy::flush();
-                }
-            }
-            return $text;
-        }, 1);
-        // run after every shutdown function the program registers, too
-        register_shutdown_function(static function () {
-            __CodeAlchemy::unwind();
-            register_shutdown_function([__CodeAlchemy::class, 'finish']);
-        });
+        ob_start([self::class, 'output'], 1);
+        register_shutdown_function([self::class, 'shutdown']);
     }
 
-    public static function push(__CodeAlchemyFrame $f): void
+    public static function push(array $f): void
     {
         self::$stack[] = $f;
-        self::$ids[$f->id] = true;
+        self::$ids[$f['id']] = true;
     }
 
-    public static function pop(): ?__CodeAlchemyFrame
+    public static function pop(): ?array
     {
         $f = array_pop(self::$stack);
         if ($f !== null) {
-            unset(self::$ids[$f->id]);
+            unset(self::$ids[$f['id']]);
         }
         return $f;
     }
@@ -126,29 +126,27 @@ final class __CodeAlchemy
         return strtr($s, ["\\" => "\\\\", "\t" => "\\t", "\n" => "\\n", "\r" => "\\r"]);
     }
 
-    /** The frame `fid`, made the innermost: frames above it (left by an exception) unwind. */
-    public static function top(int $fid): ?__CodeAlchemyFrame
+    /** The index in the stack of frame `fid`, made the innermost (frames above it, left by an
+     *  exception, unwind); -1 when it is not running (a suspended generator, or gone). */
+    public static function top(int $fid): int
     {
-        if (!isset(self::$ids[$fid])) {  // not running: a suspended generator, or gone
-            return null;
+        if (!isset(self::$ids[$fid])) {
+            return -1;
         }
         $n = count(self::$stack);
         while ($n > 0) {
             $f = self::$stack[$n - 1];
-            if ($f->id === $fid) {
-                return $f;
+            if ($f['id'] === $fid) {
+                return $n - 1;
             }
-            if ($f->id < $fid) {
-                return null;
+            if ($f['id'] < $fid) {
+                return -1;
             }
             self::pop();
             $n--;
-            if (!$f->done) {
-                $f->done = true;
-                self::emit("r\t{$f->last}\t{$f->id}\t{$f->depth}");
-            }
+            self::emit("r\t{$f['last']}\t{$f['id']}\t{$f['depth']}");
         }
-        return null;
+        return -1;
     }
 
     public static function vars(int $pid, array $vars, bool $top, $self = null): string
@@ -175,10 +173,7 @@ final class __CodeAlchemy
         }
         while (count(self::$stack) > 1 && self::$on) {
             $f = self::pop();
-            if (!$f->done) {
-                $f->done = true;
-                self::emit("r\t{$f->last}\t{$f->id}\t{$f->depth}");
-            }
+            self::emit("r\t{$f['last']}\t{$f['id']}\t{$f['depth']}");
         }
         $err = error_get_last();
         self::$fatal = $err !== null && ($err['type'] & (E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR));
@@ -189,7 +184,7 @@ final class __CodeAlchemy
         $e = self::$lastExc;
         $said = $e === null ? '' : 'Uncaught ' . get_class($e) . ($e->getMessage() === '' ? '' : ': ' . $e->getMessage());
         if ($e !== null && str_starts_with($err['message'], $said . ' in ')) {
-            if ($main->exc === $e) {
+            if ($main['exc'] === $e) {
                 return;  // reported already, leaving a top-level try body (before its finally)
             }
             $type = get_class($e);
@@ -199,7 +194,7 @@ final class __CodeAlchemy
             $type = $m[1] ?? 'Error';
             $msg = $m[2] ?? $err['message'];
         }
-        self::emit("x\t{$main->last}\t1\t0\t" . self::esc($type) . "\t" . self::esc($msg));
+        self::emit("x\t{$main['last']}\t1\t0\t" . self::esc($type) . "\t" . self::esc($msg));
     }
 
     public static function finish(): void
@@ -207,7 +202,7 @@ final class __CodeAlchemy
         $main = self::$stack[0] ?? null;
         if (self::$on && $main !== null) {
             $left = self::$fatal || !self::$ended;  // an exception, a fatal error or exit()
-            self::emit($left ? "r\t{$main->last}\t1\t0" : "r\t{$main->last}\t1\t0\tNULL");
+            self::emit($left ? "r\t{$main['last']}\t1\t0" : "r\t{$main['last']}\t1\t0\tNULL");
         }
         self::$on = false;
         self::flush();
@@ -342,9 +337,9 @@ function __ca_c(int $pid, array $vars): int
         return 0;
     }
     $id = __CodeAlchemy::$nextId++;
-    $f = new __CodeAlchemyFrame($id, $pid, count(__CodeAlchemy::$stack));
-    __CodeAlchemy::push($f);
-    $rec = "c\t$pid\t$id\t{$f->depth}";
+    $depth = count(__CodeAlchemy::$stack);
+    __CodeAlchemy::push(__CodeAlchemy::frame($id, $pid, $depth));
+    $rec = "c\t$pid\t$id\t$depth";
     foreach (__CodeAlchemy::$names[$pid] ?? [] as $name) {
         if (array_key_exists($name, $vars)) {
             $rec .= "\t" . __CodeAlchemy::esc($name) . "\t" . __CodeAlchemy::esc(__CodeAlchemy::render($vars[$name]));
@@ -368,12 +363,13 @@ function __ca_l(int $pid, int $fid, array $vars, $self = null): void
     if (!__CodeAlchemy::$on) {
         return;
     }
-    $f = __CodeAlchemy::top($fid);
-    if ($f === null) {
+    $i = __CodeAlchemy::top($fid);
+    if ($i < 0) {
         return;
     }
-    $f->last = $pid;
-    __CodeAlchemy::emit("l\t$pid\t$fid\t{$f->depth}" . __CodeAlchemy::vars($pid, $vars, $fid === 1, $self));
+    __CodeAlchemy::$stack[$i]['last'] = $pid;
+    $depth = __CodeAlchemy::$stack[$i]['depth'];
+    __CodeAlchemy::emit("l\t$pid\t$fid\t$depth" . __CodeAlchemy::vars($pid, $vars, $fid === 1, $self));
 }
 
 /** a loop or elseif condition's line event; always true */
@@ -396,12 +392,12 @@ function __ca_r(int $fid, $v)
     if (!__CodeAlchemy::$on) {
         return $v;
     }
-    $f = __CodeAlchemy::top($fid);
-    if ($f === null || $f->done || $f->returned) {
+    $i = __CodeAlchemy::top($fid);
+    if ($i < 0 || __CodeAlchemy::$stack[$i]['returned']) {
         return $v;
     }
-    $f->returned = true;
-    $f->value = __CodeAlchemy::render($v);
+    __CodeAlchemy::$stack[$i]['returned'] = true;
+    __CodeAlchemy::$stack[$i]['value'] = __CodeAlchemy::render($v);
     return $v;
 }
 
@@ -420,12 +416,13 @@ function __ca_x(int $fid, \Throwable $e): void
         return;
     }
     __CodeAlchemy::$lastExc = $e;
-    $f = __CodeAlchemy::top($fid);
-    if ($f === null || $f->exc === $e) {
+    $i = __CodeAlchemy::top($fid);
+    if ($i < 0 || __CodeAlchemy::$stack[$i]['exc'] === $e) {
         return;
     }
-    $f->exc = $e;
-    __CodeAlchemy::emit("x\t{$f->last}\t$fid\t{$f->depth}\t" . __CodeAlchemy::esc(get_class($e)) . "\t"
+    __CodeAlchemy::$stack[$i]['exc'] = $e;
+    $f = __CodeAlchemy::$stack[$i];
+    __CodeAlchemy::emit("x\t{$f['last']}\t$fid\t{$f['depth']}\t" . __CodeAlchemy::esc(get_class($e)) . "\t"
         . __CodeAlchemy::esc($e->getMessage()));
 }
 
@@ -457,13 +454,12 @@ function __ca_suspend(int $fid, string $value): void
     if (!__CodeAlchemy::$on) {
         return;
     }
-    $f = __CodeAlchemy::top($fid);
-    if ($f === null) {
+    if (__CodeAlchemy::top($fid) < 0) {
         return;
     }
-    __CodeAlchemy::pop();
+    $f = __CodeAlchemy::pop();
     __CodeAlchemy::$suspended[$fid] = $f;
-    __CodeAlchemy::emit("r\t{$f->last}\t$fid\t{$f->depth}$value");
+    __CodeAlchemy::emit("r\t{$f['last']}\t$fid\t{$f['depth']}$value");
 }
 
 /** a generator resumes: the same frame is called again; gives back what was sent in */
@@ -474,10 +470,10 @@ function __ca_resume(int $fid, $sent)
         return $sent;
     }
     unset(__CodeAlchemy::$suspended[$fid]);
-    $f->depth = count(__CodeAlchemy::$stack);
-    $f->exc = null;
+    $f['depth'] = count(__CodeAlchemy::$stack);
+    $f['exc'] = null;
     __CodeAlchemy::push($f);
-    __CodeAlchemy::emit("c\t{$f->last}\t$fid\t{$f->depth}");  // at the yield, as Python reports
+    __CodeAlchemy::emit("c\t{$f['last']}\t$fid\t{$f['depth']}");  // at the yield, as Python reports
     return $sent;
 }
 
@@ -487,14 +483,10 @@ function __ca_e(int $fid): void
     if (!__CodeAlchemy::$on) {
         return;
     }
-    $f = __CodeAlchemy::top($fid);
-    if ($f === null) {
+    if (__CodeAlchemy::top($fid) < 0) {
         return;
     }
-    __CodeAlchemy::pop();
-    if (!$f->done) {
-        $f->done = true;
-        $value = $f->returned ? "\t" . __CodeAlchemy::esc($f->value) : '';
-        __CodeAlchemy::emit("r\t{$f->last}\t$fid\t{$f->depth}$value");
-    }
+    $f = __CodeAlchemy::pop();
+    $value = $f['returned'] ? "\t" . __CodeAlchemy::esc($f['value']) : '';
+    __CodeAlchemy::emit("r\t{$f['last']}\t$fid\t{$f['depth']}$value");
 }

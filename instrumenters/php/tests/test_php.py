@@ -98,6 +98,7 @@ def test_probes_are_noops_without_the_channel(php, tmp_path):
     source = (FIXTURES / "closures.php").read_text(encoding="utf-8")
     result = instrument(source, php)
     for name, data in result.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     (tmp_path / "main.php").write_text(result.code, encoding="utf-8")
     (tmp_path / "plain.php").write_text(source, encoding="utf-8")
@@ -141,3 +142,32 @@ def test_conformance_programs_run_the_same(path, runs):
     traced, untraced = runs(path)
     assert traced.footer["status"] == "ok", traced.footer
     assert traced.stdout == untraced.run.stdout.decode("utf-8")
+
+
+def _same_output(tracer, php, tmp_path, source: str) -> str:
+    """Trace `source` and run it untraced: the same stdout and exit code; returns the stdout."""
+    from codealchemy.tracer.tracing import run_untraced
+
+    path = tmp_path / "prog.php"
+    path.write_text(source)
+    traced = tracer.trace(path)
+    plain = run_untraced(source, php, tracer.backend, tracer.limits).run
+    assert traced.footer["status"] == "ok" and traced.footer["events"] > 0, traced.footer
+    assert (traced.stdout, traced.footer["exit_code"]) == (plain.stdout.decode(), plain.exit_code)
+    return traced.stdout
+
+
+def test_object_ids_are_the_programs(tracer, php, tmp_path):
+    """var_dump shows object ids (#N): the prelude holds no object (frames are arrays), so the
+    program's objects get the ids they get untraced, at top level and inside calls."""
+    out = _same_output(tracer, php, tmp_path, "<?php\nclass P { public $x = 1; }\n"
+                       "function make() { $q = new P(); var_dump($q); return $q; }\n"
+                       "$p = new P();\nvar_dump($p);\n$r = make();\necho spl_object_id($r), \"\\n\";\n")
+    assert out.startswith("object(P)#1 (1) {") and "object(P)#2 (1) {" in out and out.endswith("\n2\n")
+
+
+def test_listing_the_folder_shows_the_programs_files_only(tracer, php, tmp_path):
+    """The prelude lives in a hidden folder: glob('*') and scandir list what they list untraced."""
+    out = _same_output(tracer, php, tmp_path, "<?php\nforeach (glob('*') as $f) echo $f, \"\\n\";\n"
+                       "echo implode(' ', array_filter(scandir('.'), fn($f) => $f[0] !== '.')), \"\\n\";\n")
+    assert out == "main.php\nmain.php\n"
