@@ -28,9 +28,11 @@ def register_backends(register):
 
 @hookimpl
 def register_benchmarks(register):
+    from ..evals.deveval import DevEval
     from ..evals.traceeval import TraceEval
 
     register("traceeval", TraceEval)
+    register("deveval", DevEval)
 
 
 @hookimpl

@@ -1,0 +1,47 @@
+"""DevEval: developer tasks on seed files, judged pairwise against reference answers.
+
+`trace eval deveval build SOURCE --out TASKS --held-out SEEDS.txt --reference-generator G
+--reference-options k=v,... --judge J --judge-options k=v,...` picks seed files of a corpus or
+dump, makes one task per seed (a kind in turn: explain, refactor, review, tests; prompts in
+prompts/tasks/), has G write each reference answer, and writes the seeds' sha256 to the
+held-out manifest (build.HELD_OUT_FORMAT) for decontaminating training rows.
+`predict` asks the candidate as every benchmark does. `score` judges (judge.py: both orders,
+ties allowed, strict verdicts, failures kept with the raw output, per task via `--per-task`)
+and prints the win rate with a bootstrap 95% interval, overall, by language and (in `--json`)
+by kind. The generic CLI has no judge phase and passes score no options, so the judge is
+chosen at build and recorded in every task: all candidates of a tasks file meet the same
+judge, with the same parameters (do not put secrets in judge options; they are written out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ...tracer.contracts import BuildResult, predict_with
+from .build import HELD_OUT_FORMAT, KINDS, DevEvalOptions, build, read_held_out
+from .score import DevEvalError, score
+
+__all__ = ["HELD_OUT_FORMAT", "KINDS", "DevEval", "DevEvalError", "DevEvalOptions", "read_held_out"]
+
+
+class DevEval:
+    """DevEval: developer tasks judged pairwise against reference answers (win rate, 95% CI)."""
+
+    name = "deveval"
+    Options = DevEvalOptions
+
+    def __init__(self, **options: Any):
+        self.options = DevEvalOptions(**options)
+
+    def build(self, source: str | Path, **overrides: Any) -> BuildResult:
+        return build(source, replace(self.options, **overrides))
+
+    def predict(self, tasks: Sequence[dict], generator: Any, params: Any) -> list[dict]:
+        return predict_with(tasks, generator, params)
+
+    def score(self, tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list | None = None,
+              **judge: Any) -> dict:
+        return score(tasks, predictions, per_task=per_task, **judge)

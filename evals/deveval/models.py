@@ -1,0 +1,51 @@
+"""The generators DevEval calls itself (the reference writer at build, the judge at score).
+
+`trace eval NAME predict` builds the candidate's generator, but build and score get only the
+benchmark's Options, so the reference writer and the judge are named there as a spec (plugin
+name, `key=value` options, `key=value` sampling parameters). The judge's spec is recorded in
+every task: whoever scores a tasks file is judged by the same judge with the same parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...tracer import plugins
+from ...tracer.generators import GenerationParams, Generator, GeneratorError, Request, parse_options
+from ...tracer.generators.cache import with_cache
+
+
+def spec(generator: str, options: Sequence[str], params: Sequence[str]) -> dict[str, Any]:
+    """A generator spec from Options values; ValueError on a bad pair or an unknown plugin."""
+    known = plugins.generators()
+    if generator not in known:
+        raise ValueError(f"unknown generator {generator!r} (known: {', '.join(sorted(known)) or 'none'})")
+    return {"generator": generator, "options": parse_options(list(options)),
+            "params": GenerationParams.from_pairs(list(params)).to_dict()}
+
+
+def make(spec: dict[str, Any]) -> tuple[Generator, GenerationParams]:
+    """The cached generator and the parameters a spec names (the cache as `trace eval` uses it)."""
+    try:
+        gen = plugins.generators()[spec["generator"]](**spec.get("options", {}))
+    except KeyError:
+        raise ValueError(f"unknown generator {spec.get('generator')!r}") from None
+    except (GeneratorError, TypeError) as e:
+        raise ValueError(f"generator {spec['generator']!r}: {e}") from None
+    params = dict(spec.get("params") or {})
+    params["stop"] = tuple(params.get("stop") or ())
+    return with_cache(gen), GenerationParams(**params)
+
+
+def ask(generator: Generator, params: GenerationParams, prompts: Sequence[tuple[str, str]],
+        batch_size: int = 64) -> list:
+    """One completion per (id, prompt) one-turn chat, in order."""
+    out: list = []
+    for i in range(0, len(prompts), max(batch_size, 1)):
+        chunk = prompts[i:i + batch_size]
+        got = generator.generate([Request.user(key, text) for key, text in chunk], params)
+        if len(got) != len(chunk):
+            raise GeneratorError(f"generator {generator.name!r} gave {len(got)} completions for {len(chunk)} prompts")
+        out.extend(got)
+    return out
