@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
+#: The prelude's folder, hidden, so that a program listing its folder (Dir["*"]) sees its own files.
+PRELUDE_DIR = ".codealchemy"
+
 NS = "::CodeAlchemy"
 # what probes.scm captures is where probes go; these sets are Ruby's own rules
 CONTAINERS = {"program", "body_statement", "block_body", "then", "else", "do", "begin", "ensure"}
@@ -193,8 +196,8 @@ class RubyRewriter:
         ctx = Ctx(Frame("<module>", "module"), root)
         self.visit(root, ctx)
         table = "|".join(" ".join(n) for n in self.names)
-        self.rw.insert(stmts[0].start_byte,
-                       f'require_relative "codealchemy"; {NS}.setup("{table}", __FILE__); ', priority=-100)
+        load = f'require_relative "{PRELUDE_DIR}/codealchemy"; {NS}.setup("{table}", __FILE__); '
+        self.rw.insert(stmts[0].start_byte, load, priority=-100)
 
     def visit(self, node, ctx: Ctx) -> None:
         t = node.type

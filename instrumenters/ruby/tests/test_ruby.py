@@ -91,6 +91,7 @@ def test_probes_are_noops_without_the_channel(ruby, tmp_path):
     source = (FIXTURES / "blocks_yield.rb").read_text(encoding="utf-8")
     result = instrument(source, ruby)
     for name, data in result.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     (tmp_path / "main.rb").write_text(result.code, encoding="utf-8")
     (tmp_path / "plain.rb").write_text(source, encoding="utf-8")
@@ -153,3 +154,16 @@ def test_every_native_line_event_is_in_the_trace(tmp_path):
         golden = [json.loads(line) for line in path.with_suffix(".jsonl").read_text().splitlines()]
         ours = iter(str(e["line"]) for e in golden if e["kind"] == "line")
         assert all(n in ours for n in native), f"{path.name}: a native line event is missing"
+
+
+def test_listing_the_folder_shows_the_programs_files_only(tracer, ruby, tmp_path):
+    """The prelude lives in a hidden folder: Dir["*"] lists what it lists untraced."""
+    from codealchemy.tracer.tracing import run_untraced
+
+    source = 'puts Dir["*"].sort\nputs Dir.children(".").reject { |f| f.start_with?(".") }.sort\n'
+    path = tmp_path / "prog.rb"
+    path.write_text(source)
+    traced = tracer.trace(path)
+    plain = run_untraced(source, ruby, tracer.backend, tracer.limits).run
+    assert traced.footer["status"] == "ok" and traced.footer["events"] > 0, traced.footer
+    assert traced.stdout == plain.stdout.decode() == "main.rb\nmain.rb\n"
