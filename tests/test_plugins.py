@@ -78,7 +78,7 @@ def _reported(stderr: str) -> list[str]:
     return sorted(m.group(1) for m in re.finditer(r"^trace: plugin (\S+) .*is broken and skipped", stderr, re.M))
 
 
-def test_broken_plugins_are_reported_once_and_skipped(env):
+def test_broken_plugins_are_reported_once_and_skipped(env, tmp_path):
     done = trace(env, "plugins", "install", str(BROKEN))
     assert done.returncode == 0, done.stderr
 
@@ -99,6 +99,11 @@ def test_broken_plugins_are_reported_once_and_skipped(env):
     for name, why in (("clashing", "option out clashes"), ("untyped", "things")):  # options the CLI cannot offer
         r = trace(env, "gen", name, "x", "--out", "y")
         assert r.returncode == 2 and "cannot be offered" in r.stderr and why in r.stderr, r.stderr
+    (tmp_path / "in").mkdir()
+    r = trace(env, "gen", "incomplete", str(tmp_path / "in"), "--out", str(tmp_path / "o.jsonl"))
+    assert r.returncode == 2 and "does not implement the Strategy contract: no load, process, unload" in r.stderr
+    r = trace(env, "eval", "incomplete", "build", str(tmp_path / "in"), "--out", str(tmp_path / "t.jsonl"))
+    assert r.returncode == 2 and "does not implement the Benchmark contract: no predict, score" in r.stderr
 
     off = trace(env, "plugins", "list", CODEALCHEMY_DISABLE_PLUGINS="1")
     assert off.returncode == 0 and off.stderr == "" and off.stdout.count("disabled") == len(BROKEN_REASONS) + 1

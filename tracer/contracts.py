@@ -205,6 +205,13 @@ class Strategy(Protocol):
     def process(self, batch: Sequence[Input]) -> Iterable[dict]: ...
 
 
+def missing_members(obj: Any, protocol: type) -> list[str]:
+    """What `obj` lacks of a contract Protocol (Strategy, Benchmark): empty when it implements it."""
+    names = set(protocol.__annotations__) | {k for k, v in vars(protocol).items()
+                                             if callable(v) or isinstance(v, property)}
+    return sorted(n for n in names if not n.startswith("_") and not hasattr(obj, n))
+
+
 @dataclass
 class BuildResult:
     tasks: list[dict]

@@ -1,4 +1,4 @@
-"""Strategies whose Options cannot become CLI options: the CLI says so and goes on."""
+"""Strategies and a benchmark the CLI cannot run (options it cannot offer, missing methods): it says why."""
 
 from dataclasses import dataclass, field
 
@@ -28,3 +28,24 @@ class UntypedStrategy:
 def register_strategies(register):
     register("clashing", ClashingStrategy)
     register("untyped", UntypedStrategy)
+    register("incomplete", Incomplete)
+
+
+class Incomplete:
+    """Has options but no process(), load() or unload()."""
+
+    name, consumes, uses_generator, prompt_version = "incomplete", ("sources",), False, "x"
+
+
+class IncompleteBenchmark:
+    """Has no predict() or score()."""
+
+    name = "incomplete"
+
+    def build(self, source):
+        raise AssertionError("never reached")
+
+
+@hookimpl
+def register_benchmarks(register):
+    register("incomplete", IncompleteBenchmark)

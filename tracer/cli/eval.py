@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import plugins, records, rows
-from ..contracts import make_options, options_of
+from ..contracts import Benchmark, make_options, missing_members, options_of
 from .options import ANY_ARGS, fail, typed_parameters, unusable, with_signature
 
 Tasks = Annotated[Path, typer.Argument(help="Tasks, JSON lines (from `trace eval NAME build`).")]
@@ -66,9 +66,14 @@ _BUILD_RESERVED = {p.name for p in _BUILD}
 
 def _bench(name: str, factory: Any, values: dict):
     try:
-        return factory(**asdict(make_options(options_of(factory), values)))
+        bench = factory(**asdict(make_options(options_of(factory), values)))
     except (ValueError, TypeError) as e:
         raise fail(str(e)) from None
+    missing = missing_members(bench, Benchmark)
+    if missing:
+        raise fail(f"benchmark {name} does not implement the Benchmark contract: no {', '.join(missing)} "
+                   "(docs/plugins.md)")
+    return bench
 
 
 def _build_command(name: str, factory: Any):

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import generation, pipeline, plugins
-from ..contracts import make_options, options_of
+from ..contracts import Strategy, make_options, missing_members, options_of
 from .options import ANY_ARGS, fail, typed_parameters, unusable, with_signature
 
 
@@ -93,7 +93,10 @@ def run_gen(name: str, factory: Any, values: dict, *, input: Path, out: Path, fm
 
     try:
         options = make_options(options_of(factory), values)
-        factory(**asdict(options))   # options the strategy refuses fail here, once, not in every worker
+        missing = missing_members(factory(**asdict(options)), Strategy)  # refused options fail here, once
+        if missing:
+            raise fail(f"strategy {name} does not implement the Strategy contract: no {', '.join(missing)} "
+                       "(docs/plugins.md)")
         gen_options = parse_options(option or [])
         params = GenerationParams.from_pairs(param or []).to_dict()
     except (ValueError, TypeError) as e:
