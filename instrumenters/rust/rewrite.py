@@ -369,31 +369,38 @@ class RustRewriter:
         tail = self.tail(block)
         anchor = block.start_byte + 1
         kids = [c for c in block.children if c.is_named and c.type not in COMMENTS]
-        pending_attr = None
+        pending_attr = attrs_end = None
         for stmt in kids:
             if stmt.type == "attribute_item":
                 if pending_attr is None:
                     pending_attr = anchor
+                attrs_end = stmt.end_byte
                 continue
             at = pending_attr if pending_attr is not None else anchor
+            if pending_attr is None:
+                attrs_end = None
             pending_attr = None
             is_tail = tail is not None and (stmt is tail or (stmt.type == "expression_statement"
                                                              and _named(stmt) and _named(stmt)[0] == tail))
             if is_tail:
-                self.tail_expr(tail, ctx, scope, at, body_of, outer_line)
+                self.tail_expr(tail, ctx, scope, at, body_of, outer_line, attrs_end)
             else:
                 self.statement(stmt, ctx, scope, at, outer_line)
             anchor = stmt.end_byte
 
-    def tail_expr(self, tail, ctx, scope, at, body_of, outer_line) -> None:
+    def tail_expr(self, tail, ctx, scope, at, body_of, outer_line, attrs_end=None) -> None:
         if ctx is not None and _line(tail) != outer_line and not self.loop_like(tail):
             self.line_probe(tail, ctx, scope, at)
         self.expr(tail, ctx, scope, _line(tail))
         if body_of is not None and not body_of.unit and ctx is body_of:
-            self.wrap_return(tail, ctx, at, tail=True)
+            self.wrap_return(tail, ctx, at, tail=True, attrs_end=attrs_end)
 
-    def wrap_return(self, expr, ctx: Ctx, at: int, tail: bool = False) -> None:
+    def wrap_return(self, expr, ctx: Ctx, at: int, tail: bool = False, attrs_end: int | None = None) -> None:
         """Record the value of a tail or `return` expression; `at` is where a prefix may go.
+
+        A tail with outer attributes (`#[allow(...)] expr`) keeps them on the `let` (attributes
+        on a statement are stable, on an initialiser expression they do not parse): `{` goes
+        before the attributes, `let __ca_r = ` after them (`attrs_end`).
 
         Call it after walking `expr`: its suffix then lands after those of nested expressions
         that end at the same byte. A tail returns at the line that ran last in the frame."""
@@ -409,7 +416,11 @@ class RustRewriter:
         if not (self.rw.keep(self.phys(at)) and self.rw.keep(self.phys(expr.end_byte))):
             return
         typ = f": {ctx.ret}" if ctx.ret else ""
-        self.rw.insert(at, f" {{ let __ca_r{typ} = ", 20)
+        if attrs_end is not None:
+            self.rw.insert(at, " {", 20)
+            self.rw.insert(attrs_end, f" let __ca_r{typ} = ", 20)
+        else:
+            self.rw.insert(at, f" {{ let __ca_r{typ} = ", 20)
         self.rw.insert(expr.end_byte, f"; if let Some(mut __e) = {rec} {{ "
                                       f"({refs}crate::__ca::W(&__ca_r)).__ca_r(&mut __e); }} __ca_r }}", -20)
 
