@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -204,3 +205,25 @@ def test_a_spool_is_removed_when_its_backend_closes():
     assert spool.is_dir() and spool.name.startswith(f"{runfolders.SPOOL}{os.getpid()}-")
     be.close()
     assert not spool.exists()
+
+
+def test_only_the_system_is_visible_not_the_rest_of_the_host(backend):
+    """A corpus or a dump outside /root and /home (here a folder at /, and this project) was
+    readable by every program: only the system folders are bound now."""
+    secret_dir = Path(tempfile.mkdtemp(prefix="codealchemy-secret-", dir="/"))
+    try:
+        secret = secret_dir / "corpus.py"
+        secret.write_text("TOPSECRET")
+        secret.chmod(0o644)
+        secret_dir.chmod(0o755)
+        project = Path(__file__).resolve()
+        req = RunRequest(files={"main.py": (HOSTILE / "secrets.py").read_bytes()}, run=["/usr/bin/python3", "main.py"],
+                         env={"SECRETS": f"{secret}:{project}:/etc/os-release"}, limits=LIMITS)
+        result = backend.run(req)
+    finally:
+        shutil.rmtree(secret_dir)
+    out = result.run.stdout.decode()
+    assert result.run.status == "ok", result.run
+    assert f"denied {secret}" in out and f"denied {project}" in out, out
+    assert "TOPSECRET" not in out
+    assert "READ /etc/os-release" in out     # (the system is there)

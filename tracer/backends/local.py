@@ -1,9 +1,13 @@
 """The `local` backend: each phase runs inside bubblewrap on this machine.
 
-The program sees a read-only root, a private writable /work (its files), private /tmp, /var/tmp
-and /dev/shm, empty /root, /home and /run (no host daemon sockets), no network, and a new PID
+The program sees the host's system folders read-only (SYSTEM: /usr, /etc, /lib..., not the rest
+of /, where corpora and dumps lie), a private writable /work (its files), private /tmp, /var/tmp
+and /dev/shm, empty /root, /home and /run (no host daemon sockets), no network, a seccomp filter
+(seccomp.py: no user namespaces, io_uring, keyrings, bpf, ptrace, mounts...), and a new PID
 namespace: killing the namespace's init kills every process the program started, even ones that
-called setsid.
+called setsid. Its parent in there is a small reaper (REAPER) that reports its real wait status,
+which bubblewrap's exit code cannot tell from an exit code above 128. For the OOM killer the
+program comes first and the host's helpers (the spawner, bubblewrap) never.
 
 It runs as an unprivileged uid. As root, bubblewrap sets up the mounts and `setpriv` drops to a
 uid taken from a range, one per concurrent run (a lock file per uid, held for the run, so
@@ -63,7 +67,7 @@ import time
 from pathlib import Path
 
 from ..limits import Limits
-from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify, drain, runfolders, servers
+from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify, drain, runfolders, seccomp, servers
 from .cgroups import RunCgroups
 from .cgroups import places as cgroup_places
 
@@ -76,6 +80,13 @@ HIDDEN = ("/root", "/home")          # tmpfs in the sandbox; toolchains there ar
 BINDS_ENV = "CODEALCHEMY_BINDS"
 INFO_FD, BLOCK_FD = 4, 5             # bwrap's --info-fd / --block-fd inside the spawned bwrap
 STATUS_FD = 6                        # where the reaper writes the program's wait status
+SECCOMP_FD = 7                       # bwrap's --seccomp: the filter of seccomp.py
+SECCOMP = seccomp.program()
+#: What of the host's file tree a run sees, read-only: the system and the toolchains' caches,
+#: not the rest of / (where corpora, dumps and the project lie); toolchains elsewhere are bound
+#: by name (see the module docstring).
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys",
+          "/var/cache/codealchemy", "/var/lib/gems")
 #: The program's parent inside the sandbox: it writes the program's real wait status to
 #: STATUS_FD (closed in the program). bubblewrap reports a child killed by signal N as exit
 #: 128+N, so `exit 152` and SIGXCPU look alike from outside; perl is in every Debian system.
@@ -134,7 +145,7 @@ class LocalBackend:
         tmp = str(max(limits.memory, 1 << 20))
         box = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-               "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+               *_system(), "--proc", "/proc", "--dev", "/dev",
                "--perms", "1777", "--size", tmp, "--tmpfs", "/tmp",
                "--perms", "1777", "--size", tmp, "--tmpfs", "/var/tmp",
                "--perms", "1777", "--size", tmp, "--tmpfs", "/dev/shm",
@@ -147,6 +158,8 @@ class LocalBackend:
             box += ["--ro-bind-try", src, dest]
         box += ["--bind", str(work), at, "--chdir", at,
                 "--info-fd", str(INFO_FD), "--block-fd", str(BLOCK_FD)]
+        if SECCOMP is not None:
+            box += ["--seccomp", str(SECCOMP_FD)]
         if self.as_root:
             return box + ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", self.setpriv,
                           f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -802,10 +815,15 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
     info_r, info_w = _pipe()
     block_r, block_w = _pipe()
     status_r, status_w = _pipe() if REAPER in argv else (None, None)
+    filter_r = None
+    if "--seccomp" in argv:
+        filter_r, filter_w = _pipe()
+        os.write(filter_w, SECCOMP)   # (a few hundred bytes: the pipe holds them)
+        os.close(filter_w)
     trace = fcntl.fcntl(trace_fd, fcntl.F_DUPFD_CLOEXEC, 10) if trace_fd is not None else None
-    ours = {out_r, out_w, err_r, err_w, info_r, info_w, block_r, block_w, status_r, status_w, trace}
+    ours = {out_r, out_w, err_r, err_w, info_r, info_w, block_r, block_w, status_r, status_w, filter_r, trace}
     fds, targets = [out_w, err_w, info_w, block_r], [1, 2, INFO_FD, BLOCK_FD]
-    for fd, target in ((status_w, STATUS_FD), (trace, TRACE_FD)):
+    for fd, target in ((status_w, STATUS_FD), (filter_r, SECCOMP_FD), (trace, TRACE_FD)):
         if fd is not None:
             fds.append(fd)
             targets.append(target)
@@ -826,7 +844,7 @@ def _spawn_bwrap(argv: list[str], env: dict[str, str], limits, data: int, trace_
         if isinstance(e, _SpawnerGone):
             raise
         return PhaseResult("sandbox_error", reason=f"cannot start bwrap: {e.strerror or e}")
-    for fd in (out_w, err_w, info_w, block_r, status_w, trace):
+    for fd in (out_w, err_w, info_w, block_r, status_w, filter_r, trace):
         if fd is not None:
             os.close(fd)
     for fd in (out_r, err_r, status_r):
@@ -919,6 +937,18 @@ def _spawn_plain(argv: list[str], work: Path, env: dict[str, str], limits,
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+@functools.cache
+def _system() -> tuple[str, ...]:
+    """bwrap's arguments for SYSTEM: a symlink (/bin -> usr/bin) as a symlink, a folder bound."""
+    out: list[str] = []
+    for path in SYSTEM:
+        if os.path.islink(path):
+            out += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            out += ["--ro-bind", path, path]
+    return tuple(out)
+
 
 def _oom_score(pid: int, score: int) -> None:
     """Where the OOM killer puts `pid` (and what it starts): -1000 never, 1000 first. Only root
