@@ -42,10 +42,10 @@ class DevEvalOptions:
     dedup_threshold: float = option(0.7, "Token 5-gram Jaccard similarity at which files are near-duplicates.")
     held_out: Path | None = option(None, "Write the seeds' sha256 here (required): the held-out manifest.")
     reference_generator: str | None = option(None, "The generator plugin that writes reference answers (required).")
-    reference_options: tuple[str, ...] = option((), "Its options, key=value (comma-separated).")
-    reference_params: tuple[str, ...] = option((), "Its sampling parameters, key=value (comma-separated).")
+    reference_options: tuple[str, ...] | None = option(None, "Its options, key=value (comma-separated).")
+    reference_params: tuple[str, ...] | None = option(None, "Its sampling parameters, key=value (comma-separated).")
     judge: str | None = option(None, "The judge's generator plugin, recorded in the tasks for score (required).")
-    judge_options: tuple[str, ...] = option((), "Its options, key=value (comma-separated); recorded in the tasks.")
+    judge_options: tuple[str, ...] | None = option(None, "Its options, key=value (comma-separated), recorded.")
     judge_params: tuple[str, ...] = option(("temperature=0", "max_tokens=512"),
                                            "Its sampling parameters, key=value (comma-separated).")
 
@@ -157,7 +157,10 @@ def build(source: str | Path, options: DevEvalOptions) -> BuildResult:
                       "prompt": prompt, "sha256": item.sha256, "source_id": item.id, "source_path": item.path,
                       "prompt_version": version, "judge": judge})
     gen, params = models.make(reference)
-    answers = models.ask(gen, params, [(t["id"], t["prompt"]) for t in tasks])
+    try:
+        answers = models.ask(gen, params, [(t["id"], t["prompt"]) for t in tasks])
+    finally:
+        models.close(gen)
     for task, answer in zip(tasks, answers, strict=True):
         if answer.error is not None or not answer.text.strip():
             result.skipped[f"reference failed: {(answer.error or 'empty answer')[:120]}"] += 1

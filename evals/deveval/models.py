@@ -16,13 +16,13 @@ from ...tracer.generators import GenerationParams, Generator, GeneratorError, Re
 from ...tracer.generators.cache import with_cache
 
 
-def spec(generator: str, options: Sequence[str], params: Sequence[str]) -> dict[str, Any]:
+def spec(generator: str, options: Sequence[str] | None, params: Sequence[str] | None) -> dict[str, Any]:
     """A generator spec from Options values; ValueError on a bad pair or an unknown plugin."""
     known = plugins.generators()
     if generator not in known:
         raise ValueError(f"unknown generator {generator!r} (known: {', '.join(sorted(known)) or 'none'})")
-    return {"generator": generator, "options": parse_options(list(options)),
-            "params": GenerationParams.from_pairs(list(params)).to_dict()}
+    return {"generator": generator, "options": parse_options(list(options or ())),
+            "params": GenerationParams.from_pairs(list(params or ())).to_dict()}
 
 
 def make(spec: dict[str, Any]) -> tuple[Generator, GenerationParams]:
@@ -36,6 +36,13 @@ def make(spec: dict[str, Any]) -> tuple[Generator, GenerationParams]:
     params = dict(spec.get("params") or {})
     params["stop"] = tuple(params.get("stop") or ())
     return with_cache(gen), GenerationParams(**params)
+
+
+def close(generator: Generator) -> None:
+    """Stop what `make` started (a local server, the cache's connection)."""
+    stop = getattr(generator, "close", None)
+    if stop is not None:
+        stop()
 
 
 def ask(generator: Generator, params: GenerationParams, prompts: Sequence[tuple[str, str]],

@@ -81,16 +81,20 @@ def score(tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list 
             raise DevEvalError(f"task id {key!r} has no reference or prompt")
         if not isinstance(preds_by_id[key].get("prediction") or "", str):
             raise DevEvalError(f"prediction for task id {key!r} is not a string")
-    if generator is None:
-        spec = _judge_spec(tasks_by_id)
+    owned = generator is None
+    if owned:
         try:
-            generator, params = models.make(spec)
+            generator, params = models.make(_judge_spec(tasks_by_id))
         except ValueError as e:
             raise DevEvalError(f"judge: {e}") from None
     params = params or GenerationParams(temperature=0.0, max_tokens=512)
     answered = [(tasks_by_id[k], p["prediction"]) for k, p in preds_by_id.items()
                 if not p.get("error") and (p.get("prediction") or "").strip()]
-    judged = {j.id: j for j in judge(answered, generator, params)}
+    try:
+        judged = {j.id: j for j in judge(answered, generator, params)}
+    finally:
+        if owned:
+            models.close(generator)
     results: dict[str, list[float]] = defaultdict(list)
     failed: dict[str, int] = defaultdict(int)
     for key, task in tasks_by_id.items():

@@ -185,3 +185,16 @@ def test_deveval_end_to_end_with_the_small_model(small_model_args, llama_server,
         assert got["ci_low"] <= got["win_rate"] <= got["ci_high"]
     table = trace("eval", "deveval", "score", "tasks.jsonl", "preds.jsonl", cwd=tmp_path)
     assert table.returncode == 0 and "win rate" in table.stdout and "javascript" in table.stdout
+
+
+def test_build_with_default_generator_options_reaches_the_reference_writer(tmp_path):
+    (tmp_path / "seeds").mkdir()
+    for name, code in SEEDS.items():
+        (tmp_path / "seeds" / name).write_text(code)
+    (tmp_path / "none.jsonl").write_text("")
+    r = trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.txt",
+              "--reference-generator", "file", "--reference-options", "path=none.jsonl", "--judge", "file",
+              cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr        # every reference failed: no task, each one said
+    assert r.stderr.count("left out 1: reference failed: none.jsonl has no completion") == 4, r.stderr
+    assert len(read_held_out(tmp_path / "heldout.txt")) == 4
