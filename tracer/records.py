@@ -37,6 +37,7 @@ EVENT_KINDS = ("call", "line", "return", "exception", "output")
 #: The closed set of statuses a footer (or a run phase) can have.
 RUN_STATUSES = (
     "ok", "compile_error", "runtime_error", "timeout", "memory_limit", "output_limit", "sandbox_error",
+    "missing_dependency",   # it imports a library the runtime lacks (the footer's `module` names it)
 )
 #: Statuses for inputs that never reached a run.
 INPUT_STATUSES = ("input_error", "skipped", "instrument_error")
