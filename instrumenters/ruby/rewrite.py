@@ -2,17 +2,18 @@
 
 Every method, block and lambda body is wrapped (on its own first and last lines) as
 
-    ::CodeAlchemy.c(PID, ::Kernel.binding); begin; ::CodeAlchemy.r(begin; BODY
+    ::CodeAlchemy::ON[0] && ::CodeAlchemy.c(PID, ::Kernel.binding); begin; ::CodeAlchemy.r(begin; BODY
     ;end); rescue ::Exception; ::CodeAlchemy.x($!); raise; ensure; ::CodeAlchemy.e; end
 
 so the return event carries the value of the body's last expression, an exception passing
-through is reported, and a frame left any other way (break, throw) unwinds. `return` and
-block `next` values go through `::CodeAlchemy.r`. Each statement gets
-`::CodeAlchemy.l(PID, ::Kernel.binding); ` in front of it; `while`/`until` conditions and `elsif`
-conditions carry their probe inside, so they report on every evaluation. The prelude is loaded
-on the line of the first statement (after magic comments), with a table of the names each
+through is reported, and a frame left any other way (break, throw) unwinds. `return` and block
+`next` values go through `::CodeAlchemy.r`. Each statement gets `(::CodeAlchemy::ON[0] &&
+::CodeAlchemy.l(PID, ::Kernel.binding)); ` in front of it; `while`/`until` conditions and
+`elsif` conditions carry their probe inside, so they report on every evaluation. The prelude is
+loaded on the line of the first statement (after magic comments), with a table of the names each
 probe needs: a call probe's parameters, and for a line probe the variables assigned before it
-(so a variable set to nil shows, while one merely hoisted by the parser does not).
+(so a variable set to nil shows, while one merely hoisted by the parser does not). The guard
+`::CodeAlchemy::ON[0]` makes a stopped probe cost no method call and no Binding.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from codealchemy.tracer.instrument import Rewrite, SkipProgram
 PRELUDE_DIR = ".codealchemy"
 
 NS = "::CodeAlchemy"
+#: Guards the line and call probes: once recording stopped (or without a channel) they cost a
+#: constant lookup, not a method call and a Binding.
+ON = f"{NS}::ON[0]"
 # what probes.scm captures is where probes go; these sets are Ruby's own rules
 CONTAINERS = {"program", "body_statement", "block_body", "then", "else", "do", "begin", "ensure"}
 NOT_STATEMENTS = {"comment", "rescue", "else", "ensure", "heredoc_body", "uninterpreted", "empty_statement",
@@ -183,7 +187,7 @@ class RubyRewriter:
         names = [] if ctx.in_class_body else self.assigned_before(ctx.scope, node.start_byte if at is None else at)
         pid = self.probe("line", line, ctx.frame.func, names)
         ctx.frame.lines.add(line)
-        return f"{NS}.l({pid}, {'nil' if ctx.in_class_body else '::Kernel.binding'})"
+        return f"({ON} && {NS}.l({pid}, {'nil' if ctx.in_class_body else '::Kernel.binding'}))"
 
     # --- the walk ----------------------------------------------------------------------------
 
@@ -305,7 +309,7 @@ class RubyRewriter:
         # a body that ends in `return` (or another jump) has no value Ruby lets us take
         void = body is not None and is_void(body)
         take, give = ("", "") if void else (f"{NS}.r(", ")")
-        self.rw.insert(open_at, f"; {NS}.c({pid}, ::Kernel.binding); begin; {take}begin; ", priority=-60)
+        self.rw.insert(open_at, f"; {ON} && {NS}.c({pid}, ::Kernel.binding); begin; {take}begin; ", priority=-60)
         self.rw.insert(close_at, f";end{give}; rescue ::Exception; {NS}.x($!); raise; ensure; {NS}.e; end; ",
                        priority=60)
 
@@ -328,7 +332,7 @@ class RubyRewriter:
             if body is None:
                 return
             line = self.line_probe(inner, body)
-            self.rw.insert(body.start_byte, f"({NS}.c({pid}, ::Kernel.binding); begin; {NS}.r(({line}; ",
+            self.rw.insert(body.start_byte, f"({ON} && {NS}.c({pid}, ::Kernel.binding); begin; {NS}.r(({line}; ",
                            priority=-60)
             self.rw.insert(body.end_byte, f")); rescue ::Exception; {NS}.x($!); raise; ensure; {NS}.e; end)",
                            priority=60)

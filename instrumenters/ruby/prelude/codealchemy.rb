@@ -11,7 +11,10 @@ module CodeAlchemy
   # `value` is the rendered return value (nil: none yet); `done` once the return event is written
   Frame = Struct.new(:id, :pid, :depth, :last, :done, :exc, :shown, :muted, :value)
 
-  @on = false
+  # ON[0] is @on where the instrumented code reads it: `ON[0] && l(PID, binding)` costs no call
+  # and no Binding (the costly part of a probe) once recording stopped or without a channel.
+  ON = [false]
+  ON[0] = @on = false
   @muted = false
   @names = []
 
@@ -33,7 +36,7 @@ module CodeAlchemy
       @top = TOPLEVEL_BINDING.receiver
       @main = Frame.new(1, 0, 0, 0, false, nil, {}, false, nil)
       Thread.current[:__codealchemy] = [@main]
-      @on = true
+      ON[0] = @on = true
       emit("c\t0\t1\t0")
       hook_output
       @raise_hook = TracePoint.new(:raise) do |tp|
@@ -42,7 +45,7 @@ module CodeAlchemy
       @raise_hook.enable
       at_exit { finish($!) }
     rescue StandardError
-      @on = false
+      ON[0] = @on = false
     end
 
     # --- probes ---------------------------------------------------------------------------
@@ -183,7 +186,7 @@ module CodeAlchemy
       @events += 1
       if @events > @max_events
         @buf << "t\tmax_events\n"
-        @on = false
+        ON[0] = @on = false
         @raise_hook&.disable
         flush
         return
@@ -210,7 +213,7 @@ module CodeAlchemy
         end
         emit(err ? "r\t#{main.last}\t1\t0" : "r\t#{main.last}\t1\t0\tnil") if @on
       end
-      @on = false
+      ON[0] = @on = false
       flush
     end
 
