@@ -38,10 +38,12 @@ def register_benchmarks(register):
 @hookimpl
 def register_strategies(register):
     from ..strategies.codedialogue import CodeDialogue
+    from ..strategies.codeqa import CodeQA
     from ..strategies.codetrace import CodeTrace
 
     register("codetrace", CodeTrace)
     register("codedialogue", CodeDialogue)
+    register("codeqa", CodeQA)
 
 
 @hookimpl
