@@ -38,12 +38,14 @@ def register_benchmarks(register):
 @hookimpl
 def register_strategies(register):
     from ..strategies.codedialogue import CodeDialogue
+    from ..strategies.codeenhance import CodeEnhance
     from ..strategies.codeqa import CodeQA
     from ..strategies.codetrace import CodeTrace
 
     register("codetrace", CodeTrace)
     register("codedialogue", CodeDialogue)
     register("codeqa", CodeQA)
+    register("codeenhance", CodeEnhance)
 
 
 @hookimpl
