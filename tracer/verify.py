@@ -4,6 +4,7 @@ prints and exits with when the tracer runs it on the local backend."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,9 @@ from .limits import resolve
 from .render_text import stdout_text
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+#: one-token changes that plant a bug: (pattern, replacement; None adds 1 to a number), in this order
+MUTATIONS = ((r"(?<=[\w)\] ])\+(?=[ \w(])", "-"), (r"(?<=[\w)\] ])-(?=[ \w(])", "+"), (r"<(?![=<])", "<="),
+             (r">(?![=>])", ">="), (r"==", "!="), (r"\b(\d+)\b", None))
 #: footer statuses of a run whose output can be compared (the program ran to its end)
 RAN = ("ok", "runtime_error")
 
@@ -118,3 +122,23 @@ class Runner:
         if close is not None:
             close()
         self._backend, self._seen = None, {}
+
+
+def plant_bug(code: str, language: str, runner: Runner, reference: Run, key: str, tries: int = 3) -> str | None:
+    """`code` with one operator or number changed: the first of `tries` candidates (starting at a
+    place chosen by `key`) that still runs and prints or exits differently from `reference`."""
+    lines = code.splitlines(keepends=True)
+    candidates = []
+    for n, line in enumerate(lines):
+        if not line.strip() or line.lstrip().startswith(("#", "//", "--", "/*", "*")):
+            continue
+        for pattern, repl in MUTATIONS:
+            for m in re.finditer(pattern, line):
+                new = str(int(m.group(1)) + 1) if repl is None else repl
+                candidates.append("".join(lines[:n] + [line[:m.start()] + new + line[m.end():]] + lines[n + 1:]))
+    start = int(hashlib.sha256(key.encode()).hexdigest(), 16) % max(len(candidates), 1)
+    for cand in (candidates[start:] + candidates[:start])[:tries]:
+        got = runner.run(cand, language)
+        if got.status in RAN and not got.same_as(reference)[0]:
+            return cand
+    return None

@@ -35,7 +35,7 @@ from typing import Any
 from ...tracer import rows
 from ...tracer.contracts import Input, option, prompt_version
 from ...tracer.generators import GenerationParams, Request
-from ...tracer.verify import Run, Runner, code_blocks, first_code, has_syntax_error
+from ...tracer.verify import Run, Runner, code_blocks, first_code, has_syntax_error, plant_bug
 from .._llm import ask, code_vars, load_prompts
 
 PROMPTS = Path(__file__).with_name("prompts")
@@ -43,9 +43,6 @@ NAME = "codeqa"
 TEMPLATES = ("print", "returns", "missing_line", "find_bug", "explain", "write_function")
 LANGUAGES = ("python", "javascript", "c", "ruby", "php", "bash", "sql")
 MARKER = "<missing line>"
-#: one-token changes that plant a bug: (pattern, replacement), tried in this order
-MUTATIONS = ((r"(?<=[\w)\] ])\+(?=[ \w(])", "-"), (r"(?<=[\w)\] ])-(?=[ \w(])", "+"), (r"<(?![=<])", "<="),
-             (r">(?![=>])", ">="), (r"==", "!="), (r"\b(\d+)\b", None))
 
 
 @dataclass(frozen=True)
@@ -183,7 +180,7 @@ class CodeQA:
         run = self._seed_run(inp)
         if not run.comparable:
             return f"no bug to plant: the seed {run.why_not()}"
-        buggy = self._plant_bug(inp, run)
+        buggy = plant_bug(inp.code, inp.language, self.runner, run, inp.id)
         if buggy is None:
             return "no one-token change of the seed changes what it prints"
         q = _Question(inp, "find_bug", self._prompt("find_bug", inp, buggy, expected=run.stdout.rstrip("\n")),
@@ -227,25 +224,6 @@ class CodeQA:
         if not got.comparable:
             return False, f"the answer's program {got.why_not()}"
         return got.same_as(reference)
-
-    def _plant_bug(self, inp: Input, run: Run, tries: int = 3) -> str | None:
-        """The seed with one token changed, the first of `tries` candidates that changes its output."""
-        lines = inp.code.splitlines(keepends=True)
-        candidates = []
-        for n, line in enumerate(lines):
-            if not line.strip() or line.lstrip().startswith(("#", "//", "--", "/*", "*")):
-                continue
-            for pattern, repl in MUTATIONS:
-                for m in re.finditer(pattern, line):
-                    new = str(int(m.group(1)) + 1) if repl is None else repl
-                    candidates.append(lines[:n] + [line[:m.start()] + new + line[m.end():]] + lines[n + 1:])
-        start = int(hashlib.sha256(inp.id.encode()).hexdigest(), 16) % max(len(candidates), 1)
-        for cand in (candidates[start:] + candidates[:start])[:tries]:
-            code = "".join(cand)
-            got = self.runner.run(code, inp.language)
-            if got.status in ("ok", "runtime_error") and not got.same_as(run)[0]:
-                return code
-        return None
 
 
 def _calls(records: list[dict]) -> list[tuple[str, dict, str]]:
