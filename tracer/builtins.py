@@ -37,6 +37,7 @@ def register_benchmarks(register):
 
 @hookimpl
 def register_strategies(register):
+    from ..strategies.codedev import CodeDev
     from ..strategies.codedialogue import CodeDialogue
     from ..strategies.codeenhance import CodeEnhance
     from ..strategies.codeqa import CodeQA
@@ -46,6 +47,7 @@ def register_strategies(register):
     register("codedialogue", CodeDialogue)
     register("codeqa", CodeQA)
     register("codeenhance", CodeEnhance)
+    register("codedev", CodeDev)
 
 
 @hookimpl
