@@ -157,6 +157,39 @@ def eqp_text(rows) -> str:
     return "".join(out)
 
 
+#: EXPLAIN's bytecode listing as the CLI draws it (shell.c, MODE_Explain): column widths, and
+#: the opcodes whose jumps indent a loop's body (explain_data_prepare).
+EXPLAIN_COLUMNS = (("addr", 4), ("opcode", 13), ("p1", 4), ("p2", 4), ("p3", 4), ("p4", 13), ("p5", 2),
+                   ("comment", 13))
+EXPLAIN_NEXT = {"Next", "Prev", "VPrev", "VNext", "SorterNext", "NextIfOpen", "PrevIfOpen"}
+EXPLAIN_YIELD = {"Yield", "SeekLT", "SeekGT", "RowSetRead", "Rewind"}
+
+
+def explain_text(rows: list[list[str]]) -> bytes:
+    """EXPLAIN rows (addr, opcode, p1..p5, comment; as the CLI prints each value) laid out as
+    the CLI lays them out: columns padded to their width in characters under a header, the last
+    one not padded, loop bodies indented by 2."""
+    indent = [0] * len(rows)
+    yields = [False] * len(rows)
+    for i, row in enumerate(rows):
+        op, target = row[1], int(row[3] or 0) + i - int(row[0] or 0)
+        if op in EXPLAIN_NEXT and target > 0:
+            for j in range(target, i):
+                indent[j] += 2
+        if op == "Goto" and 0 <= target < i and (yields[target] or int(row[2] or 0)):
+            for j in range(target, i):
+                indent[j] += 2
+        yields[i] = op in EXPLAIN_YIELD
+    last = len(EXPLAIN_COLUMNS) - 1
+    out = ["  ".join(name.ljust(w) for name, w in EXPLAIN_COLUMNS) + "\n",
+           "  ".join("-" * w for _, w in EXPLAIN_COLUMNS) + "\n"]
+    for i, row in enumerate(rows):
+        cells = [(" " * indent[i] if c == 1 else "") + v.ljust(0 if c == last else w)
+                 for c, (v, (_, w)) in enumerate(zip(row, EXPLAIN_COLUMNS, strict=False))]
+        out.append("  ".join(cells) + "\n")
+    return "".join(out).encode("utf-8")
+
+
 def execute(db: sqlite3.Connection, sql: str) -> sqlite3.Cursor:
     """db.execute, with every parameter (`?`, `?1`, `:name`, `@name`, `$name`) as NULL."""
     try:
@@ -300,6 +333,9 @@ class Runner:
             if cur.description is not None:
                 if EQP.match(body):
                     chunks.append(eqp_text(cur.fetchall()).encode("utf-8"))
+                elif explained:
+                    chunks.append(explain_text([[self.cli_text(v).decode("utf-8", "replace") for v in row]
+                                                for row in cur]))
                 else:
                     for row in cur:
                         chunks.append(b"|".join(self.cli_text(v) for v in row) + b"\n")

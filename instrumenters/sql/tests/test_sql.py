@@ -82,3 +82,23 @@ def test_conformance_programs_are_all_skipped():
     assert skipped == {"recursion", "gcd_loop", "sort", "reverse", "counter", "exception", "closure",
                        "nested_loops", "early_return", "collections"}
     assert not list((HERE / "conformance").glob("*.sql"))
+
+
+def test_explain_listing_is_laid_out_as_the_cli_does(tracer, sql, tmp_path):
+    """EXPLAIN's bytecode listing: the CLI pads it into columns under a header and indents loop
+    bodies (Next jumps back; a Goto back to a coroutine's Yield); the runner printed a|b|c rows."""
+    from codealchemy.tracer.tracing import run_untraced
+
+    source = ("CREATE TABLE t(a INTEGER, b TEXT);\nCREATE INDEX t_a ON t(a);\n"
+              "INSERT INTO t VALUES (1, 'x'), (2, 'né');\n"
+              "EXPLAIN SELECT b FROM t WHERE a = 2;\n"
+              "EXPLAIN SELECT * FROM (SELECT a FROM t UNION ALL SELECT a + 1 FROM t) ORDER BY 1;\n"
+              "EXPLAIN SELECT 'a string wider than thirteen characters';\n")
+    path = tmp_path / "prog.sql"
+    path.write_text(source)
+    traced = tracer.trace(path)
+    plain = run_untraced(source, sql, tracer.backend, tracer.limits).run
+    assert traced.footer["status"] == "ok" and traced.footer["events"] > 0, traced.footer
+    assert plain.stdout.startswith(b"addr  opcode         p1    p2    p3    p4             p5  comment      \n")
+    assert re.search(rb"^\d {7}[A-Z]", plain.stdout, re.M)   # a loop body's opcode, indented by 2
+    assert traced.stdout == plain.stdout.decode()
