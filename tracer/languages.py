@@ -9,6 +9,7 @@ languages there is.
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import sys
 import tomllib
@@ -38,6 +39,8 @@ class Runtime:
     diagnostic: str | None = None   # regex with (?P<line>) and (?P<message>) for compiler errors
     compile_server: dict | None = None   # a warm compiler for batches (backends/servers.py)
     dir: Path | None = None
+    #: regexes with (?P<module>) for the error a missing library gives (status missing_dependency)
+    missing_dependency: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, folder: Path) -> Runtime:
@@ -45,7 +48,8 @@ class Runtime:
         return cls(source=data["source"], run=list(data["run"]), compile=data.get("compile"),
                    env=dict(data.get("env", {})), limits=dict(data.get("limits", {})),
                    toolchain=dict(data.get("toolchain", {})), diagnostic=data.get("diagnostic"),
-                   compile_server=data.get("compile_server"), dir=folder)
+                   compile_server=data.get("compile_server"), dir=folder,
+                   missing_dependency=_module_patterns(data.get("missing_dependency", ()), folder))
 
     def missing_tools(self) -> list[str]:
         """Executables the runtime needs that are not on PATH."""
@@ -58,6 +62,15 @@ class Runtime:
         npm = sorted({p for h in how for p in h.get("npm", [])})
         return "; ".join(([f"apt-get install {' '.join(debian)}"] if debian else [])
                          + ([f"npm install -g {' '.join(npm)}"] if npm else []))
+
+
+def _module_patterns(value: str | list, folder: Path) -> tuple[str, ...]:
+    """runtime.toml's `missing_dependency`: one regex or a list, each with a `module` group."""
+    patterns = (value,) if isinstance(value, str) else tuple(value)
+    for p in patterns:
+        if "module" not in re.compile(p).groupindex:
+            raise ValueError(f"{folder / 'runtime.toml'}: missing_dependency {p!r} has no (?P<module>...) group")
+    return patterns
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def trace_source(data: bytes, lang: Language, *, source: str, backend: Backend, 
     if repairs:
         head["repairs"] = repairs
     yield head
-    yield from _events(inst, ran, limits, t_instrument)
+    yield from _events(inst, ran, limits, t_instrument, lang)
 
 
 #: How many times the repair loop may re-instrument a program that its probes broke.
@@ -193,7 +193,21 @@ def _compile_original(data: bytes, files: dict[str, bytes], lang: Language, back
     return backend.run(request).compile
 
 
-def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> Iterator[dict]:
+def missing_dependency(lang: Language, phase: PhaseResult) -> tuple[str, str] | None:
+    """(module, the error's line) where a failed phase's stderr says a library is missing, by
+    runtime.toml's `missing_dependency` regexes: the runtime's own words, not a guess."""
+    if phase.status not in ("compile_error", "runtime_error"):
+        return None
+    text = phase.stderr.decode("utf-8", "replace")
+    for pattern in lang.runtime.missing_dependency:
+        m = re.search(pattern, text, re.M)
+        if m:
+            start, end = text.rfind("\n", 0, m.start()) + 1, text.find("\n", m.end())
+            return m.group("module"), truncate(text[start:end if end >= 0 else None].strip(), 300)
+    return None
+
+
+def _events(inst: Instrumented, result, limits: Limits, t_instrument: float, lang: Language) -> Iterator[dict]:
     decoder = Decoder(inst.probe_map(), max_events=limits.max_events, max_value=limits.max_value,
                       max_bytes=limits.max_trace_bytes)
     yield from decoder.feed(result.trace)
@@ -214,13 +228,18 @@ def _events(inst: Instrumented, result, limits: Limits, t_instrument: float) -> 
         extra["stderr"] = truncate(text[-STDERR_TAIL:], STDERR_TAIL)
         if phase.status == "compile_error":   # what a user acts on: the compiler's first error
             reason = _first_error(text) or reason
+    status = phase.status
+    missing = missing_dependency(lang, phase)
+    if missing is not None:   # a compile error keeps the compiler's first error as its reason
+        status, extra["module"] = "missing_dependency", missing[0]
+        reason = reason if phase.status == "compile_error" else missing[1]
     if phase.stack:
         extra["stack"] = phase.stack
     if channel:
         extra["channel"] = channel[0]
         notes.append(channel[1])
     truncation = decoder.truncated or ("max_trace_bytes" if result.trace_truncated else None)
-    yield footer(status=phase.status, exit_code=phase.exit_code, events=decoder.events,
+    yield footer(status=status, exit_code=phase.exit_code, events=decoder.events,
                  truncated=truncation is not None, truncation=truncation, reason=reason,
                  signal=phase.signal, dropped=decoder.dropped, timings=timings,
                  cpu=round(phase.cpu, 6), notes=notes, **extra)
