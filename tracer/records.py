@@ -170,6 +170,8 @@ class DumpWriter:
                  "reason": foot.get("reason"), "events": foot.get("events", 0),
                  "seconds": round(sum((foot.get("timings") or {}).values()), 6),
                  "shard": f"{self.shard}.msgpack", "offset": offset, "length": length}
+        if foot.get("module"):   # the library a missing_dependency run lacked, for `trace dump stats`
+            entry["module"] = foot["module"]
         self._entries.append(entry)
         return entry
 
