@@ -5,6 +5,8 @@ regexes; real programs, traced for real, per language. The same failure for anot
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from codealchemy.tracer import plugins
@@ -70,3 +72,28 @@ def test_a_pattern_without_a_module_group_is_refused(tmp_path):
     (tmp_path / "runtime.toml").write_text("source = 'main.x'\nrun = ['x']\nmissing_dependency = 'No module'\n")
     with pytest.raises(ValueError, match="no \\(\\?P<module>...\\) group"):
         Runtime.load(tmp_path)
+
+
+def test_dump_stats_lists_the_most_wanted_libraries(tracer, tmp_path):
+    from typer.testing import CliRunner
+
+    from codealchemy.tracer.cli import build_app
+    from codealchemy.tracer.records import DumpWriter
+
+    programs = {"a.py": "import requests_nowhere\n", "b.py": "import requests_nowhere.api\n",
+                "c.py": "import numpy_nowhere as np\n", "d.js": "require('left-pad-nowhere');\n",
+                "ok.py": "print(1)\n"}
+    with DumpWriter(tmp_path / "dump", shard="s") as writer:
+        for name, code in programs.items():
+            (tmp_path / name).write_text(code)
+            writer.add(tracer.trace(tmp_path / name).records)
+    got = CliRunner().invoke(build_app(), ["dump", "stats", str(tmp_path / "dump"), "--json"])
+    assert got.exit_code == 0, got.output
+    stats = json.loads(got.stdout)
+    assert stats["python"]["missing_dependency"] == 3 and stats["python"]["ok"] == 1
+    assert stats["python"]["missing_libraries"] == {"requests_nowhere": 2, "numpy_nowhere": 1}
+    assert stats["javascript"]["missing_libraries"] == {"left-pad-nowhere": 1}
+    table = CliRunner().invoke(build_app(), ["dump", "stats", str(tmp_path / "dump"), "--top", "2"]).stdout
+    assert "Most wanted libraries" in table
+    rows = [line for line in table.splitlines() if "nowhere" in line]
+    assert len(rows) == 2 and "requests_nowhere" in rows[0] and "2" in rows[0]

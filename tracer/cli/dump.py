@@ -76,19 +76,32 @@ def _printable(text: str) -> str:
 
 
 @app.command("stats")
-def stats_cmd(dump: Dump, json_out: options.Json = False) -> None:
-    """Per language: inputs, statuses, events."""
+def stats_cmd(dump: Dump, json_out: options.Json = False,
+              top: Annotated[int, typer.Option(help="How many of the most wanted libraries to list.")] = 20) -> None:
+    """Per language: inputs, statuses, events; then the libraries that runs lacked most
+    (status missing_dependency), the ones the runtime images should install."""
     per: dict[str, Counter] = defaultdict(Counter)
+    wanted: dict[str, Counter] = defaultdict(Counter)
     for e in _index(dump):
         c = per[e["language"] or "?"]
         c["files"] += 1
         c[e["status"]] += 1
         c["events"] += e["events"] or 0
+        if e.get("module"):
+            wanted[e["language"] or "?"][e["module"]] += 1
     if json_out:
-        print(json.dumps({k: dict(v) for k, v in sorted(per.items())}))
+        print(json.dumps({k: {**v, **({"missing_libraries": dict(wanted[k].most_common())} if wanted[k] else {})}
+                          for k, v in sorted(per.items())}))
         return
     statuses = sorted({s for c in per.values() for s in c} - {"files", "events"})
     table = Table("language", "files", *statuses, "events")
     for lang, c in sorted(per.items()):
         table.add_row(lang, str(c["files"]), *(str(c[s]) for s in statuses), str(c["events"]))
     Console().print(table)
+    most = sorted(((n, lang, m) for lang, c in wanted.items() for m, n in c.items()),
+                  key=lambda t: (-t[0], t[1], t[2]))[:max(top, 0)]
+    if most:
+        libs = Table("language", "library", "programs", title="Most wanted libraries (missing_dependency)")
+        for n, lang, module in most:
+            libs.add_row(lang, _printable(module), str(n))
+        Console().print(libs)
