@@ -1,10 +1,10 @@
 """DevEval: developer tasks on seed files, judged pairwise against reference answers.
 
-`trace eval deveval build SOURCE --out TASKS --held-out SEEDS.txt --reference-generator G
+`trace eval deveval build SOURCE --out TASKS --held-out SEEDS.jsonl --reference-generator G
 --reference-options k=v,... --judge J --judge-options k=v,...` picks seed files of a corpus or
 dump, makes one task per seed (a kind in turn: explain, refactor, review, tests; prompts in
 prompts/tasks/), has G write each reference answer, and writes the seeds' sha256 to the
-held-out manifest (build.HELD_OUT_FORMAT) for decontaminating training rows.
+held-out manifest (build.write_held_out), which `tracer.dedup --decontaminate` reads.
 `predict` asks the candidate as every benchmark does. `score` judges (judge.py: both orders,
 ties allowed, strict verdicts, failures kept with the raw output, per task via `--per-task`)
 and prints the win rate with a bootstrap 95% interval, overall, by language and (in `--json`)

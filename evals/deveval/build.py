@@ -7,8 +7,8 @@ longer than max_source_lines, repeats an earlier file's sha256, or is a near-dup
 in turn (kinds spread evenly). The reference generator answers every task; a task whose
 reference failed is left out with the reason.
 
-Every seed's sha256 is written to the held-out manifest (HELD_OUT_FORMAT), so that training
-rows can be decontaminated against the benchmark by construction.
+Every seed (sha256 and text) is written to the held-out manifest (write_held_out), which
+`tracer.dedup --decontaminate` reads, so training rows are kept apart from the benchmark.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from ...tracer import rows as rows_mod
 from ...tracer.contracts import BuildResult, Input, option
 from ...tracer.generation import inputs
 from ...tracer.render_text import language_name
@@ -40,7 +41,7 @@ class DevEvalOptions:
     max_source_lines: int = option(150, "Leave out longer files.")
     seed: int = option(0, "Sampling seed: the same source and seed give the same tasks.")
     dedup_threshold: float = option(0.7, "Token 5-gram Jaccard similarity at which files are near-duplicates.")
-    held_out: Path | None = option(None, "Write the seeds' sha256 here (required): the held-out manifest.")
+    held_out: Path | None = option(None, "Write the seeds here, JSON lines (required): the held-out manifest.")
     reference_generator: str | None = option(None, "The generator plugin that writes reference answers (required).")
     reference_options: tuple[str, ...] | None = option(None, "Its options, key=value (comma-separated).")
     reference_params: tuple[str, ...] | None = option(None, "Its sampling parameters, key=value (comma-separated).")
@@ -115,26 +116,19 @@ def seeds(source: str | Path, options: DevEvalOptions, result: BuildResult) -> l
 
 
 def write_held_out(path: Path, chosen: list[Input], source: str | Path) -> None:
-    """The manifest: a `#` header, then per seed `sha256<TAB>language<TAB>source id`; readers
-    take the first field of each line that does not start with `#` (64 lowercase hex)."""
-    lines = [f"# {HELD_OUT_FORMAT}: DevEval seed files, held out from training rows",
-             f"# source: {source}", "# sha256\tlanguage\tsource_id"]
-    lines += sorted({f"{i.sha256}\t{i.language}\t{i.id}" for i in chosen})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    """The manifest: JSON lines, one per seed, `{"format", "benchmark", "id", "sha256",
+    "language", "source_id", "origin", "code"}`, as `python -m codealchemy.tracer.dedup
+    --decontaminate` reads task files (by sha256, and by 5-gram overlap with `code`)."""
+    if path.suffix != ".jsonl":
+        raise ValueError(f"--held-out {path}: the manifest is JSON lines; name it NAME.jsonl")
+    rows_mod.write_jsonl(({"format": HELD_OUT_FORMAT, "benchmark": "deveval", "id": i.id, "sha256": i.sha256,
+                           "language": i.language, "source_id": i.id, "origin": str(source), "code": i.code}
+                          for i in sorted(chosen, key=lambda i: (i.language, i.sha256))), path)
 
 
 def read_held_out(path: str | Path) -> set[str]:
     """The sha256s of a held-out manifest."""
-    out = set()
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        sha = line.split("\t", 1)[0].strip()
-        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise ValueError(f"{path}:{n}: not a sha256: {sha[:70]!r}")
-        out.add(sha)
-    return out
+    return {row["sha256"] for row in rows_mod.load_jsonl(path, "held-out manifest")}
 
 
 def build(source: str | Path, options: DevEvalOptions) -> BuildResult:

@@ -1,8 +1,8 @@
 """DevEval scoring: the candidate's win rate against the references, with a bootstrap 95% interval.
 
 Win rate: the mean of the scored tasks' results (judge.py: 1 a win, 0.5 a tie, 0 a loss, each
-the mean of both orders). A prediction that failed (its `error`) is a loss without asking the
-judge: the candidate gave no answer. Tasks whose judging failed are not scored; their share
+the mean of both orders). A prediction that failed (its `error`) or is empty is a loss without
+asking the judge: the candidate gave no answer. Tasks whose judging failed are not scored; their share
 is `judge_failure_rate`. The interval: percentile bootstrap over the scored tasks (resampled
 with replacement, a fixed seed). Groups: overall, `by_language`, `by_kind`.
 A group with no scored task has NaN rates (printed as nan).

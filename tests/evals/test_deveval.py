@@ -150,7 +150,7 @@ def test_deveval_end_to_end_with_the_small_model(small_model_args, llama_server,
     for name, code in SEEDS.items():
         (seeds / name).write_text(code)
     server = f"base_url={llama_server.base_url},model={llama_server.model},api_key="
-    r = trace("eval", "deveval", "build", seeds, "--out", "tasks.jsonl", "--held-out", "heldout.txt",
+    r = trace("eval", "deveval", "build", seeds, "--out", "tasks.jsonl", "--held-out", "heldout.jsonl",
               "--reference-generator", "openai", "--reference-options", server,
               "--reference-params", "max_tokens=40", "--judge", "openai", "--judge-options", server,
               "--judge-params", "temperature=0,max_tokens=48", cwd=tmp_path)
@@ -163,7 +163,7 @@ def test_deveval_end_to_end_with_the_small_model(small_model_args, llama_server,
         assert t["reference"].strip() and SEEDS[t["source_id"].rsplit("/", 1)[-1]].rstrip("\n") in t["prompt"]
         assert t["judge"]["generator"] == "openai" and t["judge"]["params"]["max_tokens"] == 48
     want = {hashlib.sha256(c.encode()).hexdigest() for n, c in SEEDS.items() if n != "tiny.py"}
-    assert read_held_out(tmp_path / "heldout.txt") == want == {t["sha256"] for t in tasks}
+    assert read_held_out(tmp_path / "heldout.jsonl") == want == {t["sha256"] for t in tasks}
 
     r = trace("eval", "deveval", "predict", "tasks.jsonl", *small_model_args, "--param", "max_tokens=24",
               "--out", "preds.jsonl", cwd=tmp_path)
@@ -192,9 +192,34 @@ def test_build_with_default_generator_options_reaches_the_reference_writer(tmp_p
     for name, code in SEEDS.items():
         (tmp_path / "seeds" / name).write_text(code)
     (tmp_path / "none.jsonl").write_text("")
-    r = trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.txt",
+    r = trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.jsonl",
               "--reference-generator", "file", "--reference-options", "path=none.jsonl", "--judge", "file",
               cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr        # every reference failed: no task, each one said
     assert r.stderr.count("left out 1: reference failed: none.jsonl has no completion") == 4, r.stderr
-    assert len(read_held_out(tmp_path / "heldout.txt")) == 4
+    assert len(read_held_out(tmp_path / "heldout.jsonl")) == 4
+
+
+def test_the_held_out_manifest_decontaminates_training_rows(tmp_path):
+    from codealchemy.tracer.dedup import decontaminate, load_references
+
+    (tmp_path / "seeds").mkdir()
+    for name, code in SEEDS.items():
+        (tmp_path / "seeds" / name).write_text(code)
+    (tmp_path / "none.jsonl").write_text("")
+    trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.jsonl",
+          "--reference-generator", "file", "--reference-options", "path=none.jsonl", "--judge", "file", cwd=tmp_path)
+    fib = hashlib.sha256(SEEDS["fib.py"].encode()).hexdigest()
+    rows = [{"text": "a", "source_sha256": fib},                                      # the seed itself
+            {"text": "b", "raw": SEEDS["sum.js"].replace("sum", "total")},            # its near copy
+            {"text": "c", "raw": "import os\nprint(os.getcwd())\n" * 3}]             # another program
+    got = decontaminate(rows, load_references([tmp_path / "heldout.jsonl"]))
+    assert [r["text"] for r in got.kept] == ["c"] and len(got.removed) == 2
+
+
+def test_a_held_out_manifest_that_is_not_json_lines_is_refused(tmp_path):
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "fib.py").write_text(SEEDS["fib.py"])
+    r = trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.txt",
+              "--reference-generator", "file", "--reference-options", "path=x", "--judge", "file", cwd=tmp_path)
+    assert r.returncode == 2 and "name it NAME.jsonl" in r.stdout + r.stderr
