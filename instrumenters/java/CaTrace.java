@@ -326,6 +326,21 @@ final class _CaTrace {
             render(sb, e.getValue(), depth + 1, seen);
             return;
         }
+        if (v instanceof java.util.BitSet) {   // its toString lists every set bit: stop at the cut
+            java.util.BitSet bits = (java.util.BitSet) v;
+            sb.append('{');
+            for (int i = bits.nextSetBit(0), n = 0; i >= 0 && !full(sb); i = i == java.lang.Integer.MAX_VALUE ? -1 : bits.nextSetBit(i + 1), n++) {
+                if (n > 0) sb.append(", ");
+                sb.append(i);
+            }
+            sb.append('}');
+            return;
+        }
+        if (v instanceof java.lang.CharSequence && k.getName().startsWith("java.")) {   // StringBuilder: no whole copy
+            java.lang.CharSequence cs = (java.lang.CharSequence) v;
+            sb.append(cs, 0, java.lang.Math.min(cs.length(), MAX_VALUE + 1));
+            return;
+        }
         if (ownToString(k)) {
             try {
                 sb.append(v.toString());
