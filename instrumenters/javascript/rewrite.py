@@ -47,6 +47,13 @@ E = "__cae"
 PRELUDE = "./_codealchemy.cjs"
 
 
+def _bare_let(node) -> bool:
+    """`let` alone on its line, no `;`: the grammar reads an expression statement, but JavaScript
+    continues the declaration on the next line (`let\n  x = 1`), so nothing may go between them."""
+    return (node.type == "expression_statement" and node.child_count == 1
+            and node.children[0].type == "identifier" and node.children[0].text == b"let")
+
+
 def _line(node) -> int:
     return node.start_point[0] + 1
 
@@ -256,11 +263,13 @@ class JSRewriter:
         statement on the line of the statement just before it (or of the block's owner,
         `if (a) { b(); }`) gets no probe of its own."""
         prev = owner_line
+        after_let = False
         for s in nodes:
             if s.type == "comment":
                 continue
             line = _line(s)
-            self.stmt(s, scope, frame, probe=line != prev)
+            self.stmt(s, scope, frame, probe=line != prev and not after_let)
+            after_let = _bare_let(s)
             if s.start_point[0] != s.end_point[0]:
                 prev = None
             elif self.wants_probe(s) or s.type in ("for_statement", "while_statement"):
