@@ -68,7 +68,7 @@ def test_against_the_small_model_every_question_is_a_row(small_model, mixed_corp
             if r["template"] in ("print", "returns"):
                 assert isinstance(r["verified"], bool)   # every seed here runs: its answer is checked
             else:
-                assert r["verified"] is None and "parse" in r["verification"] or "no code block" in r["verification"]
+                assert r["verified"] is None and ("parse" in r["verification"] or "no code block" in r["verification"])
         else:   # a template that does not fit a seed (no traced call with a value) is kept, with why
             assert r["status"] == "skipped" and r["template"] and r["reason"]
     returns = {r["source_id"].rsplit("/", 1)[-1]: r for r in got if r["template"] == "returns" and r["status"] == "ok"}

@@ -1,0 +1,37 @@
+"""Failed model calls and unusable inputs are rows of every LLM strategy, never drops."""
+
+from __future__ import annotations
+
+import pytest
+from mixed import MIXED
+
+from codealchemy.strategies.codedev import CodeDev
+from codealchemy.strategies.codeenhance import CodeEnhance
+from codealchemy.strategies.codeqa import CodeQA
+from codealchemy.tracer.contracts import Input
+from codealchemy.tracer.generators import Completion, GenerationParams
+from codealchemy.tracer.testing import check_rows, inputs
+
+
+class Refusing:
+    name, model = "refusing", "none"
+
+    def generate(self, requests, params):
+        return [Completion.failed(r.id, "connection refused") for r in requests]
+
+
+@pytest.mark.parametrize(("strategy", "per_seed"), [(CodeQA(templates=("print", "explain")), 2),
+                                                    (CodeEnhance(), 1), (CodeDev(tasks=("review", "refactor")), 2)])
+def test_failed_calls_and_unreadable_inputs_are_rows(strategy, per_seed, mixed_corpus):
+    unreadable = Input(id="gone", kind="trace", language="python", code=None, sha256=None,
+                       code_error="the source is not in the dump")
+    strategy.load(Refusing(), GenerationParams(max_tokens=8))
+    try:
+        got = check_rows(strategy.process([*inputs(mixed_corpus, ("sources",)), unreadable]))
+    finally:
+        strategy.unload()
+    assert len(got) == len(MIXED) * per_seed + 1
+    assert {r["status"] for r in got if r["source_id"] != "gone"} == {"generation_error"}
+    assert all("connection refused" in r["reason"] for r in got if r["source_id"] != "gone")
+    gone = [r for r in got if r["source_id"] == "gone"]
+    assert len(gone) == 1 and gone[0]["status"] == "skipped" and "not in the dump" in gone[0]["reason"]
