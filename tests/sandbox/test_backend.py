@@ -227,3 +227,13 @@ def test_only_the_system_is_visible_not_the_rest_of_the_host(backend):
     assert f"denied {secret}" in out and f"denied {project}" in out, out
     assert "TOPSECRET" not in out
     assert "READ /etc/os-release" in out     # (the system is there)
+
+
+def test_every_system_folder_is_reachable_by_the_program(backend):
+    """The folders leading to a bound one (/var/cache for Go's build cache) must not be bwrap's
+    0700 mount-point folders: Go then silently compiled the standard library every run."""
+    wanted = [p for p in local_mod.SYSTEM if os.path.isdir(p)]
+    code = "import os, sys\nfor p in sys.argv[1:]:\n    print(p, len(os.listdir(p)) > 0)\n"
+    ran = backend.run(RunRequest(files={}, run=["/usr/bin/python3", "-c", code, *wanted], limits=LIMITS)).run
+    assert ran.status == "ok", ran
+    assert ran.stdout.decode().split("\n")[:-1] == [f"{p} True" for p in wanted]

@@ -940,12 +940,18 @@ def _spawn_plain(argv: list[str], work: Path, env: dict[str, str], limits,
 
 @functools.cache
 def _system() -> tuple[str, ...]:
-    """bwrap's arguments for SYSTEM: a symlink (/bin -> usr/bin) as a symlink, a folder bound."""
+    """bwrap's arguments for SYSTEM: a symlink (/bin -> usr/bin) as a symlink, a folder bound;
+    the folders leading to one (/var/cache) made 0755 (bwrap would make them 0700: out of reach)."""
     out: list[str] = []
+    made = {"/"}
     for path in SYSTEM:
         if os.path.islink(path):
             out += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
+            for parent in reversed(Path(path).parents):
+                if str(parent) not in made:
+                    made.add(str(parent))
+                    out += ["--perms", "0755", "--dir", str(parent)]
             out += ["--ro-bind", path, path]
     return tuple(out)
 
