@@ -6,6 +6,11 @@ under a header line. A row is read from a local mirror (`--mirrors DIR` holding
 goes to `--out`: `<lang>/<NNN>_<safe name>.<ext>` and `index.json`, which maps every file back
 to repo, commit and path, so each result can be traced to its origin.
 
+A manifest `<language-id>.<suite>.tsv` makes the folder `<language-id>.<suite>` (its own row in
+run.py's table). A path `FILE.jsonl#ID` is a CRUXEval-style sample: the JSON line of FILE whose
+`id` is ID holds a function `f` (`code`) and its arguments (`input`); the program is the code
+followed by `print(repr(f(INPUT)))`.
+
     python benchmarks/real_programs/build_corpus.py [--out DIR] [--mirrors DIR] [--languages L ...]
 """
 
@@ -45,6 +50,7 @@ class Sources:
         self.mirrors = mirrors
         self.scratch = scratch
         self.git_dirs: dict[str, Path] = {}
+        self.blobs: dict[tuple[str, str, str], bytes] = {}
 
     def _mirror(self, repo: str) -> Path | None:
         if self.mirrors is None:
@@ -67,6 +73,12 @@ class Sources:
         return self.git_dirs[repo]
 
     def show(self, repo: str, commit: str, path: str) -> bytes:
+        key = (repo, commit, path)
+        if key not in self.blobs:   # (a JSONL of samples is read once)
+            self.blobs[key] = self._show(repo, commit, path)
+        return self.blobs[key]
+
+    def _show(self, repo: str, commit: str, path: str) -> bytes:
         git_dir = self._git_dir(repo)
         done = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True)
         if done.returncode != 0:
@@ -74,8 +86,22 @@ class Sources:
         return done.stdout
 
 
+def program(sources: Sources, row: dict) -> bytes:
+    """The program a manifest row names (a file, or a CRUXEval-style sample of a JSONL file)."""
+    path, _, sample = row["path"].partition("#")
+    data = sources.show(row["repo"], row["commit"], path)
+    if not sample:
+        return data
+    for line in data.decode("utf-8").splitlines():
+        item = json.loads(line) if line.strip() else {}
+        if item.get("id") == sample:
+            return f"{item['code']}\nprint(repr(f({item['input']})))\n".encode()
+    raise LookupError(f"{row['repo']}@{row['commit']}:{path}: no sample {sample!r}")
+
+
 def safe_name(path: str) -> str:
-    stem = Path(path).stem
+    path, _, sample = path.partition("#")
+    stem = sample or Path(path).stem
     parent = Path(path).parent.name
     name = f"{parent}_{stem}" if parent else stem
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60]
@@ -104,10 +130,10 @@ def main() -> int:
                 old.unlink()
             index = {k: v for k, v in index.items() if v["language"] != lang}
             for n, row in enumerate(read_manifest(manifest), start=1):
-                ext = Path(row["path"]).suffix
+                ext = ".py" if "#" in row["path"] else Path(row["path"]).suffix
                 name = f"{n:03d}_{safe_name(row['path'])}{ext}"
                 try:
-                    (folder / name).write_bytes(sources.show(row["repo"], row["commit"], row["path"]))
+                    (folder / name).write_bytes(program(sources, row))
                     if row.get("stdin"):
                         (folder / f"{name}.stdin").write_bytes(sources.show(row["repo"], row["commit"], row["stdin"]))
                 except (LookupError, subprocess.CalledProcessError) as e:

@@ -55,7 +55,7 @@ def check(path: Path, lang, backend, overrides: dict) -> dict:
     """One file's outcome: fit or not, preserved or not, trace complete or not, both run times."""
     data = path.read_bytes()
     limits = resolve(lang.runtime.limits, overrides)
-    out = {"file": str(path), "language": lang.id}
+    out = {"file": str(path), "language": path.parent.name}
     plain = run_untraced(data, lang, backend, limits)
     phase = plain.final
     if plain.run is None or phase.status != "ok":
@@ -94,9 +94,9 @@ def main() -> int:
     backend = LocalBackend()
     work = []
     for folder in sorted(p for p in args.corpus.iterdir() if p.is_dir()):
-        if args.languages and folder.name not in args.languages:
+        if args.languages and not {folder.name, folder.name.split(".")[0]} & set(args.languages):
             continue
-        lang = registry.get(folder.name)
+        lang = registry.get(folder.name.split(".")[0])   # python.cruxeval: a suite of python programs
         if lang.runtime.missing_tools():
             print(f"{folder.name}: not runnable here (missing {', '.join(lang.runtime.missing_tools())})")
             continue
@@ -113,7 +113,7 @@ def main() -> int:
             results = list(pool.map(lambda item: check(item[0], item[1], backend, overrides), work))
     finally:
         backend.close()
-    print(f"{'language':<11} {'files':>5} {'unfit':>5} {'preserved %':>11} {'complete %':>10} {'wall ratio':>10} "
+    print(f"{'language':<16} {'files':>5} {'unfit':>5} {'preserved %':>11} {'complete %':>10} {'wall ratio':>10} "
           f"{'cpu ratio':>9}")
     for lang_id in sorted({r["language"] for r in results}):
         mine = [r for r in results if r["language"] == lang_id]
@@ -122,7 +122,7 @@ def main() -> int:
         cpu = [r["cpu_ratio"] for r in fit if r.get("cpu_ratio") is not None]
         preserved, complete = (100.0 * sum(bool(r[k]) for r in fit) / max(len(fit), 1)
                                for k in ("preserved", "complete"))
-        print(f"{lang_id:<11} {len(fit):>5} {len(mine) - len(fit):>5} {preserved:>11.1f} "
+        print(f"{lang_id:<16} {len(fit):>5} {len(mine) - len(fit):>5} {preserved:>11.1f} "
               f"{complete:>10.1f} {statistics.median(ratios) if ratios else 0:>10.2f} "
               f"{statistics.median(cpu) if cpu else 0:>9.2f}")
     report = {"differences": [r for r in results if "unfit" not in r and not (r["preserved"] and r["complete"])],
