@@ -9,6 +9,7 @@ from string import Template
 from typing import Any
 
 from ..tracer.contracts import Input
+from ..tracer.dedup import Contamination
 from ..tracer.generators import Completion, GenerationParams, GeneratorError, Request
 from ..tracer.render_text import language_name
 
@@ -37,3 +38,21 @@ def ask(generator: Any, requests: Sequence[Request], params: GenerationParams) -
 
 def fenced(code: str, fence: str) -> str:
     return f"```{fence}\n{code.rstrip()}\n```"
+
+
+DECONTAMINATE_HELP = "Benchmark tasks (.jsonl) or programs (file, folder) whose seeds become contaminated rows."
+
+
+def contamination(paths: Sequence[str | Path]) -> Contamination | None:
+    """The index of `--decontaminate` references (a missing one is a ValueError, at option check)."""
+    return Contamination.of(paths) if paths else None
+
+
+def unusable(inp: Input, max_source_lines: int, index: Contamination | None) -> tuple[str, str] | None:
+    """(status, reason) when a seed is not used: no text, too long, or overlapping a benchmark."""
+    if inp.code is None:
+        return "skipped", f"no program text: {inp.code_error}"
+    if len(inp.code.splitlines()) > max_source_lines:
+        return "skipped", f"more than {max_source_lines} source lines"
+    why = index.overlap(inp.code, inp.sha256) if index is not None else None
+    return ("contaminated", why) if why else None

@@ -12,9 +12,11 @@ or any file or folder of programs. A row's seed is its `raw` column (CodeEnhance
 code block of its first user turn; it overlaps when its `source_sha256` is a reference's, or
 its 5-gram Jaccard similarity with a reference program is at least `contamination_threshold`.
 
-Nothing is lost silently: removed rows come back apart, each with `removed` (why: the row it
-duplicates, or the reference it overlaps). `python -m codealchemy.tracer.dedup ROWS --out OUT
-[--decontaminate REF ...]` writes the kept rows to OUT and the removed ones beside it.
+The LLM strategies take `--decontaminate REF` too: a seed that overlaps is a `contaminated`
+row there, before any model call. Nothing is lost silently: removed rows come back apart,
+each with `removed` (why: the row it duplicates, or the reference it overlaps).
+`python -m codealchemy.tracer.dedup ROWS --out OUT [--decontaminate REF ...]` writes the kept
+rows to OUT and the removed ones beside it.
 """
 
 from __future__ import annotations
@@ -181,32 +183,48 @@ def _tasks(path: Path) -> list[Reference]:
     return out
 
 
-def decontaminate(rows: Sequence[dict], references: Sequence[Reference], *, threshold: float = 0.5,
-                  num_perm: int = 128) -> Result:
+class Contamination:
+    """An index of reference programs: does a seed (its code, its sha256) overlap one of them."""
+
+    def __init__(self, references: Sequence[Reference], threshold: float = 0.5, num_perm: int = 128):
+        self.references, self.threshold = list(references), threshold
+        self.hasher, self.lsh = MinHasher(num_perm), LSH(num_perm, threshold)
+        self.by_sha = {ref.sha256: ref for ref in self.references if ref.sha256}
+        self.sigs = [self.hasher.signature(shingles(ref.code)) for ref in self.references]
+        for i, ref in enumerate(self.references):
+            if ref.code.strip():
+                self.lsh.add(i, self.sigs[i])
+
+    @classmethod
+    def of(cls, paths: Iterable[str | Path], threshold: float = 0.5) -> Contamination:
+        return cls(load_references(paths), threshold)
+
+    def overlap(self, code: str | None, sha256: str | None = None) -> str | None:
+        """Why the seed is contaminated (which reference, how), None when it is not."""
+        ref = self.by_sha.get(sha256) if sha256 else None
+        if ref is not None:
+            return f"contaminated: its seed is {ref.name} (same sha256)"
+        if code is None:
+            return None
+        sig = self.hasher.signature(shingles(code))
+        match = max(((self.hasher.similarity(sig, self.sigs[j]), j) for j in self.lsh.candidates(sig)), default=None)
+        if match is not None and match[0] >= self.threshold:
+            name = self.references[match[1]].name
+            return f"contaminated: its seed overlaps {name} (MinHash similarity {match[0]:.2f})"
+        return None
+
+
+def decontaminate(rows: Sequence[dict], references: Sequence[Reference], *, threshold: float = 0.5) -> Result:
     """Rows whose seed is a reference program (same sha256) or overlaps one (5-gram MinHash
-    similarity ≥ `threshold`) removed, each saying which."""
-    hasher, lsh = MinHasher(num_perm), LSH(num_perm, threshold)
-    by_sha = {ref.sha256: ref for ref in references if ref.sha256}
-    sigs = []
-    for i, ref in enumerate(references):
-        sigs.append(hasher.signature(shingles(ref.code)))
-        if ref.code.strip():
-            lsh.add(i, sigs[i])
+    similarity >= `threshold`) removed, each saying which."""
+    index = Contamination(references, threshold)
     kept, removed = [], []
     for r in rows:
-        ref = by_sha.get(r.get("source_sha256"))
-        if ref is not None:
-            removed.append({**r, "removed": f"contaminated: its seed is {ref.name} (same sha256)"})
-            continue
-        seed = seed_of(r)
-        if seed is not None:
-            sig = hasher.signature(shingles(seed))
-            match = max(((hasher.similarity(sig, sigs[j]), j) for j in lsh.candidates(sig)), default=None)
-            if match is not None and match[0] >= threshold:
-                removed.append({**r, "removed": f"contaminated: its seed overlaps {references[match[1]].name} "
-                                                f"(MinHash similarity {match[0]:.2f})"})
-                continue
-        kept.append(r)
+        why = index.overlap(seed_of(r), r.get("source_sha256"))
+        if why is None:
+            kept.append(r)
+        else:
+            removed.append({**r, "removed": why})
     return Result(kept, removed)
 
 

@@ -29,7 +29,7 @@ from ...tracer import plugins, rows
 from ...tracer.contracts import Input, option, prompt_version
 from ...tracer.generators import GenerationParams, Request
 from ...tracer.verify import Run, Runner, code_blocks, has_syntax_error, plant_bug
-from .._llm import ask, code_vars, load_prompts
+from .._llm import DECONTAMINATE_HELP, ask, code_vars, contamination, load_prompts, unusable
 
 PROMPTS = Path(__file__).with_name("prompts")
 NAME = "codedev"
@@ -45,6 +45,7 @@ class Options:
     tasks: tuple[str, ...] = option(TASKS, "Developer tasks, comma-separated.")
     placeholders: bool = option(False, f"Put {PLACEHOLDER} in the rows' text where the seed was.")
     max_source_lines: int = option(200, "Leave out longer seed files.")
+    decontaminate: tuple[Path, ...] = option((), DECONTAMINATE_HELP)
 
 
 @dataclass
@@ -65,11 +66,13 @@ class CodeDev:
     uses_generator = True
     prompt_version = prompt_version(PROMPTS, NAME)
 
-    def __init__(self, tasks: Sequence[str] = TASKS, placeholders: bool = False, max_source_lines: int = 200):
+    def __init__(self, tasks: Sequence[str] = TASKS, placeholders: bool = False, max_source_lines: int = 200,
+                 decontaminate: Sequence[Path] = ()):
         unknown = sorted(set(tasks) - set(TASKS))
         if unknown or not tasks:
             raise ValueError(f"unknown task(s) {', '.join(unknown) or '(none given)'} (known: {', '.join(TASKS)})")
-        self.options = Options(tuple(tasks), placeholders, max_source_lines)
+        self.options = Options(tuple(tasks), placeholders, max_source_lines, tuple(decontaminate))
+        self.contamination = contamination(decontaminate)
         self.generator: Any = None
         self.params = GenerationParams()
         self.prompts: dict = {}
@@ -88,10 +91,8 @@ class CodeDev:
     def process(self, batch: Sequence[Input]) -> Iterator[dict]:
         tasks: list[_Task] = []
         for inp in batch:
-            if inp.code is None:
-                yield self._fail(inp, None, "skipped", f"no program text: {inp.code_error}")
-            elif len(inp.code.splitlines()) > self.options.max_source_lines:
-                yield self._fail(inp, None, "skipped", f"more than {self.options.max_source_lines} source lines")
+            if (why := unusable(inp, self.options.max_source_lines, self.contamination)) is not None:
+                yield self._fail(inp, None, *why)
             else:
                 for task in self.options.tasks:
                     t = self._task(inp, task)

@@ -27,7 +27,7 @@ from ...tracer import rows
 from ...tracer.contracts import Input, option, prompt_version
 from ...tracer.generators import GenerationParams, Request
 from ...tracer.verify import Runner, code_blocks, has_syntax_error
-from .._llm import ask, code_vars, fenced, load_prompts
+from .._llm import DECONTAMINATE_HELP, ask, code_vars, contamination, fenced, load_prompts, unusable
 
 PROMPTS = Path(__file__).with_name("prompts")
 NAME = "codeenhance"
@@ -49,6 +49,7 @@ def parse_rating(text: str) -> float | None:
 class Options:
     passes: tuple[str, ...] = option(PASSES, "Rewrite passes, in order (style, optimize).")
     max_source_lines: int = option(200, "Leave out longer seed files.")
+    decontaminate: tuple[Path, ...] = option((), DECONTAMINATE_HELP)
 
 
 @dataclass
@@ -70,11 +71,12 @@ class CodeEnhance:
     uses_generator = True
     prompt_version = prompt_version(PROMPTS, NAME)
 
-    def __init__(self, passes: Sequence[str] = PASSES, max_source_lines: int = 200):
+    def __init__(self, passes: Sequence[str] = PASSES, max_source_lines: int = 200, decontaminate: Sequence[Path] = ()):
         unknown = sorted(set(passes) - set(PASSES))
         if unknown or not passes:
             raise ValueError(f"unknown pass(es) {', '.join(unknown) or '(none given)'} (known: {', '.join(PASSES)})")
-        self.options = Options(tuple(passes), max_source_lines)
+        self.options = Options(tuple(passes), max_source_lines, tuple(decontaminate))
+        self.contamination = contamination(decontaminate)
         self.generator: Any = None
         self.params = GenerationParams()
         self.prompts: dict = {}
@@ -93,11 +95,8 @@ class CodeEnhance:
     def process(self, batch: Sequence[Input]) -> Iterator[dict]:
         seeds = []
         for inp in batch:
-            if inp.code is None:
-                yield rows.failure(inp, self, self.generator, "skipped", f"no program text: {inp.code_error}")
-            elif len(inp.code.splitlines()) > self.options.max_source_lines:
-                yield rows.failure(inp, self, self.generator, "skipped",
-                                   f"more than {self.options.max_source_lines} source lines")
+            if (why := unusable(inp, self.options.max_source_lines, self.contamination)) is not None:
+                yield rows.failure(inp, self, self.generator, *why)
             else:
                 seeds.append(_Seed(inp, inp.code, {"raw": inp.code, "raw_has_syntax_error_tree_sitter":
                                                    has_syntax_error(inp.code, inp.language)}))

@@ -36,7 +36,7 @@ from ...tracer import rows
 from ...tracer.contracts import Input, option, prompt_version
 from ...tracer.generators import GenerationParams, Request
 from ...tracer.verify import Run, Runner, code_blocks, first_code, has_syntax_error, plant_bug
-from .._llm import ask, code_vars, load_prompts
+from .._llm import DECONTAMINATE_HELP, ask, code_vars, contamination, load_prompts, unusable
 
 PROMPTS = Path(__file__).with_name("prompts")
 NAME = "codeqa"
@@ -50,6 +50,7 @@ class Options:
     templates: tuple[str, ...] = option(TEMPLATES, "Question templates, comma-separated.")
     languages: tuple[str, ...] = option(LANGUAGES, "Seed languages to ask about (others are skipped rows).")
     max_source_lines: int = option(200, "Leave out longer seed files.")
+    decontaminate: tuple[Path, ...] = option((), DECONTAMINATE_HELP)
 
 
 @dataclass
@@ -72,12 +73,13 @@ class CodeQA:
     prompt_version = prompt_version(PROMPTS, NAME)
 
     def __init__(self, templates: Sequence[str] = TEMPLATES, languages: Sequence[str] = LANGUAGES,
-                 max_source_lines: int = 200):
+                 max_source_lines: int = 200, decontaminate: Sequence[Path] = ()):
         unknown = sorted(set(templates) - set(TEMPLATES))
         if unknown or not templates:
             raise ValueError(f"unknown template(s) {', '.join(unknown) or '(none given)'} "
                              f"(known: {', '.join(TEMPLATES)})")
-        self.options = Options(tuple(templates), tuple(languages), max_source_lines)
+        self.options = Options(tuple(templates), tuple(languages), max_source_lines, tuple(decontaminate))
+        self.contamination = contamination(decontaminate)
         self.generator: Any = None
         self.params = GenerationParams()
         self.prompts: dict = {}
@@ -96,13 +98,11 @@ class CodeQA:
     def process(self, batch: Sequence[Input]) -> Iterator[dict]:
         questions: list[_Question] = []
         for inp in batch:
-            if inp.code is None:
-                yield self._fail(inp, None, "skipped", f"no program text: {inp.code_error}")
+            if (why := unusable(inp, self.options.max_source_lines, self.contamination)) is not None:
+                yield self._fail(inp, None, *why)
             elif inp.language not in self.options.languages:
                 yield self._fail(inp, None, "skipped", f"language {inp.language} is not one of codeqa's "
                                                       f"({', '.join(self.options.languages)})")
-            elif len(inp.code.splitlines()) > self.options.max_source_lines:
-                yield self._fail(inp, None, "skipped", f"more than {self.options.max_source_lines} source lines")
             else:
                 for template in self.options.templates:
                     q = getattr(self, f"_q_{template}")(inp)

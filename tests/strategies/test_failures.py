@@ -35,3 +35,21 @@ def test_failed_calls_and_unreadable_inputs_are_rows(strategy, per_seed, mixed_c
     assert all("connection refused" in r["reason"] for r in got if r["source_id"] != "gone")
     gone = [r for r in got if r["source_id"] == "gone"]
     assert len(gone) == 1 and gone[0]["status"] == "skipped" and "not in the dump" in gone[0]["reason"]
+
+
+@pytest.mark.parametrize("factory", [CodeQA, CodeEnhance, CodeDev])
+def test_seeds_overlapping_a_benchmark_are_contaminated_rows(factory, mixed_corpus, tmp_path):
+    bench = tmp_path / "tasks.jsonl"
+    bench.write_text('{"id": "t1", "prompt": "What does it print?\\n```python\\n' +
+                     MIXED["fib.py"].replace("\n", "\\n") + '```"}\n')
+    strategy = factory(decontaminate=(bench,))
+    strategy.load(Refusing(), GenerationParams(max_tokens=8))
+    try:
+        got = check_rows(strategy.process(inputs(mixed_corpus, ("sources",))))
+    finally:
+        strategy.unload()
+    fib = [r for r in got if r["source_id"].endswith("fib.py")]
+    assert len(fib) == 1 and fib[0]["status"] == "contaminated" and f"{bench}:t1" in fib[0]["reason"]
+    assert all(r["status"] == "generation_error" for r in got if r not in fib)   # the others were asked
+    with pytest.raises(ValueError, match="no reference file"):
+        factory(decontaminate=(tmp_path / "missing.jsonl",))
