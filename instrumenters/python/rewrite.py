@@ -27,6 +27,10 @@ import symtable
 
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
+#: The prelude's folder (on PYTHONPATH, runtime.toml), hidden: a program that lists its folder
+#: (os.walk, glob) sees its own files.
+PRELUDE_DIR = ".codealchemy"
+
 SIMPLE = {
     "expression_statement", "return_statement", "pass_statement", "break_statement",
     "continue_statement", "raise_statement", "import_statement", "import_from_statement",

@@ -166,8 +166,9 @@ def test_without_channel_probes_do_nothing():
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "main.py").write_text(inst.code, encoding="utf-8")
         for fname, data in inst.files.items():
+            Path(tmp, fname).parent.mkdir(parents=True, exist_ok=True)
             Path(tmp, fname).write_bytes(data)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CODEALCHEMY_")}
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CODEALCHEMY_")}, **lang().runtime.env}
         out = subprocess.run(["/usr/bin/python3", "main.py"], cwd=tmp, env=env, capture_output=True)
     plain = subprocess.run(["/usr/bin/python3", str(path)], capture_output=True)
     assert out.returncode == 0
@@ -235,6 +236,18 @@ def test_utf8_bom_source_is_traced():
     assert t.stdout == plain.stdout.decode() == "DÉJÀ VU!\n"
     assert [e["line"] for e in t.events if e["kind"] == "line"][:3] == [1, 2, 5]
     assert t.header["code"].startswith("\ufeffword = ")
+
+
+
+def test_listing_the_folder_shows_the_programs_files_only(tmp_path):
+    """The prelude lives in a hidden folder: os.listdir / glob list what they list untraced."""
+    src = tmp_path / "listing.py"
+    src.write_text("import glob, os\nprint(sorted(glob.glob('*')))\n"
+                   "print(sorted(f for f in os.listdir('.') if not f.startswith('.')))\n", encoding="utf-8")
+    t = tracer().trace(src)
+    plain = tracer().untraced(src).run
+    assert t.footer["status"] == "ok", t.footer
+    assert t.stdout == plain.stdout.decode() == "['main.py']\n['main.py']\n"
 
 
 if __name__ == "__main__":
