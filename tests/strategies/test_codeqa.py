@@ -97,3 +97,18 @@ def test_trace_gen_codeqa_with_llamacpp_gives_rows_datasets_loads(mixed_corpus, 
     summary = json.loads((tmp_path / "rows.parquet.summary.json").read_text())
     assert summary["rows"] == len(good) and set(summary["by_language"]) == {"python", "javascript", "ruby"}
     assert pq.read_table(tmp_path / "rows.parquet").num_rows == len(good)
+
+
+def test_a_dump_s_traces_are_the_reference_without_running_again(small_dump):
+    strategy = CodeQA(templates=("print", "returns"))
+    strategy.load(Scripted(lambda r: "```\n55\n```"), GenerationParams(max_tokens=8))
+    try:
+        got = check_rows(strategy.process(inputs(small_dump, CodeQA.consumes)))
+        ran = dict(strategy.runner._seen)
+    finally:
+        strategy.unload()
+    by = {(r["source_id"].rsplit("/", 1)[-1], r["template"]): r for r in got}
+    assert by["fib.py", "print"]["verified"] is True and by["fib.py", "returns"]["verified"] is True
+    assert by["words.py", "print"]["verified"] is False and by["crash.py", "print"]["expected"] == "2.0\n"
+    assert all(r["trace_id"] for r in got)
+    assert ran == {}   # the dump's traces were the reference: nothing was run again
