@@ -46,8 +46,9 @@ def close(generator: Generator) -> None:
 
 
 def ask(generator: Generator, params: GenerationParams, prompts: Sequence[tuple[str, str]],
-        batch_size: int = 64) -> list:
-    """One completion per (id, prompt) one-turn chat, in order."""
+        batch_size: int = 8) -> list:
+    """One completion per (id, prompt) one-turn chat, in order; in small batches, because the
+    cache stores a batch's answers when it ends: a stopped build or score resumes from there."""
     out: list = []
     for i in range(0, len(prompts), max(batch_size, 1)):
         chunk = prompts[i:i + batch_size]
