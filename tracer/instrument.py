@@ -127,12 +127,16 @@ class Rewrite:
             line = self.source.count(b"\n", 0, at) + 1
             self.notes.append(f"not traced from line {line} on: {why}")
 
+    def edits(self) -> list[_Edit]:
+        """The edits apply makes, in its order (a rewriter that maps the output back to the
+        source, such as JavaScript's Function.prototype.toString, reads them)."""
+        return sorted((e for e in self._edits if self._stop is None or e.end <= self._stop),
+                      key=lambda e: (e.start, e.end > e.start, e.order))
+
     def apply(self) -> bytes:
-        edits = sorted((e for e in self._edits if self._stop is None or e.end <= self._stop),
-                       key=lambda e: (e.start, e.end > e.start, e.order))
         out: list[bytes] = []
         pos = 0
-        for e in edits:
+        for e in self.edits():
             if e.start < pos:
                 raise ValueError(f"overlapping edits at byte {e.start}")
             out.append(self.source[pos:e.start])
