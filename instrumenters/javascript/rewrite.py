@@ -227,10 +227,11 @@ class JSRewriter:
         load = (f'import {CA} from "{PRELUDE}"; ' if self.esm else f'const {CA} = require("{PRELUDE}"); ')
         load += f"const {F} = {CA}.module({self.module_probe}); "
         if i < len(children):
-            self.rw.insert(children[i].start_byte, load, priority=-BIG // 2)
+            self.load_at = children[i].start_byte
         else:
-            at = children[-1].end_byte if children else self.after_hashbang(root)
-            self.rw.insert(at, ("; " if children else " ") + load, priority=-BIG // 2)
+            self.load_at = children[-1].end_byte if children else self.after_hashbang(root)
+            load = ("; " if children else " ") + load
+        self.rw.insert(self.load_at, load, priority=-BIG // 2)
         self.stmts(children[i:], scope, module)
         tail = f";{CA}.end({F});"
         if not self.rw.source.endswith(b"\n"):
@@ -793,6 +794,44 @@ class JSRewriter:
                                  "(function declarations that clash with var/params)")
 
 
+# Prelude functions only rewrite() below calls, not the JSRewriter that TypeScript reuses: tsc's
+# output is not the source, so TypeScript's toString keeps the probes.
+JS_ONLY_CALLS = ("src",)
+
+
+def source_map(rw: Rewrite, at: int) -> None:
+    """Function.prototype.toString must show the program's own text (a quine, a function used
+    as a key or printed): right after the prelude's load, `__ca.src(EDITS)` gives every edit
+    as [distance of its output from the end of the file, its length, the text it replaced],
+    in UTF-16 units, which is how a JavaScript string counts. Distances from the end stay
+    true whatever the table's own length, since it sits before every function."""
+    pieces, spans = [], []
+    pos = size = 0
+    for e in rw.edits():
+        text = e.text.encode("utf-8", "surrogateescape")
+        pieces += [rw.source[pos:e.start], text]
+        size += e.start - pos
+        spans.append((size, len(text), rw.source[e.start:e.end].decode("utf-8", "surrogateescape")))
+        size += len(text)
+        pos = e.end
+    pieces.append(rw.source[pos:])
+    units = _utf16_offsets(b"".join(pieces))
+    total = units(-1)
+    rows = [[total - units(start), units(start + n) - units(start), replaced] for start, n, replaced in spans]
+    rw.insert(at, f"{CA}.src({json.dumps(rows, ensure_ascii=False)}); ", priority=-BIG // 2 + 1)
+
+
+def _utf16_offsets(data: bytes):
+    """byte offset -> UTF-16 offset in `data` (UTF-8)."""
+    prefix = [0]
+    for ch in data.decode("utf-8", "surrogateescape"):
+        n = len(ch.encode("utf-8", "surrogateescape"))
+        units = 2 if ord(ch) > 0xFFFF else 1
+        prefix.extend([prefix[-1]] * (n - 1))
+        prefix.append(prefix[-1] + units)
+    return prefix.__getitem__
+
+
 def rewrite(rw: Rewrite) -> None:
     for name, node in rw.captures("unsupported"):
         if name == "with":
@@ -800,6 +839,8 @@ def rewrite(rw: Rewrite) -> None:
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 20000))
     try:
-        JSRewriter(rw).run()
+        js = JSRewriter(rw)
+        js.run()
+        source_map(rw, js.load_at)
     finally:
         sys.setrecursionlimit(old)

@@ -580,4 +580,50 @@ if (REC) {
   });
 }
 
-module.exports = { _render: render, enter, l, ret, retl, ait, x, xw, leave, sus, yld, res, module: module_, end, flush };
+// --- the program's own source text -------------------------------------------------------
+
+// Function.prototype.toString of an instrumented function shows the program's text: the
+// rewriter's edits (src, [distance from the end of the file, length, replaced text]) are
+// undone on the slice of this file that node returns.
+let EDITS = [];
+let FILE = null;
+const fnToString = Function.prototype.toString;
+
+function src(edits) {
+  EDITS = edits;
+}
+
+function original(text) {
+  if (FILE === null) {
+    try {
+      FILE = fs.readFileSync(process.argv[1], 'utf8');
+    } catch (e) {
+      FILE = '';
+    }
+  }
+  const at = FILE.indexOf(text); // probe ids make an instrumented function's text unique
+  if (at < 0) return text;
+  const end = at + text.length;
+  let out = '';
+  let pos = at;
+  for (let i = 0; i < EDITS.length; i++) {
+    const start = FILE.length - EDITS[i][0];
+    const stop = start + EDITS[i][1];
+    if (stop <= at || (start === at && stop === at)) continue;
+    if (start >= end) break;
+    if (start < at || stop > end) return text;
+    out += FILE.slice(pos, start) + EDITS[i][2];
+    pos = stop;
+  }
+  return out + FILE.slice(pos, end);
+}
+
+defProp(Function.prototype, 'toString', {
+  value: function toString() {
+    const s = fnToString.call(this);
+    return s.indexOf('__ca') < 0 ? s : original(s);
+  },
+  writable: true, enumerable: false, configurable: true,
+});
+
+module.exports = { src, _render: render, enter, l, ret, retl, ait, x, xw, leave, sus, yld, res, module: module_, end, flush };

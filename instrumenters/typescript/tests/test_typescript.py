@@ -214,6 +214,7 @@ def test_prelude_has_every_function_the_rewriter_calls(tmp_path):
 
     source = (HERE.parent.parent / "javascript" / "rewrite.py").read_text()
     called = set(re.findall(r"\{CA\}\.(\w+)\(", source)) | set(re.findall(r"__ca\.(\w+)\(", source))
+    called -= set(re.findall(r'"(\w+)"', re.search(r"^JS_ONLY_CALLS = \((.*)\)$", source, re.M).group(1)))
     (tmp_path / "_codealchemy.ts").write_text(PRELUDE.read_text())
     subprocess.run(["tsc", "--noCheck", "--target", "es2022", "--module", "commonjs", "_codealchemy.ts"],
                    cwd=tmp_path, check=True, capture_output=True)
