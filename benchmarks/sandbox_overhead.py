@@ -7,8 +7,9 @@ For each trivial program (/bin/true, python3 -c pass) it prints the median wall 
 slot, cgroups, bubblewrap, rlimits, capped output), and the difference; plus the floor of
 bubblewrap itself with the same namespaces and mounts (no uid drop, no limits) and the backend
 without cgroups (moving the sandbox into its cgroups costs the kernel an RCU grace period, a
-few ms of latency, not CPU, unless the hierarchy is mounted with favordynmods). Runs alternate
-between the variants so that load from elsewhere hits them alike.
+few ms of latency, not CPU, unless the hierarchy is mounted with favordynmods), and the backend
+without its reaper (the perl process that reports the program's real wait status). Runs
+alternate between the variants so that load from elsewhere hits them alike.
 """
 
 from __future__ import annotations
@@ -48,17 +49,19 @@ def main() -> None:
     runs = max(args.runs, 50)
     backend = LocalBackend()
     no_cgroups = LocalBackend(cgroups=False)
+    no_reaper = LocalBackend()
+    no_reaper.perl = None   # (the reaper runs only where perl was found)
     limits = Limits(timeout=10)
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall times rise with it)")
     print(f"{'program':<16} {'bare ms':>8} {'bwrap ms':>9} {'local ms':>9} {'overhead ms':>12}"
-          f" {'no-cgroup ms':>13} {'overhead ms':>12}  (median of {runs})")
+          f" {'no-cgroup ms':>13} {'overhead ms':>12} {'no-reaper ms':>13}  (median of {runs})")
     cpu_rows = []
     for label, argv in PROGRAMS.items():
         req = RunRequest(files={}, run=argv, limits=limits, trace=args.trace)
         box = backend._box(argv, Path("/tmp"), backend.uid, limits, [])
         floor = box[:box.index("--info-fd")] + ["--", *argv]   # bubblewrap alone: same namespaces and mounts
         assert backend.run(req).run.status == "ok"
-        bare, wrapped, local, plain = [], [], [], []
+        bare, wrapped, local, plain, unreaped = [], [], [], [], []
         bare_cpu, local_cpu = [], []
         for _ in range(runs):
             c0 = _cpu()
@@ -69,8 +72,9 @@ def main() -> None:
             local.append(timed(lambda: out.append(backend.run(req))))   # noqa: B023
             local_cpu.append(_cpu() - c0 + out[0].run.cpu * 1000)   # + the sandbox's (its cgroup's)
             plain.append(timed(lambda: no_cgroups.run(req)))   # noqa: B023
-        b, w, x, y = (statistics.median(v) for v in (bare, wrapped, local, plain))
-        print(f"{label:<16} {b:8.2f} {w:9.2f} {x:9.2f} {x - b:12.2f} {y:13.2f} {y - b:12.2f}")
+            unreaped.append(timed(lambda: no_reaper.run(req)))   # noqa: B023
+        b, w, x, y, z = (statistics.median(v) for v in (bare, wrapped, local, plain, unreaped))
+        print(f"{label:<16} {b:8.2f} {w:9.2f} {x:9.2f} {x - b:12.2f} {y:13.2f} {y - b:12.2f} {z:13.2f}")
         cpu_rows.append((label, statistics.median(bare_cpu), statistics.median(local_cpu)))
     print(f"load average {os.getloadavg()[0]:.2f}")
     print("CPU time per run, ms (host process + children; local: + the sandbox's cgroup), less load-bound:")
