@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 import symtable
+import warnings
 
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
@@ -301,8 +302,10 @@ class Rewriter:
     def run(self) -> None:
         text = self.src.decode("utf-8")
         try:
-            compile(text, "main.py", "exec", dont_inherit=True)
-            table = symtable.symtable(text, "main.py", "exec")
+            with warnings.catch_warnings():   # the program's SyntaxWarnings are its run's, not the host's
+                warnings.simplefilter("ignore")
+                compile(text, "main.py", "exec", dont_inherit=True)
+                table = symtable.symtable(text, "main.py", "exec")
         except (SyntaxError, ValueError) as e:
             raise SkipProgram(f"not valid Python 3: {e}") from None
         if any(n.type in ("await", "async") for n in self.walk(self.rw.root)) or "async " in text and self.has_async():

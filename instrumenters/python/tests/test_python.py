@@ -250,5 +250,17 @@ def test_listing_the_folder_shows_the_programs_files_only(tmp_path):
     assert t.stdout == plain.stdout.decode() == "['main.py']\n['main.py']\n"
 
 
+
+def test_instrumenting_prints_no_syntax_warning_of_the_program():
+    """`x is 1` warns when compiled: the program's run shows it, the host (a batch's stderr) not."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        inst = instrument(b"x = 1\nprint(x is 1)\n", lang())
+    assert isinstance(inst, Instrumented), inst
+    assert [w for w in seen if issubclass(w.category, SyntaxWarning)] == []
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
