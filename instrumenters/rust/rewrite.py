@@ -81,24 +81,34 @@ def _named(node) -> list:
 
 
 class Var:
-    __slots__ = ("name", "dead", "init", "prim")
+    __slots__ = ("name", "dead", "init", "prim", "opaque")
 
-    def __init__(self, name: str, init: bool = True, prim: bool = False):
-        self.name, self.dead, self.init, self.prim = name, False, init, prim
+    def __init__(self, name: str, init: bool = True, prim: bool = False, opaque: bool = False):
+        self.name, self.dead, self.init, self.prim, self.opaque = name, False, init, prim, opaque
 
     @property
     def refs(self) -> str:
         """`&&&W` reaches the integer fast path first; only for variables known to be integers or
-        bools (a variable whose type is still being inferred would be forced to be one)."""
-        return "&&&" if self.prim else "&&"
+        bools (a variable whose type is still being inferred would be forced to be one). A bare
+        `W` reaches the type-name impl first: for values whose Debug impl may not apply."""
+        return "&&&" if self.prim else "" if self.opaque else "&&"
 
 
 class Ctx:
-    """A traced function or closure (None where nothing may be probed: const contexts)."""
+    """A traced function or closure (None where nothing may be probed: const contexts).
 
-    def __init__(self, name: str, unit: bool, ret: str | None):
+    `generic`: its type parameters (and its impl's or trait's) without a `Debug` bound;
+    `opaque_from`: the first line from which values that are not integers render as type names
+    (rustc rejected a Debug read there, naming a type: see `RustRewriter.opaque_from`)."""
+
+    def __init__(self, name: str, unit: bool, ret: str | None, generic: frozenset = frozenset(),
+                 opaque_from: int | None = None):
         self.name, self.unit, self.ret = name, unit, ret
+        self.generic, self.opaque_from = generic, opaque_from
         self.closures = 0
+
+    def opaque_at(self, line: int) -> bool:
+        return self.opaque_from is not None and line >= self.opaque_from
 
 
 class Scope:
@@ -139,7 +149,7 @@ class RustRewriter:
         """The 1-based line of byte `at` (where inserted text lands)."""
         return bisect.bisect_right(self.lines, at)
 
-    def reads(self, scope: Scope, phys: int) -> str:
+    def reads(self, scope: Scope, phys: int, ctx: Ctx) -> str:
         out = []
         for v in scope.visible():
             if v.dead or not v.init:
@@ -147,11 +157,16 @@ class RustRewriter:
             if not self.rw.keep(phys, v.name):
                 v.dead = True  # rustc rejected this read: the variable is moved or borrowed from here on
                 continue
-            out.append(f'({v.refs}crate::__ca::W(&{v.name})).__ca_v("\\t{v.name}\\t", &mut __e); ')
+            out.append(self.read(v, v.name, ctx, phys))
         return "".join(out)
 
-    def probe_text(self, pid: int, scope: Scope, phys: int) -> str:
-        reads = self.reads(scope, phys)
+    @staticmethod
+    def read(v: Var, name: str, ctx: Ctx, phys: int) -> str:
+        refs = "" if ctx.opaque_at(phys) and not v.prim else v.refs
+        return f'({refs}crate::__ca::W(&{name})).__ca_v("\\t{name}\\t", &mut __e); '
+
+    def probe_text(self, pid: int, scope: Scope, phys: int, ctx: Ctx) -> str:
+        reads = self.reads(scope, phys, ctx)
         if reads:
             return f"if let Some(mut __e) = {F}.l({pid}) {{ {reads}}};"
         return f"{F}.l0({pid});"
@@ -161,17 +176,72 @@ class RustRewriter:
         if not self.rw.keep(phys):
             return
         pid = self.rw.probe("line", _line(node), ctx.name)
-        self.rw.insert(at, " " + self.probe_text(pid, scope, phys), 10)
+        self.rw.insert(at, " " + self.probe_text(pid, scope, phys, ctx), 10)
 
-    def declare(self, scope: Scope, pattern, init: bool = True, typ=None, value=None) -> list[str]:
+    # --- values whose Debug impl may not apply ---------------------------------------------
+    # Autoref specialization checks only the outermost bound while the method is chosen:
+    # `Vec<T>: Debug` "may hold" for a `T` without a Debug bound (or a `Vec<Card>` of a struct
+    # without Debug), so the Debug read is chosen and rustc then rejects it (E0277). Values of
+    # declared types that mention such a `T` are read by type name from the start; where rustc
+    # still rejects a read and names a type (`T`, `Card`: never a variable, whose names are
+    # lower case), the function renders every value that is not an integer by type name from
+    # that line on (rustc reports one such error per function and round, naming no variable).
+
+    @staticmethod
+    def unbounded(node) -> set[str]:
+        """Type parameters of a fn/impl/trait item without a `Debug` bound there."""
+        params = node.child_by_field_name("type_parameters")
+        names: dict[str, bool] = {}
+        for p in _named(params) if params is not None else []:
+            if p.type == "type_parameter" and p.child_by_field_name("name") is not None:
+                bounds = p.child_by_field_name("bounds")
+                name = p.child_by_field_name("name").text.decode()
+                names[name] = bounds is not None and b"Debug" in bounds.text
+        where = next((c for c in node.children if c.type == "where_clause"), None)
+        for pred in _named(where) if where is not None else []:
+            left, bounds = pred.child_by_field_name("left"), pred.child_by_field_name("bounds")
+            if left is not None and left.text.decode() in names and bounds is not None and b"Debug" in bounds.text:
+                names[left.text.decode()] = True
+        return {n for n, debug in names.items() if not debug}
+
+    def generic_params(self, node) -> frozenset:
+        out = self.unbounded(node)
+        a = node.parent
+        while a is not None:
+            if a.type in ("impl_item", "trait_item"):
+                out |= self.unbounded(a)
+                break
+            if a.type == "function_item":
+                break
+            a = a.parent
+        return frozenset(out)
+
+    @staticmethod
+    def mentions(typ: str | None, generic: frozenset) -> bool:
+        """Whether a declared type may lack Debug for some of its type arguments."""
+        if not typ:
+            return False
+        return bool(generic & set(re.findall(r"\b[A-Za-z_]\w*", typ))) or (
+            "impl " in typ and "Debug" not in typ)
+
+    def opaque_from(self, node) -> int | None:
+        """The first line of `node` where the repair loop dropped a read naming a type."""
+        first, last = node.start_point[0] + 1, node.end_point[0] + 1
+        lines = [line for line, name in self.rw.options.get("drops", ())
+                 if name and name[:1].isupper() and first <= line <= last]
+        return min(lines, default=None)
+
+    def declare(self, scope: Scope, pattern, init: bool = True, typ=None, value=None,
+                ctx: Ctx | None = None) -> list[str]:
         names: list[str] = []
         self.bindings(pattern, names)
         prim = len(names) == 1 and pattern is not None and pattern.type in ("identifier", "mut_pattern") and (
             (typ is not None and self.text(typ) in PRIMS)
             or (typ is None and value is not None and value.type in ("integer_literal", "boolean_literal")
                 and not re.search(r"(i|u)128$", self.text(value))))
+        opaque = ctx is not None and typ is not None and self.mentions(self.text(typ), ctx.generic)
         for name in names:
-            scope.names[name] = Var(name, init, prim)
+            scope.names[name] = Var(name, init, prim, opaque)
         return names
 
     def bindings(self, node, out: list[str]) -> None:
@@ -228,8 +298,9 @@ class RustRewriter:
             stack.extend(n.children)
         return False
 
-    def render_closure(self) -> str:
-        return "|__q, __e| (&&crate::__ca::W(__q)).__ca_r(__e)"
+    @staticmethod
+    def render_closure(refs: str = "&&") -> str:
+        return f"|__q, __e| ({refs}crate::__ca::W(__q)).__ca_r(__e)"
 
     # --- functions and closures ------------------------------------------------------------
 
@@ -248,16 +319,20 @@ class RustRewriter:
         if ret_text == "!":
             unit = True
         annot = ret_text if ret_text and "impl " not in ret_text and ret_text != "!" else None
-        ctx = Ctx(name, unit, annot)
+        generic = self.generic_params(node)
+        ctx = Ctx(name, unit, annot, generic, self.opaque_from(node))
         scope = Scope(None)
         args: list[str] = []
         params = node.child_by_field_name("parameters")
         for p in _named(params) if params is not None else []:
             if p.type == "self_parameter":
-                scope.names["self"] = Var("self")
+                owner = node.parent.parent if node.parent is not None else None
+                own = owner.child_by_field_name("type") if owner is not None and owner.type == "impl_item" else None
+                scope.names["self"] = Var("self", opaque=self.mentions(own.text.decode() if own else None, generic))
                 args.append("self")
             elif p.type == "parameter":
-                args.extend(self.declare(scope, p.child_by_field_name("pattern"), typ=p.child_by_field_name("type")))
+                args.extend(self.declare(scope, p.child_by_field_name("pattern"), typ=p.child_by_field_name("type"),
+                                         ctx=ctx))
         self.frame(node, body, ctx, scope, args, _line(node))
 
     def frame(self, node, body, ctx: Ctx, scope: Scope, args: list[str], line: int) -> None:
@@ -272,7 +347,7 @@ class RustRewriter:
             for a in args:
                 v = scope.names.get(a)
                 if v is not None and self.rw.keep(phys, a):
-                    reads += f'({v.refs}crate::__ca::W(&{a})).__ca_v("\\t{a}\\t", &mut __e); '
+                    reads += self.read(v, a, ctx, phys)
                 elif v is not None:
                     v.dead = True
         text += f"if let Some(mut __e) = {F}.c() {{ {reads}}};" if reads else f"let _ = {F}.c();"
@@ -298,13 +373,19 @@ class RustRewriter:
             annot = None
         scope = Scope(None)
         args: list[str] = []
+        generic = ctx.generic if ctx is not None else frozenset()
+        opaque_from = self.opaque_from(node)
+        if ctx is not None and ctx.opaque_from is not None:
+            opaque_from = min(ctx.opaque_from, opaque_from or ctx.opaque_from)
+        probe_ctx = Ctx(name, False, annot, generic, opaque_from)  # what the closure's reads know
         params = node.child_by_field_name("parameters")
         for p in _named(params) if params is not None else []:
             pat = p.child_by_field_name("pattern") if p.type == "parameter" else p
-            args.extend(self.declare(scope, pat))
+            typ = p.child_by_field_name("type") if p.type == "parameter" else None
+            args.extend(self.declare(scope, pat, typ=typ, ctx=probe_ctx))
         if body.type == "block":
             unit = self.tail(body) is None
-            cctx = Ctx(name, unit, annot)
+            cctx = Ctx(name, unit, annot, generic, opaque_from)
             self.frame(node, body, cctx, scope, args, _line(node))
             return
         # an expression body: `|a| EXPR` -> `|a| { prologue; let __ca_r = EXPR; record; __ca_r }`
@@ -315,7 +396,7 @@ class RustRewriter:
         if same_line and self.may_locate(body):
             self.expr(body, None, scope)  # not traced: its panic columns must stay
             return
-        cctx = Ctx(name, False, annot)
+        cctx = probe_ctx
         call = self.rw.probe("call", _line(node), name)
         end = self.rw.probe("return", body.end_point[0] + 1, name)
         at = prev.end_byte
@@ -324,15 +405,16 @@ class RustRewriter:
         if self.rw.keep(phys):
             for a in args:
                 if self.rw.keep(phys, a):
-                    reads += f'({scope.names[a].refs}crate::__ca::W(&{a})).__ca_v("\\t{a}\\t", &mut __e); '
+                    reads += self.read(scope.names[a], a, probe_ctx, phys)
         c = f"if let Some(mut __e) = {F}.c() {{ {reads}}};" if reads else f"let _ = {F}.c();"
         typ = f": {annot}" if annot else ""
         self.rw.insert(at, f" {{ {USE}let {F} = crate::__ca::enter({call}, {end}, false); {c} "
                            f"let __ca_r{typ} = ", 20)
         self.expr(body, cctx, scope)
         rp = self.rw.probe("return", body.end_point[0] + 1, name)
+        refs = "" if self.mentions(annot, generic) or cctx.opaque_at(_line(body)) else "&&"
         self.rw.insert(body.end_byte, f"; if let Some(mut __e) = {F}.r({rp}) {{ "
-                                      f"(&&crate::__ca::W(&__ca_r)).__ca_r(&mut __e); }} __ca_r }}", -20)
+                                      f"({refs}crate::__ca::W(&__ca_r)).__ca_r(&mut __e); }} __ca_r }}", -20)
 
     def inert(self, node) -> None:
         """No probes here (const and async contexts); nested items are still traced."""
@@ -406,12 +488,16 @@ class RustRewriter:
         that end at the same byte. A tail returns at the line that ran last in the frame."""
         pid = self.rw.probe("return", _line(expr), ctx.name)
         rec = f"{F}.rl()" if tail else f"{F}.r({pid})"
-        refs = "&&&" if ctx.ret in PRIMS else "&&"
+        refs = "&&&" if ctx.ret in PRIMS else "" if (
+            self.mentions(ctx.ret, ctx.generic) or ctx.opaque_at(_line(expr))) else "&&"
         same_line = self.phys(at) == _line(expr)
+        if attrs_end is not None and self.phys(attrs_end) == _line(expr):
+            return   # `#[attr] expr` on one line: no room for `let` (a suffix could need a type annotation)
         if same_line and self.may_locate(expr) and expr.type in POSTFIX:
             phys = self.phys(expr.end_byte)
             if self.rw.keep(phys):
-                self.rw.insert(expr.end_byte, f".__ca_ret(&{F}, {pid}, {self.render_closure()})", -20)
+                render = self.render_closure(refs.replace("&&&", "&&"))
+                self.rw.insert(expr.end_byte, f".__ca_ret(&{F}, {pid}, {render})", -20)
             return
         if not (self.rw.keep(self.phys(at)) and self.rw.keep(self.phys(expr.end_byte))):
             return
@@ -447,7 +533,7 @@ class RustRewriter:
             if alt is not None:
                 self.block(alt, ctx, Scope(scope), outer_line=line)
             self.declare(scope, stmt.child_by_field_name("pattern"), init=value is not None,
-                         typ=stmt.child_by_field_name("type"), value=value)
+                         typ=stmt.child_by_field_name("type"), value=value, ctx=ctx)
             return
         if t == "expression_statement":
             self.expr(inner, ctx, scope, line)
@@ -482,7 +568,7 @@ class RustRewriter:
             body = node.child_by_field_name("body")
             if ctx is not None and self.rw.keep(self.phys(body.start_byte + 1)):
                 pid = self.rw.probe("line", _line(node), ctx.name)
-                text = self.probe_text(pid, scope, self.phys(body.start_byte + 1))
+                text = self.probe_text(pid, scope, self.phys(body.start_byte + 1), ctx)
                 text = text.replace(f"{F}.l({pid})", f"{F}.lh({pid})").replace(f"{F}.l0({pid})", f"{F}.lh0({pid})")
                 self.rw.insert(body.start_byte + 1, " " + text, 0)
             self.block(body, ctx, Scope(scope), outer_line=line)
@@ -533,7 +619,7 @@ class RustRewriter:
         if not self.rw.keep(phys) or not self.rw.keep(self.phys(target.end_byte)):
             return
         pid = self.rw.probe("line", _line(node), ctx.name)
-        self.rw.insert(target.start_byte, "{ " + self.probe_text(pid, scope, phys) + " ", 0)
+        self.rw.insert(target.start_byte, "{ " + self.probe_text(pid, scope, phys, ctx) + " ", 0)
         self.rw.insert(target.end_byte, " }", 0)
 
     def condition(self, cond, ctx, scope: Scope, line) -> Scope:
@@ -606,7 +692,7 @@ class RustRewriter:
                 phys = self.phys(value.start_byte)
                 if self.rw.keep(phys) and self.rw.keep(self.phys(value.end_byte)):
                     pid = self.rw.probe("line", _line(value), ctx.name)
-                    self.rw.insert(value.start_byte, "{ " + self.probe_text(pid, inner, phys) + " ", 0)
+                    self.rw.insert(value.start_byte, "{ " + self.probe_text(pid, inner, phys, ctx) + " ", 0)
                     self.rw.insert(value.end_byte, " }", 0)
             self.expr(value, ctx, inner, _line(value))
 
@@ -619,7 +705,7 @@ class RustRewriter:
         if not self.rw.keep(phys):
             return
         pid = self.rw.probe("return", _line(node), ctx.name)
-        suffix = f".__ca_q(&{F}, {pid}, {self.render_closure()})"
+        suffix = f".__ca_q(&{F}, {pid}, {self.render_closure('' if ctx.opaque_at(_line(node)) else '&&')})"
         if operand.type in POSTFIX:
             self.rw.insert(operand.end_byte, suffix, 0)
         else:

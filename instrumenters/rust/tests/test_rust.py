@@ -101,7 +101,27 @@ def test_repairs_are_only_about_moves_and_borrows(runs):
     assert set(REPAIRS) <= set(fired)
     for name, repairs in fired.items():
         assert runs(FIXTURES / name)[0].footer["status"] in ("ok", "runtime_error")
-        assert all(re.search(r"moved value|borrow", r["reason"]) for r in repairs), (name, repairs)
+        assert all(re.search(r"moved value|borrow|doesn't implement `Debug`", r["reason"]) for r in repairs), \
+            (name, repairs)
+
+
+def test_values_whose_debug_depends_on_a_type_argument_render_as_type_names(runs):
+    """`Vec<T>` without `T: Debug` (seen in rust-rosetta's combinations and power-set programs):
+    declared types are read by type name at once; the unannotated `result` costs one repair
+    round, which names the type, and the function renders by type name from that line on."""
+    traced, untraced = runs(FIXTURES / "no_debug_nested.rs")
+    assert traced.footer["status"] == "ok" and traced.stdout == untraced.run.stdout.decode()
+    debug = [r for r in traced.header["repairs"] if "Debug" in r["reason"]]
+    assert [(r["line"], r["variable"]) for r in debug] == [(33, "T")]
+    values: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for e in traced.events:
+        for k, v in {**e.get("args", {}), **e.get("vars", {})}.items():
+            values[e["func"], k].add(v)
+    assert values["combinations", "items"] == {"<[i32]>"}             # declared `&[T]`
+    assert values["combinations", "result"] == {"<Vec<Vec<i32>>>"}    # after the repair
+    assert values["combinations", "k"] == {"0", "1", "2"}             # integers keep their values
+    assert values["Stack::push", "self"] == {"<Stack<Card>>"}         # impl<T> Stack<T>
+    assert {v[:16] for v in values["main", "picks"]} == {"[[1, 2], [1, 3],"}   # Debug where it applies
 
 
 def test_main_frame_and_depths(runs):
