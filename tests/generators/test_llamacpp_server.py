@@ -4,6 +4,8 @@ the bundled SmolLM2-135M-Instruct (fixtures `llama_server` / `small_model` of co
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import time
 
 from codealchemy.tracer import plugins
@@ -69,3 +71,30 @@ def test_llamacpp_generator_starts_its_server_on_first_use_and_stops_it(tmp_path
     assert proc.poll() is None
     gen.close()
     assert proc.poll() is not None and gen.server.base_url is None
+
+
+OWNER = """
+import os, signal, sys
+from codealchemy.tracer.generators.llamacpp import LlamaServer
+server = LlamaServer(n_ctx=512).start()
+print(server.process.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_server_does_not_outlive_a_killed_owner():
+    owner = subprocess.run([sys.executable, "-c", OWNER], capture_output=True, text=True, timeout=180)
+    assert owner.returncode == -9, owner.stderr
+    pid = int(owner.stdout)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead, waiting for init to reap it

@@ -90,7 +90,7 @@ def _stop(proc: subprocess.Popen, owner: int, log: Path) -> None:
 class LlamaServer:
     """llama.cpp's OpenAI-compatible server for one model on a free loopback port.
     `with LlamaServer() as s:` -> s.base_url, s.model; stopped on exit, at the latest when the
-    process ends."""
+    process that started it ends, even by kill -9 (see llamacpp_serve)."""
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None,
                  startup_timeout: float = 120.0):
@@ -118,9 +118,10 @@ class LlamaServer:
     def _try_start(self, port: int) -> bool:
         fd, name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
         log = Path(name)
-        argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias",
-                self.model, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx),
-                "--n_threads", str(self.n_threads), "--verbose", "False"]
+        argv = [sys.executable, "-m", f"{__package__}.llamacpp_serve", str(os.getpid()),
+                "--model", str(self.model_path), "--model_alias", self.model, "--host", "127.0.0.1",
+                "--port", str(port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
+                "--verbose", "False"]
         with os.fdopen(fd, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True)
