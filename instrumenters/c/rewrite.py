@@ -1239,7 +1239,7 @@ class Function:
             elif self.name == "main":
                 end = f"(void)(__ca_on && __ca_r({pid}, __ca_fr) && (__ca_wi(0), __ca_end(), 1)); "
             else:
-                end = f"__ca_rvoid({pid}, __ca_fr); "
+                end = f"__ca_rfall({pid}, __ca_fr); "
             del out
             self.rw.insert(close.start_byte, end, 200)
 

@@ -374,6 +374,18 @@ static __CA_NI int __ca_r(int pid, unsigned fr) {
 }
 static __CA_NI void __ca_end(void) { *__ca_p++ = '\n'; __ca_rec = __ca_p; }
 static __CA_U void __ca_rvoid(int pid, unsigned fr) { if (__ca_on && __ca_r(pid, fr)) __ca_end(); }
+/* the return event of a non-void function that falls off its end: what the caller gets is
+   undefined, in practice what the code left in the return register (the last call's result),
+   so the probe keeps that register as it found it */
+#if defined(__x86_64__)
+#define __ca_rfall(pid, fr) do { unsigned long __ca_ax; __asm__ volatile("" : "=a"(__ca_ax)); \
+    __ca_rvoid(pid, fr); __asm__ volatile("" : : "a"(__ca_ax)); } while (0)
+#elif defined(__aarch64__)
+#define __ca_rfall(pid, fr) do { register unsigned long __ca_ax __asm__("x0"); \
+    __asm__ volatile("" : "=r"(__ca_ax)); __ca_rvoid(pid, fr); __asm__ volatile("" : : "r"(__ca_ax)); } while (0)
+#else
+#define __ca_rfall(pid, fr) __ca_rvoid(pid, fr)
+#endif
 
 /* a name: "\tNAME\t" with its length; resets the value length */
 static inline __CA_U void __ca_n(const char *nm, __ca_size nl) {
