@@ -595,6 +595,9 @@ class Function:
                 t = CType("str", target=t) if t.kind == "char" else CType("ptr", target=t)
             self.ret = self.types.shown(t)
             self.ret_decl = None if (base.kind == "void" and stars == 0) else t.decl("__ca_rv")
+            if self.ret_decl is not None and spec is not None and spec.type == "type_identifier":
+                # by the typedef's own name: `typedef struct {...} *matrix;` has no other
+                self.ret_decl = f"{self.text(spec)} {'*' * stars}__ca_rv"
         else:
             self.ret = CType("generic", "?")
             self.ret_decl = "__auto_type __ca_rv"
