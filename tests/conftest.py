@@ -7,6 +7,8 @@ Marker `docker`: the test runs on the docker backend (`scripts/docker.sh test` s
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -17,6 +19,11 @@ DOCKER_UID_BASE, DOCKER_UID_SLOTS = 1_880_000, 16
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "docker: runs on the docker backend (scripts/docker.sh test selects these)")
+    # the response cache of the whole run is its own, never the user's ~/.cache (tests/evals
+    # gives each test one of its own on top)
+    if "CODEALCHEMY_CACHE" not in os.environ:
+        os.environ["CODEALCHEMY_CACHE"] = tempfile.mkdtemp(prefix="codealchemy-test-cache-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("CODEALCHEMY_CACHE"), ignore_errors=True))
 
 
 def uid_processes(base: int, count: int) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 
 from codealchemy.tracer import plugins
 from codealchemy.tracer.generators import GenerationParams, Generator, GeneratorError, Request, prompt_sha256
+from codealchemy.tracer.generators.cache import with_cache
 from codealchemy.tracer.generators.file import FileGenerator
 
 
@@ -18,7 +19,7 @@ def test_file_generator_is_a_registered_generator_that_replays_by_request_text(t
                                json.dumps({"prompt_sha256": prompt_sha256("b"), "prediction": "B"}), ""]),
                     encoding="utf-8")
     gen = FileGenerator(path=path)
-    assert isinstance(gen, Generator) and gen.name == "file" and gen.model == str(path)
+    assert isinstance(gen, Generator) and gen.name == "file" and gen.model.startswith(f"{path}@")
     out = gen.generate([Request.user("1", "b"), Request("2", prompt="a"), Request.user("3", "a")], GenerationParams())
     assert [(c.id, c.text, c.ok) for c in out] == [("1", "B", True), ("2", "A", True), ("3", "A", True)]
     assert out[1].has_reasoning and out[1].rendered() == "<think>\nthink a\n</think>\nA"
@@ -44,3 +45,13 @@ def test_file_generator_errors_are_clear(tmp_path):
     with pytest.raises(GeneratorError, match="bad.jsonl:1"):
         FileGenerator(path=bad)
 
+
+
+def test_an_edited_file_is_a_new_model_so_the_cache_never_serves_its_old_answers(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"prompt": "a", "completion": "old"}) + "\n", encoding="utf-8")
+    ask = [Request.user("1", "a")]
+    assert with_cache(FileGenerator(path=path), tmp_path / "cache").generate(ask, GenerationParams())[0].text == "old"
+    path.write_text(json.dumps({"prompt": "a", "completion": "new"}) + "\n", encoding="utf-8")
+    again = with_cache(FileGenerator(path=path), tmp_path / "cache").generate(ask, GenerationParams())[0]
+    assert (again.text, again.cached) == ("new", False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,12 +27,14 @@ class FileGenerator:
         if missing not in ("error", "empty"):
             raise GeneratorError(f"missing={missing!r}: use error or empty")
         self.path, self.missing = Path(path), missing
-        self.model = str(self.path)
         self._by_hash: dict[str, tuple[str, str | None]] = {}
         try:
             text = self.path.read_text(encoding="utf-8")
         except OSError as e:
             raise GeneratorError(f"cannot read {self.path}: {e.strerror or e}") from None
+        # the file's content is the model: the response cache keys on it, so an edited file is a
+        # new model and never answered from the old one's cache
+        self.model = f"{self.path}@{hashlib.sha256(text.encode()).hexdigest()[:16]}"
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
