@@ -430,9 +430,9 @@ class Types:
         fn = f"__ca_R{len(self.renderers)}"
         self.renderers[sig] = fn
         names = self.enums.get(key, [])
-        cases = "".join(f"    if (v == (long long)({n})) {{ __ca_lit({cstr(n)}); return; }}\n" for n in names)
+        cases = "".join(f"    if (__ca_ev == (long long)({n})) {{ __ca_lit({cstr(n)}); return; }}\n" for n in names)
         self.protos.append(f"static void {fn}(long long);")
-        self.defs.append(f"static void {fn}(long long v) {{\n{cases}    __ca_wi(v);\n}}\n")
+        self.defs.append(f"static void {fn}(long long __ca_ev) {{\n{cases}    __ca_wi(__ca_ev);\n}}\n")
         return fn
 
     def array_renderer(self, elem: CType, rank: int) -> str | None:
@@ -448,25 +448,25 @@ class Types:
             return self.renderers[sig]
         fn = f"__ca_R{len(self.renderers)}"
         self.renderers[sig] = fn
-        params = ", ".join(f"__ca_size n{i}" for i in range(rank))
+        params = ", ".join(f"__ca_size __ca_n{i}" for i in range(rank))
         loops = rank - 1 if string else rank
         idx = []
         for i in range(rank):
-            stride = " * ".join(f"n{j}" for j in range(i + 1, rank))
-            idx.append(f"i{i}" + (f" * {stride}" if stride else ""))
+            stride = " * ".join(f"__ca_n{j}" for j in range(i + 1, rank))
+            idx.append(f"__ca_i{i}" + (f" * {stride}" if stride else ""))
         lines = [f"static void {fn}(const void *__ca_p0, {params}) {{",
                  f"    typedef {elem.decl('__ca_el')};",
                  "    const __ca_el *__ca_a = __ca_p0;"]
         indent = "    "
         for i in range(loops):
             lines.append(f"{indent}__ca_lit(\"{{\");")
-            lines.append(f"{indent}for (__ca_size i{i} = 0; i{i} < n{i}; i{i}++) {{")
+            lines.append(f"{indent}for (__ca_size __ca_i{i} = 0; __ca_i{i} < __ca_n{i}; __ca_i{i}++) {{")
             indent += "    "
-            lines.append(f"{indent}if (i{i}) __ca_lit(\", \");")
+            lines.append(f"{indent}if (__ca_i{i}) __ca_lit(\", \");")
             lines.append(f"{indent}if (__ca_full()) break;")
         at = " + ".join(idx[:loops]) if loops else "0"
         if string:
-            lines.append(f"{indent}__ca_wchars(&__ca_a[{at}], n{rank - 1});")
+            lines.append(f"{indent}__ca_wchars(&__ca_a[{at}], __ca_n{rank - 1});")
         else:
             lines.append(f"{indent}{self.value(elem, f'__ca_a[{at}]')};")
         for _ in range(loops):
@@ -1442,12 +1442,12 @@ class Program:
         self.unoptimised(sizes)
         protos = "".join(p + "\n" for p in self.types.protos)
         rw.insert(0, f'#include "{PRELUDE}"\n{protos}#line 1\n', -1000)
-        lookup = "".join(f"    if (p == (const void *){n}) return {cstr(n)};\n" for n in dict.fromkeys(fnames))
+        lookup = "".join(f"    if (__ca_fp == (const void *){n}) return {cstr(n)};\n" for n in dict.fromkeys(fnames))
         tail = "\n".join(self.types.defs)
         end = len(rw.source)
         sep = "" if rw.source.endswith(b"\n") else "\n"
         rw.insert(end, f"{sep}\n/* CodeAlchemy: generated value renderers */\n{tail}\n"
-                       f"static const char *__ca_fnname(const void *p) {{\n{lookup}    return 0;\n}}\n", 1000)
+                       f"static const char *__ca_fnname(const void *__ca_fp) {{\n{lookup}    return 0;\n}}\n", 1000)
 
 
     def unoptimised(self, sizes) -> None:
