@@ -64,6 +64,9 @@ def test_garbage_on_the_trace_channel_is_reported():
 def test_a_cpu_hog_does_not_starve_the_run_beside_it():
     """60 spinning children of one run share that run's CPU weight: a 3-second CPU program run
     beside it still finishes (before, it got 1/61 of the CPUs and timed out)."""
+    load = os.getloadavg()[0]
+    if load > 2 * os.cpu_count():   # every runnable process elsewhere is an entity of its own too
+        pytest.skip(f"load {load:.0f} on {os.cpu_count()} CPUs: a 3 s program gets no 3 s of CPU in 10 s here")
     got = {}
     hog = threading.Thread(target=lambda: got.__setitem__("hog", traced("cpuhog.py", "--timeout", 15)))
     hog.start()

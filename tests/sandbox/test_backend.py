@@ -182,7 +182,7 @@ def test_a_tree_too_deep_for_rmtree_is_removed_with_its_run_folder(backend):
                      limits=LIMITS.merged({"timeout": 20}))
     result = backend.run(req)
     assert result.run.status == "ok" and result.run.stdout == b"deep\n", result.run
-    assert not {n for n in set(os.listdir(base)) - before if n.startswith("codealchemy-")}
+    assert not {n for n in set(os.listdir(base)) - before if n.startswith(f"{runfolders.RUN}{os.getpid()}-")}
 
 
 def test_run_folders_and_spools_of_dead_owners_are_swept(tmp_path):
