@@ -85,9 +85,8 @@ def main() -> int:
               file=sys.stderr)
         with LlamaServer() as server, OpenAIGenerator(model=server.model, base_url=server.base_url, api_key="",
                                                       concurrency=1) as gen:
-            results = [measure(name, gen, items, a.max_tokens) for name in a.strategies.split(",")]
-    for r in results:
-        print(json.dumps(r))
+            for name in a.strategies.split(","):   # each as it is done: a long run shows its figures early
+                print(json.dumps(measure(name, gen, items, a.max_tokens)), flush=True)
     return 0
 
 
