@@ -1,7 +1,7 @@
 """C rewriter: probes for calls, lines and returns, values rendered by declared type.
 
 What it does (see README.md beside this file for the user-facing summary):
-- puts `#include "_codealchemy.h"` and `#line 1` in front of the program, and the generated
+- puts `#include ".codealchemy/_codealchemy.h"` and `#line 1` in front of the program, and the generated
   value renderers (one per struct/union/enum/array type seen) after it;
 - gives every function a frame (a call record with its arguments, a return record with its
   value rendered by the declared return type);
@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 
 from codealchemy.tracer.instrument import Rewrite, SkipProgram
 
-PRELUDE = "_codealchemy.h"
+#: The prelude goes in a hidden folder of the work folder (the engine puts it there), so a program
+#: that lists its folder (`system("ls")`) sees what it sees untraced.
+PRELUDE_DIR = ".codealchemy"
+PRELUDE = f"{PRELUDE_DIR}/_codealchemy.h"
 
 # ---------------------------------------------------------------------------------------------
 # types

@@ -205,6 +205,7 @@ def _build(tmp: Path, name: str, flags: list[str]) -> subprocess.CompletedProces
     work = tmp / name
     work.mkdir()
     for fname, data in inst.files.items():
+        (work / fname).parent.mkdir(parents=True, exist_ok=True)
         (work / fname).write_bytes(data)
     (work / "main.c").write_text(inst.code)
     link = [] if "-c" in flags else ["-lm"]
