@@ -1440,8 +1440,12 @@ class Program:
             f = Function(self, fn, body)
             f.run()
             sizes.append((fn, len(rw.probes) - before))
-            if fn.parent is not None and fn.parent.type == "translation_unit":
-                fnames.append(f.name)    # not those in preprocessor conditionals: maybe not compiled
+            specs = {rw.text(c) for c in fn.children if c.type == "storage_class_specifier"}
+            if fn.parent is not None and fn.parent.type == "translation_unit" \
+                    and not ("inline" in specs and not specs & {"static", "extern"}):
+                # not those in preprocessor conditionals (maybe not compiled), nor C99 `inline`
+                # definitions (no external symbol: taking the address fails to link)
+                fnames.append(f.name)
         self.unoptimised(sizes)
         protos = "".join(p + "\n" for p in self.types.protos)
         rw.insert(0, f'#include "{PRELUDE}"\n{protos}#line 1\n', -1000)
