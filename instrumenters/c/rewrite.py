@@ -1440,12 +1440,14 @@ class Program:
             f = Function(self, fn, body)
             f.run()
             sizes.append((fn, len(rw.probes) - before))
-            specs = {rw.text(c) for c in fn.children if c.type == "storage_class_specifier"}
-            if fn.parent is not None and fn.parent.type == "translation_unit" \
-                    and not ("inline" in specs and not specs & {"static", "extern"}):
-                # not those in preprocessor conditionals (maybe not compiled), nor C99 `inline`
-                # definitions (no external symbol: taking the address fails to link)
-                fnames.append(f.name)
+            specs = [c for c in fn.children if c.type == "storage_class_specifier"]
+            if any(rw.text(c) == "inline" for c in specs) and not {rw.text(c) for c in specs} & {"static", "extern"}:
+                # a C99 `inline` definition has no external symbol: gcc inlined the small original,
+                # the instrumented one is bigger and may be called (or its address taken for the
+                # name lookup): `static inline` links either way, as one translation unit
+                rw.insert(fn.start_byte, "static ", 0)
+            if fn.parent is not None and fn.parent.type == "translation_unit":
+                fnames.append(f.name)    # not those in preprocessor conditionals: maybe not compiled
         self.unoptimised(sizes)
         protos = "".join(p + "\n" for p in self.types.protos)
         rw.insert(0, f'#include "{PRELUDE}"\n{protos}#line 1\n', -1000)
