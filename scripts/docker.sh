@@ -63,14 +63,18 @@ trace=trace
 
 # A fresh machine, as far as a container is one: nothing of this machine's but its CA bundle
 # (where a TLS-intercepting proxy stands between it and the registries, a fresh machine of
-# this kind trusts it too) and what bubblewrap needs inside a container (CAP_SYS_ADMIN and CAP_NET_ADMIN, no
-# seccomp filter of docker's: its mount and namespace calls).
+# this kind trusts it too), what bubblewrap needs inside a container (CAP_SYS_ADMIN and
+# CAP_NET_ADMIN, no seccomp filter of docker's: its mount and namespace calls), and the wheel
+# cache of scripts/llm.sh, whose llama-cpp-python build (minutes) the host's set-up has just
+# done with the same command: CODEALCHEMY_FRESH_WHEELS=0 builds it again inside.
 fresh() {
-  local cmd="${1:-.venv/bin/trace run examples/gcd.py}" bundle=/etc/ssl/certs/ca-certificates.crt certs=()
-  [ -f "$bundle" ] && certs=(-v "$bundle:/host-ca.crt:ro" -e PIP_CERT=/host-ca.crt
+  local cmd="${1:-.venv/bin/trace run examples/gcd.py}" bundle=/etc/ssl/certs/ca-certificates.crt mounts=()
+  local wheels=/var/cache/codealchemy/wheels
+  [ -f "$bundle" ] && mounts=(-v "$bundle:/host-ca.crt:ro" -e PIP_CERT=/host-ca.crt
                              -e npm_config_cafile=/host-ca.crt -e SSL_CERT_FILE=/host-ca.crt)
+  [ -d "$wheels" ] && [ "${CODEALCHEMY_FRESH_WHEELS:-1}" = 1 ] && mounts+=(-v "$wheels:$wheels")
   git ls-files -z --cached --others --exclude-standard | tar -c --null -T - \
-    | docker run --rm -i --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined "${certs[@]}" debian:bookworm-slim \
+    | docker run --rm -i --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined "${mounts[@]}" debian:bookworm-slim \
         bash -c "mkdir /src && cd /src && tar -x && bash scripts/setup.sh && $cmd"
 }
 if [ "$mode" = fresh ]; then
