@@ -1,5 +1,6 @@
-"""What CodeQA, CodeEnhance and CodeDev share: prompt files as templates, the code variables a
-prompt is filled with, and one generate() call for a batch of requests."""
+"""What CodeQA, CodeEnhance and CodeDev share: their life cycle (a generator, prompt files, a
+runner for checking code), prompt files as templates, the code variables a prompt is filled
+with, and one generate() call for a batch of requests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,32 @@ from ..tracer.contracts import Input
 from ..tracer.dedup import Contamination
 from ..tracer.generators import Completion, GenerationParams, GeneratorError, Request
 from ..tracer.render_text import language_name
+from ..tracer.verify import Runner
+
+
+class CheckedStrategy:
+    """A strategy that asks a model and checks its answers by running code; subclasses set
+    `name` and `prompt_dir`."""
+
+    name: str
+    prompt_dir: Path
+
+    def _start(self, decontaminate: Sequence[Path]) -> None:
+        self.contamination = contamination(decontaminate)
+        self.generator: Any = None
+        self.params = GenerationParams()
+        self.prompts: dict[str, Template] = {}
+        self.runner = Runner()
+
+    def load(self, generator: Any, params: GenerationParams | None) -> None:
+        if generator is None:
+            raise ValueError(f"{self.name} needs a generator")
+        self.generator, self.params = generator, params or GenerationParams()
+        self.prompts = load_prompts(self.prompt_dir)
+
+    def unload(self) -> None:
+        self.runner.close()
+        self.generator, self.prompts = None, {}
 
 
 def load_prompts(folder: Path) -> dict[str, Template]:

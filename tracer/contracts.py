@@ -108,7 +108,7 @@ def make_options(options_cls: type, values: dict[str, Any]) -> Any:
                 raise ValueError(f"option {key} needs a value")
             checked[key] = None
         elif isinstance(spec.type, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
+            items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
             checked[key] = tuple(_coerce(spec.type[1], v, key) for v in items)
         else:
             checked[key] = _coerce(spec.type, value, key)

@@ -27,9 +27,9 @@ from typing import Any
 
 from ...tracer import plugins, rows
 from ...tracer.contracts import Input, option, prompt_version
-from ...tracer.generators import GenerationParams, Request
-from ...tracer.verify import Run, Runner, code_blocks, has_syntax_error, plant_bug
-from .._llm import DECONTAMINATE_HELP, ask, code_vars, contamination, load_prompts, unusable
+from ...tracer.generators import Request
+from ...tracer.verify import Run, code_blocks, has_syntax_error, plant_bug
+from .._llm import DECONTAMINATE_HELP, CheckedStrategy, ask, code_vars, unusable
 
 PROMPTS = Path(__file__).with_name("prompts")
 NAME = "codedev"
@@ -57,10 +57,11 @@ class _Task:
     reference: Run
 
 
-class CodeDev:
+class CodeDev(CheckedStrategy):
     """Developer tasks on a seed file (feature, refactor, tests, bug fix, docs, review), the answers' code run."""
 
     name = NAME
+    prompt_dir = PROMPTS
     Options = Options
     consumes = ("sources", "traces")
     uses_generator = True
@@ -72,21 +73,7 @@ class CodeDev:
         if unknown or not tasks:
             raise ValueError(f"unknown task(s) {', '.join(unknown) or '(none given)'} (known: {', '.join(TASKS)})")
         self.options = Options(tuple(tasks), placeholders, max_source_lines, tuple(decontaminate))
-        self.contamination = contamination(decontaminate)
-        self.generator: Any = None
-        self.params = GenerationParams()
-        self.prompts: dict = {}
-        self.runner = Runner()
-
-    def load(self, generator: Any, params: GenerationParams | None) -> None:
-        if generator is None:
-            raise ValueError("codedev needs a generator")
-        self.generator, self.params = generator, params or GenerationParams()
-        self.prompts = load_prompts(PROMPTS)
-
-    def unload(self) -> None:
-        self.runner.close()
-        self.generator, self.prompts = None, {}
+        self._start(decontaminate)
 
     def process(self, batch: Sequence[Input]) -> Iterator[dict]:
         tasks: list[_Task] = []

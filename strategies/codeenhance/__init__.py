@@ -25,9 +25,9 @@ from typing import Any
 
 from ...tracer import rows
 from ...tracer.contracts import Input, option, prompt_version
-from ...tracer.generators import GenerationParams, Request
-from ...tracer.verify import Runner, code_blocks, has_syntax_error
-from .._llm import DECONTAMINATE_HELP, ask, code_vars, contamination, fenced, load_prompts, unusable
+from ...tracer.generators import Request
+from ...tracer.verify import code_blocks, has_syntax_error
+from .._llm import DECONTAMINATE_HELP, CheckedStrategy, ask, code_vars, fenced, unusable
 
 PROMPTS = Path(__file__).with_name("prompts")
 NAME = "codeenhance"
@@ -62,10 +62,11 @@ class _Seed:
     failed: dict | None = None
 
 
-class CodeEnhance:
+class CodeEnhance(CheckedStrategy):
     """Rate a seed with an LLM rubric, rewrite it (style, optimize), verify the rewrite parses and behaves the same."""
 
     name = NAME
+    prompt_dir = PROMPTS
     Options = Options
     consumes = ("sources", "traces")
     uses_generator = True
@@ -76,21 +77,7 @@ class CodeEnhance:
         if unknown or not passes:
             raise ValueError(f"unknown pass(es) {', '.join(unknown) or '(none given)'} (known: {', '.join(PASSES)})")
         self.options = Options(tuple(passes), max_source_lines, tuple(decontaminate))
-        self.contamination = contamination(decontaminate)
-        self.generator: Any = None
-        self.params = GenerationParams()
-        self.prompts: dict = {}
-        self.runner = Runner()
-
-    def load(self, generator: Any, params: GenerationParams | None) -> None:
-        if generator is None:
-            raise ValueError("codeenhance needs a generator")
-        self.generator, self.params = generator, params or GenerationParams()
-        self.prompts = load_prompts(PROMPTS)
-
-    def unload(self) -> None:
-        self.runner.close()
-        self.generator, self.prompts = None, {}
+        self._start(decontaminate)
 
     def process(self, batch: Sequence[Input]) -> Iterator[dict]:
         seeds = []

@@ -34,9 +34,9 @@ from typing import Any
 
 from ...tracer import rows
 from ...tracer.contracts import Input, option, prompt_version
-from ...tracer.generators import GenerationParams, Request
-from ...tracer.verify import Run, Runner, code_blocks, first_code, has_syntax_error, plant_bug
-from .._llm import DECONTAMINATE_HELP, ask, code_vars, contamination, load_prompts, unusable
+from ...tracer.generators import Request
+from ...tracer.verify import Run, code_blocks, first_code, has_syntax_error, plant_bug
+from .._llm import DECONTAMINATE_HELP, CheckedStrategy, ask, code_vars, unusable
 
 PROMPTS = Path(__file__).with_name("prompts")
 NAME = "codeqa"
@@ -63,10 +63,11 @@ class _Question:
     unchecked: str = ""        # why it is not checked, when check is None
 
 
-class CodeQA:
+class CodeQA(CheckedStrategy):
     """Template-based questions about a seed program; answers checked by running where they can be."""
 
     name = NAME
+    prompt_dir = PROMPTS
     Options = Options
     consumes = ("sources", "traces")
     uses_generator = True
@@ -79,21 +80,7 @@ class CodeQA:
             raise ValueError(f"unknown template(s) {', '.join(unknown) or '(none given)'} "
                              f"(known: {', '.join(TEMPLATES)})")
         self.options = Options(tuple(templates), tuple(languages), max_source_lines, tuple(decontaminate))
-        self.contamination = contamination(decontaminate)
-        self.generator: Any = None
-        self.params = GenerationParams()
-        self.prompts: dict = {}
-        self.runner = Runner()
-
-    def load(self, generator: Any, params: GenerationParams | None) -> None:
-        if generator is None:
-            raise ValueError("codeqa needs a generator")
-        self.generator, self.params = generator, params or GenerationParams()
-        self.prompts = load_prompts(PROMPTS)
-
-    def unload(self) -> None:
-        self.runner.close()
-        self.generator, self.prompts = None, {}
+        self._start(decontaminate)
 
     def process(self, batch: Sequence[Input]) -> Iterator[dict]:
         questions: list[_Question] = []

@@ -56,7 +56,9 @@ def typed_parameters(options_cls: type, reserved: set[str]) -> list:
         if spec.name in reserved:
             raise TypeError(f"option {spec.name} clashes with an option of the command itself")
         kind = str if isinstance(spec.type, tuple) else spec.type
-        default = ",".join(map(str, spec.default)) if isinstance(spec.type, tuple) and spec.default else spec.default
+        # a tuple is one comma-separated string ("" for none: typer would show () as "()")
+        default = (",".join(map(str, spec.default or ())) if isinstance(spec.type, tuple) and spec.default is not None
+                   else spec.default)
         flag = "--" + spec.name.replace("_", "-")
         decls = [f"{flag}/--no-{spec.name.replace('_', '-')}"] if kind is bool else [flag]
         hint = kind | None if (spec.optional or default is None) else kind
