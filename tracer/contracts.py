@@ -252,3 +252,34 @@ def predict_with(tasks: Sequence[dict], generator: Generator, params: Generation
                 row["error"] = c.error
             out.append(row)
     return out
+
+
+def pair_by_id(tasks: Iterable[dict], predictions: Iterable[dict],
+               error: type[Exception] = ValueError) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Tasks and predictions by their string `id`, every task with exactly one prediction and
+    every prediction with a task; anything else raises `error`, naming the culprit."""
+    tasks_by_id, preds_by_id = _by_id(tasks, "task", error), _by_id(predictions, "prediction", error)
+    missing = [k for k in tasks_by_id if k not in preds_by_id]
+    if missing:
+        raise error(f"no prediction for task id {_names(missing)}")
+    extra = [k for k in preds_by_id if k not in tasks_by_id]
+    if extra:
+        raise error(f"prediction for unknown task id {_names(extra)}")
+    return tasks_by_id, preds_by_id
+
+
+def _by_id(rows: Iterable[dict], what: str, error: type[Exception]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for n, row in enumerate(rows, 1):
+        key = row.get("id")
+        if not isinstance(key, str):
+            raise error(f"{what} row {n} has no string id")
+        if key in out:
+            raise error(f"{what} id {key!r} appears twice")
+        out[key] = row
+    return out
+
+
+def _names(ids: list[str]) -> str:
+    more = f" (and {len(ids) - 1} more)" if len(ids) > 1 else ""
+    return f"{ids[0]!r}{more}"

@@ -15,8 +15,8 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable
 
+from ...tracer.contracts import pair_by_id
 from ...tracer.generators import GenerationParams, Generator
-from ..traceeval.score import _by_id, _names
 from . import models
 from .judge import judge
 
@@ -66,16 +66,9 @@ def score(tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list 
           resamples: int = BOOTSTRAP) -> dict:
     """Judge every task's prediction (the judge the tasks name, or `generator`/`params`) and
     summarize; each task's judging (raw outputs, verdicts, failures) is appended to `per_task`."""
-    tasks_by_id = _by_id(tasks, "task")
-    preds_by_id = _by_id(predictions, "prediction")
+    tasks_by_id, preds_by_id = pair_by_id(tasks, predictions, DevEvalError)
     if not tasks_by_id:
         raise DevEvalError("no task")
-    missing = [k for k in tasks_by_id if k not in preds_by_id]
-    if missing:
-        raise DevEvalError(f"no prediction for task id {_names(missing)}")
-    extra = [k for k in preds_by_id if k not in tasks_by_id]
-    if extra:
-        raise DevEvalError(f"prediction for unknown task id {_names(extra)}")
     for key, task in tasks_by_id.items():
         if not isinstance(task.get("reference"), str) or not isinstance(task.get("prompt"), str):
             raise DevEvalError(f"task id {key!r} has no reference or prompt")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from ...tracer.contracts import pair_by_id
 from .metrics import METRICS, score_one
 
 
@@ -12,36 +13,12 @@ class TraceEvalError(ValueError):
     """Bad tasks or predictions; the message is one line that names the culprit."""
 
 
-def _by_id(rows: Iterable[dict], what: str) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for n, row in enumerate(rows, 1):
-        key = row.get("id")
-        if not isinstance(key, str):
-            raise TraceEvalError(f"{what} row {n} has no string id")
-        if key in out:
-            raise TraceEvalError(f"{what} id {key!r} appears twice")
-        out[key] = row
-    return out
-
-
-def _names(ids: list[str]) -> str:
-    more = f" (and {len(ids) - 1} more)" if len(ids) > 1 else ""
-    return f"{ids[0]!r}{more}"
-
-
 def score(tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list | None = None) -> dict:
     """`{"exact_match", "rouge2", "step_accuracy", "n", "by_language": {lang: {... "n"}}}`, each
     metric the mean over tasks, a fraction in [0, 1]. Every task needs exactly one prediction
     and every prediction a task: a missing or extra id raises TraceEvalError naming it.
     Pass a list as `per_task` to get each task's scores appended to it."""
-    tasks_by_id = _by_id(tasks, "task")
-    preds_by_id = _by_id(predictions, "prediction")
-    missing = [k for k in tasks_by_id if k not in preds_by_id]
-    if missing:
-        raise TraceEvalError(f"no prediction for task id {_names(missing)}")
-    extra = [k for k in preds_by_id if k not in tasks_by_id]
-    if extra:
-        raise TraceEvalError(f"prediction for unknown task id {_names(extra)}")
+    tasks_by_id, preds_by_id = pair_by_id(tasks, predictions, TraceEvalError)
     sums: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(METRICS, 0.0))
     counts: dict[str, int] = defaultdict(int)
     for key, task in tasks_by_id.items():

@@ -252,8 +252,7 @@ def _same_output(answer: str, stdout: str) -> tuple[bool, str]:
 def _same_value(answer: str, value: str) -> tuple[bool, str]:
     said = (first_code(answer) or answer).strip().strip("`").strip()
     first = said.splitlines()[0].strip().rstrip(".") if said else ""
-    unquote = lambda s: s.strip("'\"")   # noqa: E731
-    if first == value or unquote(first) == unquote(value):
+    if first == value or first.strip("'\"") == value.strip("'\""):
         return True, "matches the return value the trace recorded"
     return False, "differs from the return value the trace recorded"
 
