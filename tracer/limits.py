@@ -27,7 +27,7 @@ class Limits:
     max_output: int = 1 << 20      # bytes of stdout and of stderr kept; beyond: output_limit
     max_events: int = 100_000      # call/line/return/exception events; beyond: truncated
     max_value: int = 200           # characters per rendered value
-    max_trace_bytes: int = 256 << 20  # bytes of the trace channel (RLIMIT_FSIZE)
+    max_trace_bytes: int = 256 << 20  # bytes of the trace channel (RLIMIT_FSIZE), and of its decoded events
     processes: int = 64            # processes/threads of the sandbox uid
     open_files: int = 256
     max_source_bytes: int = 1 << 20  # inputs larger than this are not traced
