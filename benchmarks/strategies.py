@@ -26,7 +26,7 @@ from pathlib import Path
 from codealchemy.strategies.codedev import CodeDev
 from codealchemy.strategies.codeenhance import CodeEnhance
 from codealchemy.strategies.codeqa import LANGUAGES, CodeQA
-from codealchemy.tracer import plugins
+from codealchemy.tracer import plugins, rows
 from codealchemy.tracer.generators import GenerationParams
 from codealchemy.tracer.generators.llamacpp import LlamaServer
 from codealchemy.tracer.generators.openai import OpenAIGenerator
@@ -57,18 +57,14 @@ def measure(name: str, gen, items: list, max_tokens: int) -> dict:
     finally:
         strategy.unload()
     wall = time.monotonic() - t0
-    verified = Counter(str(r.get("verified")) for r in got if r["status"] == "ok")
-    checked = verified["True"] + verified["False"]
-    by_language = {}
-    for lang in sorted({r["language"] for r in got}):
-        mine = [r for r in got if r["language"] == lang]
-        by_language[lang] = {"rows": len(mine), "ok": sum(r["status"] == "ok" for r in mine),
-                             "verified": sum(r.get("verified") is True for r in mine)}
+    s = rows.summary(got)
+    verified = sum((Counter(v.get("verified", {})) for v in s["by_language"].values()), Counter())
+    checked = verified["true"] + verified["false"]
     return {"strategy": name, "rows": len(got), "seconds": round(wall, 1), "rows_per_s": round(len(got) / wall, 3),
-            "statuses": dict(Counter(r["status"] for r in got)),
-            "verified_true": verified["True"], "verified_false": verified["False"], "unchecked": verified["None"],
-            "pass_share_of_checked": round(verified["True"] / checked, 3) if checked else None,
-            "by_language": by_language}
+            "statuses": s["by_status"], "verified_true": verified["true"], "verified_false": verified["false"],
+            "unchecked": verified["none"],
+            "pass_share_of_checked": round(verified["true"] / checked, 3) if checked else None,
+            "by_language": s["by_language"]}
 
 
 def main() -> int:

@@ -202,15 +202,26 @@ def write_rows(rows: Iterable[dict], path: str | Path, fmt: str, batch: int = 50
 
 
 def summary(rows: Iterable[dict]) -> dict[str, Any]:
-    """Counts of rows by strategy, language and status, and failures by reason (first line)."""
-    by: dict[str, Counter] = {"strategy": Counter(), "language": Counter(), "status": Counter()}
+    """Counts of rows by strategy and status, failures by reason (first line), and per language its
+    rows, good rows, statuses and, for strategies that check their answers, how the good rows'
+    checks went (`verified` true, false, or null for a row nothing could check)."""
+    by: dict[str, Counter] = {"strategy": Counter(), "status": Counter()}
+    languages: dict[str, dict[str, Counter]] = {}
     reasons: Counter = Counter()
     n = 0
     for r in rows:
         n += 1
         for key, counter in by.items():
             counter[str(r.get(key))] += 1
+        lang = languages.setdefault(str(r.get("language")), {"status": Counter(), "verified": Counter()})
+        lang["status"][str(r.get("status"))] += 1
+        if "verified" in r and r.get("status") == OK:
+            lang["verified"][str(r["verified"]).lower()] += 1
         if r.get("status") != OK:
             reasons[str(r.get("reason") or "").split("\n", 1)[0][:200]] += 1
     return {"rows": n, **{f"by_{k}": dict(sorted(c.items())) for k, c in by.items()},
+            "by_language": {k: {"rows": sum(v["status"].values()), "ok": v["status"][OK],
+                              "by_status": dict(sorted(v["status"].items())),
+                              **({"verified": dict(sorted(v["verified"].items()))} if v["verified"] else {})}
+                          for k, v in sorted(languages.items())},
             "failures_by_reason": dict(reasons.most_common())}

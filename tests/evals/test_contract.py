@@ -144,6 +144,20 @@ def test_summary_counts_by_strategy_language_and_status():
     bad = rows.failure(INP, Strat(), None, "parse_error", "no answer\nmore")
     s = rows.summary([ok, ok, bad])
     assert s["rows"] == 3 and s["by_status"] == {"ok": 2, "parse_error": 1}
-    assert s["by_strategy"] == {"demo": 3} and s["by_language"] == {"python": 3}
+    assert s["by_strategy"] == {"demo": 3}
+    assert s["by_language"] == {"python": {"rows": 3, "ok": 2, "by_status": {"ok": 2, "parse_error": 1}}}
     assert s["failures_by_reason"] == {"no answer": 1}
     json.dumps(s)
+
+
+def test_summary_counts_the_checks_of_good_rows_per_language():
+    def checked(verified, lang="python", status="ok"):
+        r = rows.row(INP, Strat(), None, rows.turn_text("q", "a"), verified=verified)
+        return {**r, "language": lang, "status": status}
+
+    s = rows.summary([checked(True), checked(True), checked(None), checked(False, "c"),
+                      checked(False, "c", status="verification_failed"), checked(True, "c")])
+    assert s["by_language"]["python"]["verified"] == {"none": 1, "true": 2}
+    # a failure row's check is not counted with the good rows'
+    assert s["by_language"]["c"] == {"rows": 3, "ok": 2, "by_status": {"ok": 2, "verification_failed": 1},
+                                     "verified": {"false": 1, "true": 1}}

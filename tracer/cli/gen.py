@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import sys
+from collections import Counter
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
@@ -154,12 +155,30 @@ def _check_generator(name: str, options: dict) -> None:
 
 
 def _report(summary: dict, out: Path, run_dir: Path) -> None:
+    """One line for the output, the failures' main reasons, and a table per language (to stderr:
+    stdout stays free for what a caller pipes)."""
+    from rich.console import Console
+    from rich.table import Table
+
     failed = summary["rows"] - summary["ok"]
-    langs = ", ".join(f"{k} {v}" for k, v in summary["by_language"].items())
-    print(f"trace: wrote {summary['ok']} rows to {out}" + (f" ({langs})" if langs else "")
+    print(f"trace: wrote {summary['ok']} rows to {out}"
           + (f"; {failed} failed or left out, in {generation.failures_path(out).name}" if failed and summary["ok"]
              else ""), file=sys.stderr)
     for reason, count in list(summary["failures_by_reason"].items())[:10]:
         print(f"trace:   {count}: {reason}", file=sys.stderr)
-    print(f"trace: rows by status: {', '.join(f'{k} {v}' for k, v in summary['by_status'].items())} "
-          f"(summary: {run_dir / 'summary.json'})", file=sys.stderr)
+    langs = summary["by_language"]
+    checked = any("verified" in v for v in langs.values())
+    table = Table("language", "rows", "ok", *(("verified", "failed check", "unchecked") if checked else ()),
+                  "not ok", title=f"{', '.join(summary['by_strategy'])}: rows by language")
+    for lang, v in [*langs.items(), ("all", None)]:
+        if v is None:
+            v = {"rows": summary["rows"], "ok": summary["ok"], "by_status": summary["by_status"],
+                 "verified": sum((Counter(x.get("verified", {})) for x in langs.values()), Counter())}
+        ver = v.get("verified", {})
+        bad = ", ".join(f"{k} {n}" for k, n in v["by_status"].items() if k != "ok") or "-"
+        table.add_row(lang, str(v["rows"]), str(v["ok"]),
+                      *((str(ver.get("true", 0)), str(ver.get("false", 0)), str(ver.get("none", 0)))
+                        if checked else ()), bad)
+    Console(stderr=True).print(table)
+    print(f"trace: summary: {generation.summary_path(out) if summary['ok'] else run_dir / 'summary.json'}",
+          file=sys.stderr)
