@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_cli import _jsonl, trace
 
 from codealchemy.tracer import rows
@@ -83,3 +84,14 @@ def test_rows_load_with_datasets(py_dump, tmp_path):
         assert len(ds) == len(mine) and set(rows.COLUMNS) <= set(ds.column_names)
         assert [x["text"] for x in ds] == [x["text"] for x in mine]
         assert ds[0]["len_text"] == len(ds[0]["text"]) and ds[0]["has_reasoning"] is False
+
+
+def test_ray_executor_gives_the_same_rows(py_dump, tmp_path):
+    pytest.importorskip("ray", reason="Ray comes with the test extra")
+    args = ("gen", "codetrace", py_dump, "--rows-per-trace", "2", "--shard-size", "2", "--statuses", "ok")
+    local = trace(*args, "--out", "local.jsonl", cwd=tmp_path)
+    ray = trace(*args, "--out", "ray.jsonl", "--executor", "ray", "--workers", "2", cwd=tmp_path)
+    assert local.returncode == 0 and ray.returncode == 0, ray.stderr
+    for name in ("", ".failures.jsonl", ".summary.json"):
+        assert (tmp_path / f"ray.jsonl{name}").read_text() == (tmp_path / f"local.jsonl{name}").read_text()
+    assert _jsonl(tmp_path / "ray.jsonl") and _jsonl(tmp_path / "ray.jsonl.failures.jsonl")
