@@ -15,17 +15,14 @@ its 5-gram Jaccard similarity with a reference program is at least `contaminatio
 The LLM strategies take `--decontaminate REF` too: a seed that overlaps is a `contaminated`
 row there, before any model call. Nothing is lost silently: removed rows come back apart,
 each with `removed` (why: the row it duplicates, or the reference it overlaps).
-`python -m codealchemy.tracer.dedup ROWS --out OUT [--decontaminate REF ...]` writes the kept
-rows to OUT and the removed ones beside it.
+`trace dedup ROWS --out OUT [--decontaminate REF ...]` writes the kept rows to OUT and the
+removed ones beside it.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import re
-import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -226,48 +223,3 @@ def decontaminate(rows: Sequence[dict], references: Sequence[Reference], *, thre
         else:
             removed.append({**r, "removed": why})
     return Result(kept, removed)
-
-
-# --- the command -------------------------------------------------------------------------------
-
-
-def _read(path: Path) -> list[dict]:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    from .rows import read_jsonl
-
-    return list(read_jsonl(path))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m codealchemy.tracer.dedup", description=__doc__.split("\n\n")[0])
-    ap.add_argument("rows", nargs="+", type=Path, help="Row files (.jsonl or .parquet), read in order.")
-    ap.add_argument("--out", "-o", type=Path, required=True, help="Kept rows (.jsonl or .parquet).")
-    ap.add_argument("--threshold", type=float, default=0.8, help="Near-duplicate MinHash similarity.")
-    ap.add_argument("--no-near", action="store_true", help="Exact duplicates only.")
-    ap.add_argument("--decontaminate", type=Path, action="append", default=[],
-                    help="Benchmark tasks (.jsonl) or programs (a file or folder) to keep out; repeatable.")
-    ap.add_argument("--contamination-threshold", type=float, default=0.5, help="Seed overlap that removes a row.")
-    a = ap.parse_args(argv)
-    from .rows import write_jsonl, write_rows
-
-    try:
-        rows = [r for p in a.rows for r in _read(p)]
-        refs = load_references(a.decontaminate)
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    clean = decontaminate(rows, refs, threshold=a.contamination_threshold) if refs else Result(rows, [])
-    unique = dedup(clean.kept, threshold=a.threshold, near=not a.no_near)
-    removed = clean.removed + unique.removed
-    write_rows(unique.kept, a.out, "parquet" if a.out.suffix == ".parquet" else "jsonl")
-    write_jsonl(removed, a.out.with_name(a.out.name + ".removed.jsonl"))
-    print(json.dumps({"rows": len(rows), "kept": len(unique.kept), "contaminated": len(clean.removed),
-                      "duplicates": len(unique.removed)}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -201,6 +201,15 @@ def write_rows(rows: Iterable[dict], path: str | Path, fmt: str, batch: int = 50
     return write_parquet(chunks, path)
 
 
+def read_rows(path: str | Path) -> list[dict]:
+    """The rows of a JSON-lines or Parquet file (by its suffix): what `write_rows` wrote."""
+    if Path(path).suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    return list(read_jsonl(path))
+
+
 def summary(rows: Iterable[dict]) -> dict[str, Any]:
     """Counts of rows by strategy and status, failures by reason (first line), and per language its
     rows, good rows, statuses and, for strategies that check their answers, how the good rows'

@@ -230,16 +230,7 @@ def check_rows(rows_or_path: Iterable[dict] | str | Path) -> list[dict]:
     status and reason); return the rows. Accepts rows or a JSON-lines / Parquet file."""
     from . import rows as rows_mod
 
-    if isinstance(rows_or_path, str | Path):
-        path = Path(rows_or_path)
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            got = pq.read_table(path).to_pylist()
-        else:
-            got = list(rows_mod.read_jsonl(path))
-    else:
-        got = list(rows_or_path)
+    got = rows_mod.read_rows(rows_or_path) if isinstance(rows_or_path, str | Path) else list(rows_or_path)
     for i, r in enumerate(got):
         problems = rows_mod.problems(r)
         assert not problems, f"row {i}: {'; '.join(problems)}: {json.dumps(r, default=str)[:500]}"

@@ -12,6 +12,7 @@ from codealchemy.tracer.rows import turn_text
 
 PROGRAM = "\n".join(f"def f{i}(x):\n    return x * {i} + {i * i}  # step {i}" for i in range(30))
 OTHER = "\n".join(f"puts 'line {i}' if rand > 0.{i}" for i in range(40))
+TRACE = [sys.executable, "-m", "codealchemy.tracer.cli"]
 
 
 def _row(i: int, text: str, **extra) -> dict:
@@ -60,12 +61,12 @@ def test_the_command_writes_kept_and_removed_rows(tmp_path):
                                                            _row(2, turn_text("```\n" + PROGRAM + "\n```", "x"))]))
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "p.py").write_text(PROGRAM)
-    r = subprocess.run([sys.executable, "-m", "codealchemy.tracer.dedup", rows, "--out", tmp_path / "out.parquet",
+    r = subprocess.run([*TRACE, "dedup", rows, "--out", tmp_path / "out.parquet",
                         "--decontaminate", tmp_path / "bench"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"rows": 3, "kept": 1, "contaminated": 1, "duplicates": 1}
     removed = [json.loads(x) for x in (tmp_path / "out.parquet.removed.jsonl").read_text().splitlines()]
     assert sorted(x["source_id"] for x in removed) == ["s1", "s2"]
-    bad = subprocess.run([sys.executable, "-m", "codealchemy.tracer.dedup", rows, "--out", tmp_path / "o.jsonl",
+    bad = subprocess.run([*TRACE, "dedup", rows, "--out", tmp_path / "o.jsonl",
                           "--decontaminate", tmp_path / "missing"], capture_output=True, text=True)
     assert bad.returncode == 2 and "no reference file" in bad.stderr

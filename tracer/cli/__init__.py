@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import batch, dump, gen, langs, plugins_cmd, run, runtimes
+from . import batch, dedup, dump, gen, langs, plugins_cmd, run, runtimes
 from . import eval as eval_cmd
 
 
@@ -21,6 +21,7 @@ def build_app() -> typer.Typer:
     run.register(app)
     batch.register(app)
     langs.register(app)
+    dedup.register(app)
     app.add_typer(plugins_cmd.app, name="plugins")
     app.add_typer(dump.app, name="dump")
     app.add_typer(eval_cmd.build(), name="eval")
