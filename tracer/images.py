@@ -1,5 +1,15 @@
-"""The docker backend's images: `codealchemy/runtime-<id>:<version>`, one per language, built from
-runtimes/<id>/Dockerfile with the docker SDK (`pip install 'codealchemy[docker]'`).
+"""The docker backend's images: `codealchemy/runtime-<id>:<version>-<content>`, one per language,
+built from runtimes/<id>/Dockerfile with the docker SDK (`pip install 'codealchemy[docker]'`).
+
+<content> is a short hash of what the image is made of: the Dockerfile and the files it COPYs
+or ADDs from its folder (libraries.txt, scripts), so editing any of them names another image:
+`trace runtimes list` calls the old one stale, `trace runtimes build` builds the new one, and
+the docker backend only ever runs the image of the files as they are now.
+
+Each runtime's libraries.txt (data, read by its Dockerfile) lists the libraries its image
+installs, one a line: `NAME[@VERSION] [--installer-option ...] [IMPORT ...]`, `#` comments.
+NAME is the package's name in that ecosystem; the IMPORTs are the names a program imports it
+by where they differ (PyYAML: yaml), so a missing module can be traced back to its package.
 
 Every Dockerfile starts FROM debian:bookworm-slim (Swift: the official `swift` image). Where no
 registry is reachable, `bootstrap()` makes that base locally: debootstrap --variant=minbase
@@ -9,13 +19,17 @@ under the tag debian:bookworm-slim, so the same Dockerfiles build offline and on
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .languages import RUNTIMES
@@ -25,6 +39,7 @@ REPOSITORY = "codealchemy/runtime-{id}"
 #: Images that cannot come from debian:bookworm-slim (they need a registry).
 NEEDS_REGISTRY = {"swift": "FROM swift:6.0-bookworm, the official Swift image (Debian 12 has no Swift)"}
 LABEL = "codealchemy.runtime"
+LIBRARIES = "libraries.txt"
 SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 BASE_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -42,18 +57,99 @@ def version() -> str:
         return m.group(1) if m else "0"
 
 
-def tag(lang_id: str) -> str:
-    return f"{REPOSITORY.format(id=lang_id)}:{version()}"
+def tag(lang_id: str, root: Path = RUNTIMES) -> str:
+    """The image of runtimes/<lang_id> as its files are now (see the module's docstring)."""
+    return f"{REPOSITORY.format(id=lang_id)}:{version()}-{content_hash(root / lang_id)}"
 
 
-def dockerfiles() -> dict[str, Path]:
+def context_files(folder: Path) -> list[Path]:
+    """The Dockerfile and every file it COPYs or ADDs from its folder (not from a build stage),
+    sorted: what the image is made of. A source that matches nothing is left out (the build
+    fails on it anyway)."""
+    text = re.sub(r"\\\n", " ", (folder / "Dockerfile").read_text(encoding="utf-8"))
+    found = {folder / "Dockerfile"}
+    for line in text.splitlines():
+        words = line.strip().split(None, 1)
+        if len(words) < 2 or words[0].upper() not in ("COPY", "ADD"):
+            continue
+        rest = words[1].strip()
+        args = _json_list(rest) if rest.startswith("[") else shlex.split(rest)
+        flags = [a for a in args if a.startswith("--")]
+        if any(f.startswith("--from") for f in flags):
+            continue
+        for source in [a for a in args if not a.startswith("--")][:-1]:
+            for path in folder.glob(source.lstrip("/")) if source not in (".", "./") else [folder]:
+                found.update(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
+    return sorted(found)
+
+
+def _json_list(text: str) -> list[str]:
+    try:
+        return [str(x) for x in json.loads(text)]
+    except ValueError:
+        return shlex.split(text)
+
+
+def content_hash(folder: Path) -> str:
+    """12 hex digits of sha256 over the context files' relative paths and contents."""
+    h = hashlib.sha256()
+    for path in context_files(folder):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:12]
+
+
+def dockerfiles(root: Path = RUNTIMES) -> dict[str, Path]:
     """{language id: runtimes/<id> folder} for every runtime with a Dockerfile."""
-    return {d.name: d for d in sorted(RUNTIMES.iterdir()) if (d / "Dockerfile").is_file()}
+    return {d.name: d for d in sorted(root.iterdir()) if (d / "Dockerfile").is_file()}
 
 
-def default_ids() -> list[str]:
+def default_ids(root: Path = RUNTIMES) -> list[str]:
     """What `trace runtimes build` builds with no ids: every image that needs no registry."""
-    return [i for i in dockerfiles() if i not in NEEDS_REGISTRY]
+    return [i for i in dockerfiles(root) if i not in NEEDS_REGISTRY]
+
+
+@dataclass(frozen=True)
+class Library:
+    """One line of a runtime's libraries.txt."""
+
+    name: str                       # the package as its ecosystem names it (PyYAML, serde, libgmp-dev)
+    version: str | None = None      # the requirement after @ (as the installer reads it), if any
+    options: tuple[str, ...] = ()   # --installer options for this package (--features=derive)
+    imports: tuple[str, ...] = ()   # what a program imports it by, where that differs from name
+
+
+def libraries(lang_id: str, root: Path = RUNTIMES) -> list[Library]:
+    """The libraries runtimes/<lang_id>/libraries.txt lists ([] where it has none)."""
+    path = root / lang_id / LIBRARIES
+    if not path.is_file():
+        return []
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        m = re.fullmatch(r"(@?[^@\s]+)(?:@(\S+))?", words[0])
+        if not m:
+            raise ValueError(f"{path}:{n}: not NAME[@VERSION]: {words[0]!r}")
+        out.append(Library(m.group(1), m.group(2), tuple(w for w in words[1:] if w.startswith("--")),
+                           tuple(w for w in words[1:] if not w.startswith("--"))))
+    return out
+
+
+def package_for(lang_id: str, module: str, root: Path = RUNTIMES) -> str | None:
+    """The listed package that provides `module` (a missing_dependency footer's name): by an
+    import name or the package's own name, equal or as a prefix up to a `.` or `/` (Java
+    packages, Go module paths, header folders), `-`, `_` and case aside. None if none does."""
+    def norm(s: str) -> str:
+        return re.sub(r"[-_]+", "-", s).lower()
+
+    want = norm(module)
+    for lib in libraries(lang_id, root):
+        for name in (*lib.imports, lib.name):
+            name = norm(name)
+            if want == name or (want.startswith(name) and want[len(name)] in "./"):
+                return lib.name
+    return None
 
 
 def client():
@@ -70,34 +166,51 @@ def client():
     return c
 
 
-def built(c=None) -> dict[str, dict]:
-    """{language id: {tag, id, size, created}} of the images built for this version."""
+def built(c=None, root: Path = RUNTIMES) -> dict[str, dict]:
+    """{language id: {tag, id, size, created, stale}} of the images built here: the image of the
+    current files, else (stale: True) the newest one built from older files or another version."""
     c = c or client()
     out = {}
-    for lang_id in dockerfiles():
+    for lang_id in dockerfiles(root):
+        current = tag(lang_id, root)
         try:
-            img = c.images.get(tag(lang_id))
+            img, stale = c.images.get(current), False
         except Exception:
-            continue
-        out[lang_id] = {"tag": tag(lang_id), "id": img.short_id, "size": img.attrs.get("Size", 0),
-                        "created": img.attrs.get("Created", "")}
+            older = c.images.list(filters={"label": f"{LABEL}={lang_id}"})
+            if not older:
+                continue
+            img, stale = max(older, key=lambda i: i.attrs.get("Created", "")), True
+        mine = [t for t in img.tags if t.startswith(REPOSITORY.format(id=lang_id) + ":")]
+        out[lang_id] = {"tag": current if not stale else (mine or [img.short_id])[0], "id": img.short_id,
+                        "size": img.attrs.get("Size", 0), "created": img.attrs.get("Created", ""), "stale": stale}
     return out
 
 
 def build(ids: list[str] | None = None, progress: Progress = print, *, no_cache: bool = False,
-          c=None) -> dict[str, tuple[bool, float, str]]:
-    """Build the images of `ids` (default: default_ids()) one after the other.
+          force: bool = False, c=None, root: Path = RUNTIMES) -> dict[str, tuple[bool, float, str]]:
+    """Build the images of `ids` (default: default_ids()) one after the other; an image of the
+    current files that is already here is kept unless `force` or `no_cache`.
 
     Returns {id: (ok, seconds, last line or error)}; progress gets each step's output line."""
     c = c or client()
-    known = dockerfiles()
+    known = dockerfiles(root)
     results: dict[str, tuple[bool, float, str]] = {}
     ca = extra_ca_certs()
-    for lang_id in ids or default_ids():
+    for lang_id in ids or default_ids(root):
         if lang_id not in known:
             results[lang_id] = (False, 0.0, f"no runtimes/{lang_id}/Dockerfile")
             progress(f"[{lang_id}] no runtimes/{lang_id}/Dockerfile")
             continue
+        want = tag(lang_id, root)
+        if not (force or no_cache):
+            try:
+                c.images.get(want)
+            except Exception:
+                pass
+            else:
+                results[lang_id] = (True, 0.0, "up to date")
+                progress(f"[{lang_id}] {want} is up to date in 0 s")
+                continue
         if lang_id not in NEEDS_REGISTRY:
             try:
                 c.images.get(BASE_IMAGE)
@@ -106,10 +219,11 @@ def build(ids: list[str] | None = None, progress: Progress = print, *, no_cache:
         started = time.monotonic()
         ok, last = True, ""
         try:
-            for chunk in c.api.build(path=str(known[lang_id]), tag=tag(lang_id), rm=True, forcerm=True,
+            for chunk in c.api.build(path=str(known[lang_id]), tag=want, rm=True, forcerm=True,
                                      decode=True, nocache=no_cache, pull=False,
                                      buildargs={"EXTRA_CA_CERTS": ca} if ca else None,
-                                     labels={LABEL: lang_id, f"{LABEL}.version": version()}):
+                                     labels={LABEL: lang_id, f"{LABEL}.version": version(),
+                                             f"{LABEL}.content": content_hash(known[lang_id])}):
                 if "error" in chunk:
                     ok, last = False, chunk["error"].strip()
                     progress(f"[{lang_id}] error: {last}")
@@ -125,7 +239,7 @@ def build(ids: list[str] | None = None, progress: Progress = print, *, no_cache:
             progress(f"[{lang_id}] error: {last}")
         secs = time.monotonic() - started
         results[lang_id] = (ok, secs, last)
-        progress(f"[{lang_id}] {'built ' + tag(lang_id) if ok else 'FAILED'} in {secs:.0f} s")
+        progress(f"[{lang_id}] {'built ' + want if ok else 'FAILED'} in {secs:.0f} s")
     return results
 
 

@@ -21,24 +21,28 @@ def build_cmd(
     ids: Annotated[list[str] | None,
                    typer.Argument(help="Language ids (default: every image needing no registry).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Build even if the image of the current files is here.")]
+        = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only one line per image.")] = False,
 ) -> None:
-    """Build codealchemy/runtime-<id>:<version> from runtimes/<id>/Dockerfile, with progress."""
+    """Build codealchemy/runtime-<id>:<version>-<content> from runtimes/<id>/Dockerfile (and the files it
+    copies, such as libraries.txt), with progress; an image of the current files is kept."""
     from .. import images
 
     console = Console()
 
     def progress(line: str) -> None:
-        if not quiet or " in " in line and ("built" in line or "FAILED" in line):
+        if not quiet or " in " in line and ("built" in line or "FAILED" in line or "up to date" in line):
             console.print(line, markup=False, highlight=False)
 
     try:
-        results = images.build(ids or None, progress, no_cache=no_cache)
+        results = images.build(ids or None, progress, no_cache=no_cache, force=force)
     except RuntimeError as e:
         _fail(e)
     table = Table("runtime", "image", "result", "seconds")
     for lang_id, (ok, secs, last) in results.items():
-        table.add_row(lang_id, images.tag(lang_id), "built" if ok else f"FAILED: {last[-100:]}", f"{secs:.0f}")
+        result = (last if last == "up to date" else "built") if ok else f"FAILED: {last[-100:]}"
+        table.add_row(lang_id, images.tag(lang_id), result, f"{secs:.0f}")
     console.print(table)
     if not all(ok for ok, _, _ in results.values()):
         raise typer.Exit(1)
@@ -46,21 +50,50 @@ def build_cmd(
 
 @app.command("list")
 def list_cmd() -> None:
-    """Show each runtime's image and whether it is built."""
+    """Show each runtime's image and whether it is built for the current files (stale: built from older ones)."""
     from .. import images
 
     try:
         have = images.built()
     except RuntimeError as e:
         _fail(e)
-    table = Table("runtime", "image", "built", "size", "created")
+    table = Table("runtime", "image", "built", "libraries", "size", "created")
     for lang_id in images.dockerfiles():
         info = have.get(lang_id)
+        state = "no" if not info else "stale" if info["stale"] else "yes"
         note = "" if lang_id not in images.NEEDS_REGISTRY else " (needs a registry)"
-        table.add_row(lang_id, images.tag(lang_id), ("yes" if info else "no") + note,
+        table.add_row(lang_id, images.tag(lang_id), state + note, str(len(images.libraries(lang_id))),
                       f"{info['size'] / 1e6:.0f} MB" if info else "", (info["created"][:19] if info else ""))
     Console().print(table)
-    Console().print(f"{len(have)} of {len(images.dockerfiles())} built")
+    stale = [lang_id for lang_id, info in have.items() if info["stale"]]
+    Console().print(f"{len(have) - len(stale)} of {len(images.dockerfiles())} built for the current files"
+                    + (f"; stale (built from older files): {' '.join(stale)}: trace runtimes build {' '.join(stale)}"
+                       if stale else ""))
+
+
+@app.command("libraries")
+def libraries_cmd(
+    lang_id: Annotated[str, typer.Argument(help="Language id.")],
+    module: Annotated[str | None, typer.Argument(help="A module a program imports: which listed package has it.")]
+        = None,
+) -> None:
+    """The libraries runtimes/<id>/libraries.txt installs in the image, or the one that provides MODULE."""
+    from .. import images
+
+    try:
+        libs = images.libraries(lang_id)
+    except (OSError, ValueError) as e:
+        _fail(e)
+    if module is not None:
+        package = images.package_for(lang_id, module)
+        if package is None:
+            _fail(RuntimeError(f"no library in runtimes/{lang_id}/{images.LIBRARIES} provides {module!r}"))
+        print(package)
+        return
+    table = Table("package", "version", "imported as", "options")
+    for lib in libs:
+        table.add_row(lib.name, lib.version or "", " ".join(lib.imports), " ".join(lib.options))
+    Console().print(table)
 
 
 @app.command("bootstrap")
