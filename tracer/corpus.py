@@ -25,6 +25,7 @@ row longer than the size cap allows is a failure too, never read whole.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
@@ -66,6 +67,7 @@ class Shard:
     stop: int = 0
     first_row: int = 0
     paths: tuple[str, ...] = ()
+    root: str = ""       # files: the corpus folder they were found in ("" for a file named alone)
     count: int = 0       # inputs in the shard
     max_bytes: int = Limits.max_source_bytes   # a file larger than this is not read
 
@@ -73,7 +75,8 @@ class Shard:
         if self.kind == "files":
             for p in self.paths:
                 try:
-                    yield Item(source=p, path=p, content=read_regular(p, self.max_bytes), input={"source_id": p})
+                    yield Item(source=p, path=p, content=read_regular(p, self.max_bytes, self.root),
+                               input={"source_id": p})
                 except Unreadable as e:
                     yield Item(source=p, path=p, error=str(e), input={"source_id": p})
         elif self.kind == "jsonl":
@@ -218,10 +221,38 @@ def _not_regular(path: str, mode: int) -> Unreadable:
     return Unreadable(f"{path} is {kind}, not a regular file")
 
 
-def read_regular(path: str, max_bytes: int) -> bytes:
-    """The bytes of `path` if it is a regular file (not a link) of at most `max_bytes`."""
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_below(path: str, root: str) -> int:
+    """`path` opened one component at a time from `root` (which may itself be a link: the user
+    named it), no component followed if it is a link: Unreadable if a folder is one, OSError if
+    the file is."""
+    parts = os.path.relpath(path, root).split(os.sep)
+    if parts[0] == os.pardir:
+        raise OSError(errno.EXDEV, f"outside the corpus folder {root}")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        for i, part in enumerate(parts[:-1]):
+            try:
+                parent, fd = fd, os.open(part, _READ | os.O_DIRECTORY, dir_fd=fd)
+            except OSError as e:
+                folder = os.path.join(root, *parts[:i + 1])
+                why = "a symbolic link" if os.path.islink(folder) else e.strerror
+                raise Unreadable(f"{path}: the folder {folder} is {why} (links in a corpus are not followed)") \
+                    from None
+            os.close(parent)
+        return os.open(parts[-1], _READ | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def read_regular(path: str, max_bytes: int, root: str = "") -> bytes:
+    """The bytes of `path` if it is a regular file (not a link) of at most `max_bytes`. Under a
+    corpus `root` every folder between the two is opened without following a link too, so a
+    folder swapped for a link after the walk cannot lead the read out of the corpus."""
+    try:
+        fd = _open_below(path, root) if root else os.open(path, _READ | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as e:
         try:
             mode = os.lstat(path).st_mode
@@ -298,10 +329,11 @@ def shards(corpus: list[Path], size: int, max_bytes: int = Shard.max_bytes) -> I
             for path in _files(root):
                 batch.append(path)
                 if len(batch) == size:
-                    yield Shard(name(), "files", paths=tuple(batch), count=len(batch), max_bytes=max_bytes)
+                    yield Shard(name(), "files", paths=tuple(batch), root=str(root), count=len(batch),
+                                max_bytes=max_bytes)
                     batch = []
             if batch:
-                yield Shard(name(), "files", paths=tuple(batch), count=len(batch), max_bytes=max_bytes)
+                yield Shard(name(), "files", paths=tuple(batch), root=str(root), count=len(batch), max_bytes=max_bytes)
         elif is_table(root):
             yield from _table_shards(root, size, max_bytes, name)
         else:

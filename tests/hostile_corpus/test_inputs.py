@@ -59,6 +59,28 @@ def test_links_and_special_files_are_failures_and_nothing_of_their_targets_is_re
             assert SECRET.encode() not in f.read_bytes(), f"{f} holds data from a link target"
 
 
+def test_a_folder_swapped_for_a_link_after_the_walk_leads_no_read_outside(tmp_path):
+    from codealchemy.tracer import corpus
+
+    root, outside = tmp_path / "corpus", tmp_path / "outside"
+    (root / "pkg" / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "pkg" / "sub" / "secret.py").write_text("print(1)\n")
+    (outside / "secret.py").write_text(f"print({SECRET!r})\n")
+    (root / "pkg" / "fine.py").write_text("print(2)\n")
+    [shard] = corpus.shards([root], size=10)
+    (root / "pkg" / "sub" / "secret.py").unlink()
+    (root / "pkg" / "sub").rmdir()
+    os.symlink(outside, root / "pkg" / "sub")           # the race: after the walk, before the read
+    items = {Path(i.source).name: i for i in shard.items()}
+    assert items["fine.py"].content == b"print(2)\n"
+    assert items["secret.py"].content is None and "pkg/sub is a symbolic link" in items["secret.py"].error
+    linked_root = tmp_path / "named"                     # the corpus folder the user names may be a link
+    os.symlink(root, linked_root)
+    [shard] = corpus.shards([linked_root], size=10)
+    assert {Path(i.source).name: i.content for i in shard.items()}["fine.py"] == b"print(2)\n"
+
+
 def test_non_utf8_names_and_surrogates_round_trip(tmp_path, batch, index, trace):
     root = tmp_path / "corpus"
     root.mkdir()
