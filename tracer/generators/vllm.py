@@ -9,7 +9,8 @@ to SamplingParams (top_k, min_p, repetition_penalty, …). The engine starts at 
 
 A batch the engine refuses as a whole (one prompt longer than the context, say) is retried one
 request at a time, so only the bad request fails. Reasoning is split off the text as for
-`openai` (harmony channels, <think>).
+`openai` (harmony channels, <think>). A request with `choices` gets its own SamplingParams with
+structured outputs (`.constraints.vllm_constraint`).
 
 Everything up to the engine call is pure and tested without vLLM (tests/generators/
 test_vllm_requests.py). On a GPU machine with vLLM and a model, the real check is
@@ -19,10 +20,12 @@ cache, throughput).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import Completion, GenerationParams, GeneratorError, Request
+from .constraints import vllm_constraint
 from .reasoning import split_reasoning
 
 
@@ -96,13 +99,25 @@ class VLLMGenerator:
         llm = self._engine()
         from vllm import SamplingParams
 
-        sp = SamplingParams(**sampling_kwargs(params))
+        kw = sampling_kwargs(params)
+        sp = SamplingParams(**kw)
+        own = {i: SamplingParams(**kw, **vllm_constraint(r, importlib.import_module("vllm.sampling_params")))
+               for i, r in enumerate(requests) if r.choices is not None}
         chat_at, conversations, prompt_at, prompts = split_batch(requests)
         chat_kw = {"chat_template_kwargs": self.chat_template_kwargs} if self.chat_template_kwargs else {}
+
+        def run(call: Callable[[list, Any], list], at: list[int], items: list) -> list:
+            """call(items, params) isolating failures; params one for all, or one per item where
+            some request is constrained."""
+            def chunk_call(chunk: list) -> list:
+                per_item = [own.get(i, sp) for i, _ in chunk] if any(i in own for i, _ in chunk) else sp
+                return call([x for _, x in chunk], per_item)
+            return run_isolating(chunk_call, list(zip(at, items, strict=True)))
+
         out: list[Completion | None] = [None] * len(requests)
-        for at, outputs in (
-                (chat_at, run_isolating(lambda c: llm.chat(c, sp, use_tqdm=False, **chat_kw), conversations)),
-                (prompt_at, run_isolating(lambda p: llm.generate(p, sp, use_tqdm=False), prompts))):
+        for at, outputs in ((chat_at, run(lambda c, p: llm.chat(c, p, use_tqdm=False, **chat_kw), chat_at,
+                                          conversations)),
+                            (prompt_at, run(lambda ps, p: llm.generate(ps, p, use_tqdm=False), prompt_at, prompts))):
             for i, o in zip(at, outputs, strict=True):
                 req = requests[i]
                 out[i] = (Completion.failed(req.id, f"vLLM: {type(o).__name__}: {o}") if isinstance(o, Exception)
