@@ -40,7 +40,7 @@ RUN_STATUSES = (
     "missing_dependency",   # it imports a library the runtime lacks (the footer's `module` names it)
 )
 #: Statuses for inputs that never reached a run.
-INPUT_STATUSES = ("input_error", "skipped", "instrument_error")
+INPUT_STATUSES = ("input_error", "skipped", "instrument_error", "no_entry_point")   # no_entry_point: tracer/drivers.py
 STATUSES = RUN_STATUSES + INPUT_STATUSES
 
 #: Appended to a value or text that was cut at a limit.
