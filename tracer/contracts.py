@@ -20,12 +20,20 @@ Strategy (`trace gen NAME INPUT --generator G --out ROWS`):
   strategy that raises makes every input of its batch a `strategy_error` row.
 - `prompt_version`: the hash of its prompt files (`prompt_version(folder)`), a row column.
 
-Benchmark (`trace eval NAME build|predict|score`):
+Benchmark (`trace eval NAME build|predict|score`, and `judge` for a benchmark that has one):
 - `build(source) -> BuildResult`: tasks (dicts with an `id` and a `prompt`) from a dump or corpus,
   with the reasons inputs were left out;
 - `predict(tasks, generator, params) -> predictions` (`{"id", "prediction", ...}`, a failed call
   a prediction with `error`); `predict_with()` is the usual implementation;
-- `score(tasks, predictions) -> scores` (a JSON-able dict: overall metrics and `by_language`).
+- optional `judge(tasks, predictions, generator, params) -> verdicts` (one dict with an `id` per
+  task): a model judges the predictions (`trace eval NAME judge TASKS PREDICTIONS --generator J
+  --out VERDICTS`); such a benchmark's score then takes them: `score(tasks, predictions,
+  verdicts=...)` (`trace eval NAME score TASKS PREDICTIONS --verdicts VERDICTS`), so scoring asks
+  no model and every candidate's verdicts name their judge;
+- `score(tasks, predictions) -> scores` (a JSON-able dict: overall metrics and `by_language`; a
+  metric that cannot be had here is None, with the reason under `unavailable`).
+A prediction's `prediction` is the answer without the model's reasoning; `answer_text()` strips
+reasoning still inline (`<think>…</think>`, harmony channels) from predictions made elsewhere.
 """
 
 from __future__ import annotations
@@ -232,10 +240,29 @@ class Benchmark(Protocol):
     def score(self, tasks: Iterable[dict], predictions: Iterable[dict]) -> dict: ...
 
 
+def has_judge(benchmark: Any) -> bool:
+    """Whether a benchmark (or its factory) defines the optional judge phase."""
+    return callable(getattr(benchmark, "judge", None))
+
+
+def answer_text(prediction: dict) -> str:
+    """A prediction's answer: its `prediction` ("" when null) without reasoning left inline."""
+    from .generators.reasoning import split_reasoning
+
+    text = prediction.get("prediction")
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise ValueError(f"prediction for task id {prediction.get('id')!r} is not a string")
+    return split_reasoning(text)[1]
+
+
 def predict_with(tasks: Sequence[dict], generator: Generator, params: GenerationParams,
                  batch_size: int = 64) -> list[dict]:
     """Each task's `prompt` as a one-turn chat, answered by `generator`: {"id", "prediction",
-    "generator", "model"} per task, in order, a failed call with `error` and an empty prediction."""
+    "raw_output", "has_reasoning", "generator", "model"} per task, in order: `prediction` the
+    answer, `raw_output` all the model wrote (`<think>reasoning</think>` first when it reasoned);
+    a failed call has `error` and an empty prediction."""
     from .generators import GeneratorError, Request
 
     out = []
@@ -247,7 +274,8 @@ def predict_with(tasks: Sequence[dict], generator: Generator, params: Generation
             raise GeneratorError(f"generator {generator.name!r} gave {len(completions)} completions "
                                  f"for {len(chunk)} prompts")
         for t, c in zip(chunk, completions, strict=True):
-            row = {"id": t["id"], "prediction": c.text, "generator": generator.name, "model": generator.model}
+            row = {"id": t["id"], "prediction": c.text, "raw_output": c.rendered(), "has_reasoning": c.has_reasoning,
+                   "generator": generator.name, "model": generator.model}
             if c.error is not None:
                 row["error"] = c.error
             out.append(row)

@@ -1,16 +1,15 @@
 """DevEval: developer tasks on seed files, judged pairwise against reference answers.
 
 `trace eval deveval build SOURCE --out TASKS --held-out SEEDS.jsonl --reference-generator G
---reference-options k=v,... --judge J --judge-options k=v,...` picks seed files of a corpus or
-dump, makes one task per seed (a kind in turn: explain, refactor, review, tests; prompts in
-prompts/tasks/), has G write each reference answer, and writes the seeds' sha256 to the
-held-out manifest (build.write_held_out), which `tracer.dedup --decontaminate` reads.
-`predict` asks the candidate as every benchmark does. `score` judges (judge.py: both orders,
-ties allowed, strict verdicts, failures kept with the raw output, per task via `--per-task`)
-and prints the win rate with a bootstrap 95% interval, overall, by language and (in `--json`)
-by kind. The generic CLI has no judge phase and passes score no options, so the judge is
-chosen at build and recorded in every task: all candidates of a tasks file meet the same
-judge, with the same parameters (do not put secrets in judge options; they are written out).
+--reference-options k=v,...` picks seed files of a corpus or dump, makes one task per seed (a
+kind in turn: explain, refactor, review, tests; prompts in prompts/tasks/), has G write each
+reference answer, and writes the seeds' sha256 to the held-out manifest (build.write_held_out),
+which `trace dedup --decontaminate` reads. `predict` asks the candidate as every benchmark
+does. `judge TASKS PREDICTIONS --generator J --out VERDICTS` has J judge each prediction against
+its reference (judge.py: both orders, ties allowed, strict verdicts constrained to the three
+verdict lines where J can, failures kept with the raw output). `score TASKS PREDICTIONS
+--verdicts VERDICTS` asks no model: the win rate with a bootstrap 95% interval, overall, by
+language and (in `--json`) by kind, and the judge the verdicts name.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from typing import Any
 
 from ...tracer.contracts import BuildResult, predict_with
 from .build import HELD_OUT_FORMAT, KINDS, DevEvalOptions, build, read_held_out
+from .judge import verdicts
 from .score import DevEvalError, score
 
 __all__ = ["HELD_OUT_FORMAT", "KINDS", "DevEval", "DevEvalError", "DevEvalOptions", "read_held_out"]
@@ -42,6 +42,9 @@ class DevEval:
     def predict(self, tasks: Sequence[dict], generator: Any, params: Any) -> list[dict]:
         return predict_with(tasks, generator, params)
 
-    def score(self, tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list | None = None,
-              **judge: Any) -> dict:
-        return score(tasks, predictions, per_task=per_task, **judge)
+    def judge(self, tasks: Sequence[dict], predictions: Sequence[dict], generator: Any, params: Any) -> list[dict]:
+        return verdicts(tasks, predictions, generator, params)
+
+    def score(self, tasks: Iterable[dict], predictions: Iterable[dict], *, verdicts: Iterable[dict] | None = None,
+              per_task: list | None = None) -> dict:
+        return score(tasks, predictions, verdicts=verdicts, per_task=per_task)

@@ -45,10 +45,6 @@ class DevEvalOptions:
     reference_generator: str | None = option(None, "The generator plugin that writes reference answers (required).")
     reference_options: tuple[str, ...] | None = option(None, "Its options, key=value (comma-separated).")
     reference_params: tuple[str, ...] | None = option(None, "Its sampling parameters, key=value (comma-separated).")
-    judge: str | None = option(None, "The judge's generator plugin, recorded in the tasks for score (required).")
-    judge_options: tuple[str, ...] | None = option(None, "Its options, key=value (comma-separated), recorded.")
-    judge_params: tuple[str, ...] = option(("temperature=0", "max_tokens=512"),
-                                           "Its sampling parameters, key=value (comma-separated).")
 
 
 def load_prompt(relative: str) -> tuple[Template, str]:
@@ -62,7 +58,7 @@ def load_prompt(relative: str) -> tuple[Template, str]:
 
 
 def _check(options: DevEvalOptions) -> None:
-    missing = [f"--{n.replace('_', '-')}" for n in ("held_out", "reference_generator", "judge")
+    missing = [f"--{n.replace('_', '-')}" for n in ("held_out", "reference_generator")
                if getattr(options, n) is None]
     if missing:
         raise ValueError(f"deveval build needs {', '.join(missing)}")
@@ -134,7 +130,6 @@ def read_held_out(path: str | Path) -> set[str]:
 def build(source: str | Path, options: DevEvalOptions) -> BuildResult:
     _check(options)
     reference = models.spec(options.reference_generator, options.reference_options, options.reference_params)
-    judge = models.spec(options.judge, options.judge_options, options.judge_params)
     result = BuildResult(tasks=[])
     chosen = seeds(source, options, result)
     write_held_out(options.held_out, chosen, source)
@@ -149,7 +144,7 @@ def build(source: str | Path, options: DevEvalOptions) -> BuildResult:
                                      code=item.code.rstrip("\n")).strip()
         tasks.append({"id": f"{item.language}-{kind}-{item.sha256[:12]}", "language": item.language, "kind": kind,
                       "prompt": prompt, "sha256": item.sha256, "source_id": item.id, "source_path": item.path,
-                      "prompt_version": version, "judge": judge})
+                      "prompt_version": version})
     gen, params = models.make(reference)
     try:
         answers = models.ask(gen, params, [(t["id"], t["prompt"]) for t in tasks])

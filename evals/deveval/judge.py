@@ -1,24 +1,34 @@
 """Pairwise judging: the candidate's answer against the reference, asked in both orders.
 
 The judge must end with one line `VERDICT: A`, `VERDICT: B` or `VERDICT: TIE`, exactly (no
-other line may be a verdict line). Anything else is a parse failure, kept with the judge's raw
-output; it is never guessed. Each order's verdict is turned into the candidate's result (1 a
-win, 0.5 a tie, 0 a loss); a task's result is the mean of its two orders, so a judge that
-always prefers one position gives a tie. A task whose judging failed in either order is not
-scored and is counted apart.
+other line may be a verdict line). Each request carries those three lines as its `choices`, so
+a generator that can constrain decoding (llama.cpp's grammar, vLLM's structured outputs) makes
+even a tiny judge answer with one of them; the parse stays strict for those that cannot.
+Anything else is a parse failure, kept with the judge's raw output; it is never guessed. Each
+order's verdict is turned into the candidate's result (1 a win, 0.5 a tie, 0 a loss); a task's
+result is the mean of its two orders, so a judge that always prefers one position gives a tie.
+A task whose judging failed in either order is not scored and is counted apart.
+
+`verdicts()` is the benchmark's judge phase: one verdict row per task, tied to the prediction
+and the reference it judged by their sha256, naming the judge; a prediction that failed or is
+empty is a loss without asking the judge (the candidate gave no answer).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ...tracer.contracts import answer_text, pair_by_id
 from ...tracer.generators import GenerationParams, Generator
 from .build import load_prompt
 from .models import ask
 
 VERDICT = re.compile(r"VERDICT: (A|B|TIE)")
+CHOICES = ("VERDICT: A", "VERDICT: B", "VERDICT: TIE")
+FORMAT = "deveval-verdict/1"
 CLAIM = re.compile(r"\W*verdict\b", re.IGNORECASE)
 #: candidate_first: the candidate is answer A; reference_first: the candidate is answer B
 ORDERS = ("candidate_first", "reference_first")
@@ -74,7 +84,7 @@ def judge(pairs: Sequence[tuple[dict, str]], generator: Generator, params: Gener
             a, b = (answer, task["reference"]) if order == "candidate_first" else (task["reference"], answer)
             requests.append((f"{task['id']}/{order}", template.substitute(request=task["prompt"], answer_a=a,
                                                                            answer_b=b).strip()))
-    got = ask(generator, params, requests)
+    got = ask(generator, params, requests, choices=CHOICES)
     out = []
     for n, (task, _) in enumerate(pairs):
         orders, results, failures = {}, [], []
@@ -95,4 +105,44 @@ def judge(pairs: Sequence[tuple[dict, str]], generator: Generator, params: Gener
             orders[order] = entry
         result = sum(results) / len(results) if not failures else None
         out.append(Judged(task["id"], result, orders, "; ".join(failures) or None))
+    return out
+
+
+class JudgeInputError(ValueError):
+    """Tasks or predictions the judge cannot take (one line naming the culprit)."""
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_tasks(tasks_by_id: dict[str, dict], error: type[Exception]) -> None:
+    if not tasks_by_id:
+        raise error("no task")
+    for key, task in tasks_by_id.items():
+        if not isinstance(task.get("reference"), str) or not isinstance(task.get("prompt"), str):
+            raise error(f"task id {key!r} has no reference or prompt")
+
+
+def verdicts(tasks: Iterable[dict], predictions: Iterable[dict], generator: Generator,
+             params: GenerationParams) -> list[dict]:
+    """One verdict row per task (in the tasks' order): the judging of its prediction."""
+    tasks_by_id, preds_by_id = pair_by_id(tasks, predictions, JudgeInputError)
+    check_tasks(tasks_by_id, JudgeInputError)
+    answers = {k: answer_text(p) for k, p in preds_by_id.items()}
+    answered = [(tasks_by_id[k], a) for k, a in answers.items() if not preds_by_id[k].get("error") and a.strip()]
+    judged = {j.id: j for j in judge(answered, generator, params)}
+    who = {"generator": generator.name, "model": generator.model, "params": params.to_dict()}
+    out = []
+    for key, task in tasks_by_id.items():
+        j = judged.get(key)
+        if j is None:
+            why = preds_by_id[key].get("error") or "empty answer"
+            record = {"id": key, "result": 0.0, "orders": {}, "failure": None,
+                      "note": f"no answer from the candidate (a loss): {why}"}
+        else:
+            record = j.to_dict()
+        out.append({**record, "language": task.get("language"), "kind": task.get("kind"), "format": FORMAT,
+                    "prediction_sha256": sha256(answers[key]), "reference_sha256": sha256(task["reference"]),
+                    "judge": who})
     return out

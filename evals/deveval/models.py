@@ -1,9 +1,8 @@
-"""The generators DevEval calls itself (the reference writer at build, the judge at score).
+"""The generator DevEval calls itself: the reference writer at build.
 
-`trace eval NAME predict` builds the candidate's generator, but build and score get only the
-benchmark's Options, so the reference writer and the judge are named there as a spec (plugin
-name, `key=value` options, `key=value` sampling parameters). The judge's spec is recorded in
-every task: whoever scores a tasks file is judged by the same judge with the same parameters.
+`trace eval NAME predict` and `judge` build the candidate's and the judge's generators, but build
+gets only the benchmark's Options, so the reference writer is named there as a spec (plugin
+name, `key=value` options, `key=value` sampling parameters), recorded in every task.
 """
 
 from __future__ import annotations
@@ -46,13 +45,14 @@ def close(generator: Generator) -> None:
 
 
 def ask(generator: Generator, params: GenerationParams, prompts: Sequence[tuple[str, str]],
-        batch_size: int = 8) -> list:
-    """One completion per (id, prompt) one-turn chat, in order; in small batches, because the
-    cache stores a batch's answers when it ends: a stopped build or score resumes from there."""
+        batch_size: int = 8, choices: Sequence[str] | None = None) -> list:
+    """One completion per (id, prompt) one-turn chat, in order, each constrained to `choices`
+    when given; in small batches, because the cache stores a batch's answers when it ends: a
+    stopped build or judge resumes from there."""
     out: list = []
     for i in range(0, len(prompts), max(batch_size, 1)):
         chunk = prompts[i:i + batch_size]
-        got = generator.generate([Request.user(key, text) for key, text in chunk], params)
+        got = generator.generate([Request.user(key, text, choices=choices) for key, text in chunk], params)
         if len(got) != len(chunk):
             raise GeneratorError(f"generator {generator.name!r} gave {len(got)} completions for {len(chunk)} prompts")
         out.extend(got)

@@ -1,9 +1,9 @@
 """DevEval scoring: the candidate's win rate against the references, with a bootstrap 95% interval.
 
-Win rate: the mean of the scored tasks' results (judge.py: 1 a win, 0.5 a tie, 0 a loss, each
-the mean of both orders). A prediction that failed (its `error`) or is empty is a loss without
-asking the judge: the candidate gave no answer. Tasks whose judging failed are not scored; their share
-is `judge_failure_rate`. The interval: percentile bootstrap over the scored tasks (resampled
+Scoring reads the verdicts of the judge phase (judge.verdicts) and asks no model. Win rate: the
+mean of the scored tasks' results (1 a win, 0.5 a tie, 0 a loss, each the mean of both orders;
+a prediction that failed or is empty is a loss). Tasks whose judging failed are not scored;
+their share is `judge_failure_rate`. The interval: percentile bootstrap over the scored tasks (resampled
 with replacement, a fixed seed). Groups: overall, `by_language`, `by_kind`.
 A group with no scored task has NaN rates (printed as nan).
 """
@@ -15,10 +15,8 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable
 
-from ...tracer.contracts import pair_by_id
-from ...tracer.generators import GenerationParams, Generator
-from . import models
-from .judge import judge
+from ...tracer.contracts import answer_text, pair_by_id
+from .judge import FORMAT, check_tasks, sha256
 
 BOOTSTRAP = 1000
 RATES = ("win_rate", "ci_low", "ci_high", "win", "tie", "loss", "judge_failure_rate")
@@ -51,66 +49,52 @@ def summarize(results: list[float], failed: int, resamples: int = BOOTSTRAP) -> 
             "judge_failure_rate": failed / total if total else math.nan, "n": n, "judge_failed": failed}
 
 
-def _judge_spec(tasks: dict[str, dict]) -> dict:
-    specs = {repr(t.get("judge")) for t in tasks.values()}
-    if len(specs) != 1:
-        raise DevEvalError(f"the tasks name {len(specs)} different judges; build them in one run")
-    spec = next(iter(tasks.values())).get("judge")
-    if not isinstance(spec, dict):
-        raise DevEvalError("the tasks name no judge (build them with --judge)")
-    return spec
+def _check_verdict(key: str, verdict: dict, task: dict, prediction: dict) -> None:
+    """A verdict must be of this prediction and this reference, and well formed."""
+    if verdict.get("format") != FORMAT:
+        raise DevEvalError(f"verdict for task id {key!r} is not a {FORMAT} row (from `trace eval deveval judge`)")
+    if verdict.get("prediction_sha256") != sha256(answer_text(prediction)):
+        raise DevEvalError(f"verdict for task id {key!r} judged another prediction: judge these predictions again")
+    if verdict.get("reference_sha256") != sha256(task["reference"]):
+        raise DevEvalError(f"verdict for task id {key!r} judged another reference: judge these tasks again")
+    result = verdict.get("result")
+    if result is not None and result not in (0.0, 0.5, 1.0, 0.25, 0.75):
+        raise DevEvalError(f"verdict for task id {key!r} has result {result!r}")
 
 
-def score(tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list | None = None,
-          generator: Generator | None = None, params: GenerationParams | None = None,
-          resamples: int = BOOTSTRAP) -> dict:
-    """Judge every task's prediction (the judge the tasks name, or `generator`/`params`) and
-    summarize; each task's judging (raw outputs, verdicts, failures) is appended to `per_task`."""
+def score(tasks: Iterable[dict], predictions: Iterable[dict], *, verdicts: Iterable[dict] | None = None,
+          per_task: list | None = None, resamples: int = BOOTSTRAP) -> dict:
+    """The win rate of the predictions by their verdicts (judge.verdicts: every task exactly one,
+    each of that very prediction and reference, all of one judge); each task's verdict is
+    appended to `per_task`."""
+    if verdicts is None:
+        raise DevEvalError("deveval score needs the verdicts of `trace eval deveval judge` (--verdicts)")
+    tasks = list(tasks)
     tasks_by_id, preds_by_id = pair_by_id(tasks, predictions, DevEvalError)
-    if not tasks_by_id:
-        raise DevEvalError("no task")
-    for key, task in tasks_by_id.items():
-        if not isinstance(task.get("reference"), str) or not isinstance(task.get("prompt"), str):
-            raise DevEvalError(f"task id {key!r} has no reference or prompt")
-        if not isinstance(preds_by_id[key].get("prediction") or "", str):
-            raise DevEvalError(f"prediction for task id {key!r} is not a string")
-    owned = generator is None
-    if owned:
-        try:
-            generator, params = models.make(_judge_spec(tasks_by_id))
-        except ValueError as e:
-            raise DevEvalError(f"judge: {e}") from None
-    params = params or GenerationParams(temperature=0.0, max_tokens=512)
-    answered = [(tasks_by_id[k], p["prediction"]) for k, p in preds_by_id.items()
-                if not p.get("error") and (p.get("prediction") or "").strip()]
-    try:
-        judged = {j.id: j for j in judge(answered, generator, params)}
-    finally:
-        if owned:
-            models.close(generator)
+    check_tasks(tasks_by_id, DevEvalError)
+    _, verdicts_by_id = pair_by_id(tasks, verdicts, DevEvalError)
+    judges = {repr(v.get("judge")) for v in verdicts_by_id.values()}
+    if len(judges) != 1:
+        raise DevEvalError(f"the verdicts name {len(judges)} different judges: judge all predictions with one")
     results: dict[str, list[float]] = defaultdict(list)
     failed: dict[str, int] = defaultdict(int)
     for key, task in tasks_by_id.items():
-        j = judged.get(key)
-        if j is None:
-            why = preds_by_id[key].get("error") or "empty"
-            record = {"id": key, "result": 0.0, "orders": {}, "failure": None,
-                      "note": f"no answer from the candidate (a loss): {why}"}
-        else:
-            record = j.to_dict()
-        groups = ("*", f"language:{task.get('language') or '?'}", f"kind:{task.get('kind') or '?'}")
-        for g in groups:
-            if record["result"] is None:
+        verdict = verdicts_by_id[key]
+        try:
+            _check_verdict(key, verdict, task, preds_by_id[key])
+        except ValueError as e:
+            raise DevEvalError(str(e)) from None
+        for g in ("*", f"language:{task.get('language') or '?'}", f"kind:{task.get('kind') or '?'}"):
+            if verdict["result"] is None:
                 failed[g] += 1
             else:
-                results[g].append(record["result"])
+                results[g].append(verdict["result"])
         if per_task is not None:
-            per_task.append({**record, "language": task.get("language"), "kind": task.get("kind"),
-                             "judge": {"generator": generator.name, "model": generator.model}})
+            per_task.append(verdict)
     keys = sorted(set(results) | set(failed))
 
     def group(prefix: str) -> dict:
         return {k.split(":", 1)[1]: summarize(results[k], failed[k], resamples) for k in keys if k.startswith(prefix)}
 
     return {**summarize(results["*"], failed["*"], resamples), "by_language": group("language:"),
-            "by_kind": group("kind:"), "judge": {"generator": generator.name, "model": generator.model}}
+            "by_kind": group("kind:"), "judge": next(iter(verdicts_by_id.values()))["judge"]}

@@ -1,7 +1,8 @@
-"""DevEval: the verdict parser, the two orders and the interval (unit tests of logic), and the
-whole benchmark through `trace eval deveval build|predict|score` with the real small model
-(llama.cpp serving SmolLM2-135M) as reference writer, candidate and judge. Its verdicts are
-poor; the end-to-end test checks the mechanics, not the figures."""
+"""DevEval: the verdict parser, the two orders, the verdicts' ties to what they judged and the
+interval (unit tests of logic), and the whole benchmark through `trace eval deveval
+build|predict|judge|score` with the real small model (llama.cpp serving SmolLM2-135M) as
+reference writer, candidate and judge. Its verdicts are poor, but constrained decoding makes
+every one parse; the end-to-end test checks the mechanics, not the figures."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from test_cli import trace
 
 from codealchemy.evals.deveval import DevEval, read_held_out
-from codealchemy.evals.deveval.judge import ORDERS, VerdictError, candidate_result, judge, parse_verdict
+from codealchemy.evals.deveval.judge import CHOICES, ORDERS, VerdictError, candidate_result, judge, parse_verdict
 from codealchemy.evals.deveval.score import bootstrap_interval, summarize
 from codealchemy.tracer.generators import Completion, GenerationParams
 
@@ -80,10 +81,12 @@ def _first(prompt: str) -> str:
     return prompt.split("[Answer A]\n", 1)[1].split("\n", 1)[0]
 
 
-def test_both_orders_are_asked_and_a_position_bias_is_a_tie():
+def test_both_orders_are_asked_constrained_to_the_verdicts_and_a_position_bias_is_a_tie():
     gen = Scripted(lambda p: "VERDICT: A")
     [j] = judge([(TASK, "CANDIDATE ANSWER")], gen, GenerationParams())
     assert [_first(r.text()) for r in gen.asked] == ["CANDIDATE ANSWER", "REFERENCE ANSWER"]
+    assert all(r.choices == CHOICES for r in gen.asked)
+    assert all(parse_verdict(c) == c.split()[-1] for c in CHOICES)
     assert [r.id for r in gen.asked] == [f"python-explain-1/{o}" for o in ORDERS]
     assert j.result == 0.5 and j.failure is None
     assert {o: j.orders[o]["verdict"] for o in ORDERS} == {"candidate_first": "A", "reference_first": "A"}
@@ -116,8 +119,11 @@ def test_score_counts_failed_judging_apart_and_a_failed_prediction_as_a_loss():
 
     gen = Scripted(answer)
     each: list = []
-    got = DevEval().score(tasks, preds, per_task=each, generator=gen, params=GenerationParams())
+    verdicts = DevEval().judge(tasks, preds, gen, GenerationParams())
     assert len(gen.asked) == 4       # the failed prediction is not judged
+    assert all(v["judge"] == {"generator": "scripted", "model": "scripted", "params": GenerationParams().to_dict()}
+               for v in verdicts)
+    got = DevEval().score(tasks, preds, verdicts=verdicts, per_task=each)
     assert (got["n"], got["judge_failed"], got["win_rate"]) == (2, 1, 0.5)   # t0 a win, t2 a loss
     assert got["by_language"]["python"]["n"] == 1 and got["by_language"]["python"]["judge_failed"] == 1
     assert got["by_language"]["c"]["win_rate"] == 0.0 and got["by_kind"]["explain"]["n"] == 2
@@ -134,13 +140,33 @@ def test_the_bootstrap_interval_holds_the_mean_and_narrows_with_more_tasks():
     assert math.isnan(summarize([], 2)["win_rate"]) and summarize([], 2)["judge_failure_rate"] == 1.0
 
 
-def test_build_needs_the_held_out_manifest_the_reference_writer_and_the_judge(tmp_path):
+def test_verdicts_must_be_of_these_predictions_and_references_and_of_one_judge():
+    tasks = [dict(TASK, id=f"t{i}") for i in range(2)]
+    preds = [{"id": "t0", "prediction": "good"}, {"id": "t1", "prediction": "<think>hm</think>\ngood"}]
+    verdicts = DevEval().judge(tasks, preds, Scripted(lambda p: "VERDICT: TIE"), GenerationParams())
+    assert verdicts[0]["prediction_sha256"] == verdicts[1]["prediction_sha256"]  # reasoning is not the answer
+    assert DevEval().score(tasks, preds, verdicts=verdicts)["win_rate"] == 0.5
+    with pytest.raises(ValueError, match="needs the verdicts"):
+        DevEval().score(tasks, preds)
+    other = [dict(preds[0], prediction="better"), preds[1]]
+    with pytest.raises(ValueError, match="'t0' judged another prediction"):
+        DevEval().score(tasks, other, verdicts=verdicts)
+    with pytest.raises(ValueError, match="'t1' judged another reference"):
+        DevEval().score([tasks[0], dict(tasks[1], reference="new")], preds, verdicts=verdicts)
+    with pytest.raises(ValueError, match="no prediction for task id 't1'"):
+        DevEval().score(tasks, preds, verdicts=verdicts[:1])
+    mixed = [verdicts[0], dict(verdicts[1], judge={"generator": "x", "model": "y", "params": {}})]
+    with pytest.raises(ValueError, match="2 different judges"):
+        DevEval().score(tasks, preds, verdicts=mixed)
+
+
+def test_build_needs_the_held_out_manifest_and_the_reference_writer(tmp_path):
     (tmp_path / "seeds").mkdir()
     for name, code in SEEDS.items():
         (tmp_path / "seeds" / name).write_text(code)
     r = trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", cwd=tmp_path)
     assert r.returncode == 2
-    assert "--held-out, --reference-generator, --judge" in r.stdout + r.stderr
+    assert "--held-out, --reference-generator" in r.stdout + r.stderr
     assert not (tmp_path / "tasks.jsonl").exists()
 
 
@@ -152,8 +178,7 @@ def test_deveval_end_to_end_with_the_small_model(small_model_args, llama_server,
     server = f"base_url={llama_server.base_url},model={llama_server.model},api_key="
     r = trace("eval", "deveval", "build", seeds, "--out", "tasks.jsonl", "--held-out", "heldout.jsonl",
               "--reference-generator", "openai", "--reference-options", server,
-              "--reference-params", "max_tokens=40", "--judge", "openai", "--judge-options", server,
-              "--judge-params", "temperature=0,max_tokens=48", cwd=tmp_path)
+              "--reference-params", "max_tokens=40", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "left out 1: fewer than 3 lines" in r.stderr
     tasks = [json.loads(line) for line in (tmp_path / "tasks.jsonl").read_text().splitlines()]
@@ -161,19 +186,24 @@ def test_deveval_end_to_end_with_the_small_model(small_model_args, llama_server,
     assert {t["kind"] for t in tasks if t["language"] == "python"} == {"explain", "refactor"}
     for t in tasks:
         assert t["reference"].strip() and SEEDS[t["source_id"].rsplit("/", 1)[-1]].rstrip("\n") in t["prompt"]
-        assert t["judge"]["generator"] == "openai" and t["judge"]["params"]["max_tokens"] == 48
+        assert t["reference_generator"]["generator"] == "openai"
     want = {hashlib.sha256(c.encode()).hexdigest() for n, c in SEEDS.items() if n != "tiny.py"}
     assert read_held_out(tmp_path / "heldout.jsonl") == want == {t["sha256"] for t in tasks}
 
     r = trace("eval", "deveval", "predict", "tasks.jsonl", *small_model_args, "--param", "max_tokens=24",
               "--out", "preds.jsonl", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    r = trace("eval", "deveval", "score", "tasks.jsonl", "preds.jsonl", "--json", "--per-task", "judged.jsonl",
-              cwd=tmp_path)
+    # the judge: the same server, told that it takes llama.cpp's grammar, so every verdict parses
+    r = trace("eval", "deveval", "judge", "tasks.jsonl", "preds.jsonl", *small_model_args, "--option", "constrain=gbnf",
+              "--param", "max_tokens=8", "--out", "verdicts.jsonl", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = trace("eval", "deveval", "score", "tasks.jsonl", "preds.jsonl", "--verdicts", "verdicts.jsonl", "--json",
+              "--per-task", "judged.jsonl", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     got = json.loads(r.stdout)
     judged = [json.loads(line) for line in (tmp_path / "judged.jsonl").read_text().splitlines()]
-    assert len(judged) == 4 and got["n"] + got["judge_failed"] == 4
+    assert len(judged) == 4 and (got["n"], got["judge_failed"]) == (4, 0), judged
+    assert got["judge"]["generator"] == "openai" and got["judge"]["params"]["max_tokens"] == 8
     for j in judged:
         assert set(j["orders"]) == set(ORDERS)
         for entry in j["orders"].values():
@@ -181,10 +211,12 @@ def test_deveval_end_to_end_with_the_small_model(small_model_args, llama_server,
         assert (j["result"] is None) == (j["failure"] is not None)
     assert set(got["by_language"]) == {"python", "javascript", "c"}
     assert set(got["by_kind"]) == {"explain", "refactor"}
-    if got["n"]:
-        assert got["ci_low"] <= got["win_rate"] <= got["ci_high"]
-    table = trace("eval", "deveval", "score", "tasks.jsonl", "preds.jsonl", cwd=tmp_path)
+    assert got["ci_low"] <= got["win_rate"] <= got["ci_high"]
+    table = trace("eval", "deveval", "score", "tasks.jsonl", "preds.jsonl", "--verdicts", "verdicts.jsonl",
+                  cwd=tmp_path)
     assert table.returncode == 0 and "win rate" in table.stdout and "javascript" in table.stdout
+    bare = trace("eval", "deveval", "score", "tasks.jsonl", "preds.jsonl", cwd=tmp_path)
+    assert bare.returncode == 2 and "--verdicts" in bare.stdout + bare.stderr
 
 
 def test_build_with_default_generator_options_reaches_the_reference_writer(tmp_path):
@@ -193,7 +225,7 @@ def test_build_with_default_generator_options_reaches_the_reference_writer(tmp_p
         (tmp_path / "seeds" / name).write_text(code)
     (tmp_path / "none.jsonl").write_text("")
     r = trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.jsonl",
-              "--reference-generator", "file", "--reference-options", "path=none.jsonl", "--judge", "file",
+              "--reference-generator", "file", "--reference-options", "path=none.jsonl",
               cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr        # every reference failed: no task, each one said
     assert r.stderr.count("left out 1: reference failed: none.jsonl has no completion") == 4, r.stderr
@@ -208,7 +240,7 @@ def test_the_held_out_manifest_decontaminates_training_rows(tmp_path):
         (tmp_path / "seeds" / name).write_text(code)
     (tmp_path / "none.jsonl").write_text("")
     trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.jsonl",
-          "--reference-generator", "file", "--reference-options", "path=none.jsonl", "--judge", "file", cwd=tmp_path)
+          "--reference-generator", "file", "--reference-options", "path=none.jsonl", cwd=tmp_path)
     fib = hashlib.sha256(SEEDS["fib.py"].encode()).hexdigest()
     rows = [{"text": "a", "source_sha256": fib},                                      # the seed itself
             {"text": "b", "raw": SEEDS["sum.js"].replace("sum", "total")},            # its near copy
@@ -221,5 +253,5 @@ def test_a_held_out_manifest_that_is_not_json_lines_is_refused(tmp_path):
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "fib.py").write_text(SEEDS["fib.py"])
     r = trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.txt",
-              "--reference-generator", "file", "--reference-options", "path=x", "--judge", "file", cwd=tmp_path)
+              "--reference-generator", "file", "--reference-options", "path=x", cwd=tmp_path)
     assert r.returncode == 2 and "name it NAME.jsonl" in r.stdout + r.stderr

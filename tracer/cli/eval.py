@@ -1,8 +1,9 @@
-"""`trace eval BENCH build|predict|score`: every registered benchmark, built from the registry.
+"""`trace eval BENCH build|predict|judge|score`: every registered benchmark, built from the registry.
 
 A benchmark's Options dataclass gives `build`'s typed options (`trace eval NAME build --help`);
-`predict` asks any generator plugin; `score` prints a table or JSON. Built-in and third-party
-benchmarks are reached the same way.
+`predict` asks any generator plugin; `judge` (for a benchmark that defines one) has a generator
+judge the predictions, and `score` then reads those verdicts (`--verdicts`); `score` prints a
+table or JSON. Built-in and third-party benchmarks are reached the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import plugins, records, rows
-from ..contracts import Benchmark, make_options, missing_members, options_of
+from ..contracts import Benchmark, has_judge, make_options, missing_members, options_of
 from .options import ANY_ARGS, fail, typed_parameters, unusable, with_signature
 
 Tasks = Annotated[Path, typer.Argument(help="Tasks, JSON lines (from `trace eval NAME build`).")]
@@ -43,7 +44,11 @@ def build() -> typer.Typer:
             group.command("build", help="Choose inputs of SOURCE and write the benchmark's tasks.")(
                 with_signature(_build_command(name, factory), _BUILD + params))
         group.command("predict")(_predict_command(name, factory))
-        group.command("score")(_score_command(name, factory))
+        if has_judge(factory):
+            group.command("judge")(_judge_command(name, factory))
+            group.command("score")(_judged_score_command(name, factory))
+        else:
+            group.command("score")(_score_command(name, factory))
     return app
 
 
@@ -97,40 +102,61 @@ def _build_command(name: str, factory: Any):
     return command
 
 
-def _predict_command(name: str, factory: Any):
-    def predict(
-        tasks: Tasks,
-        generator: Annotated[str, typer.Option("--generator", "-g", help="A generator plugin, e.g. file.")],
-        out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the predictions (JSON lines).")],
-        option: Annotated[list[str] | None, typer.Option(
-            "--option", "-O", help="Generator option key=value (repeatable), e.g. path=completions.jsonl.")] = None,
-        param: Annotated[list[str] | None, typer.Option(
-            "--param", "-p", help="Sampling parameter key=value (repeatable), e.g. temperature=0.")] = None,
-        no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model again; store nothing.")] = False,
-        cache_dir: Annotated[Path | None, typer.Option(
-            help="The response cache (default $CODEALCHEMY_CACHE, else ~/.cache/codealchemy).")] = None,
-    ) -> None:
-        """Ask a generator for each task's prediction; writes {"id", "prediction"} lines."""
-        from ..generators import GenerationParams, GeneratorError, parse_options
-        from ..generators import Generator as GeneratorProtocol
-        from ..generators.cache import with_cache
+Generator = Annotated[str, typer.Option("--generator", "-g", help="A generator plugin, e.g. file.")]
+GeneratorOptions = Annotated[list[str] | None, typer.Option(
+    "--option", "-O", help="Generator option key=value (repeatable), e.g. path=completions.jsonl.")]
+Params = Annotated[list[str] | None, typer.Option(
+    "--param", "-p", help="Sampling parameter key=value (repeatable), e.g. temperature=0.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask the model again; store nothing.")]
+CacheDir = Annotated[Path | None, typer.Option(
+    help="The response cache (default $CODEALCHEMY_CACHE, else ~/.cache/codealchemy).")]
+Predictions = Annotated[Path, typer.Argument(help='Predictions, JSON lines {"id", "prediction"}.')]
 
-        factories = plugins.generators()
-        if generator not in factories:
-            raise fail(f"unknown generator {generator!r} (known: {', '.join(sorted(factories)) or 'none'})")
-        try:
-            task_rows = rows.load_jsonl(tasks, "tasks")
-            params = GenerationParams.from_pairs(param or [])
-            gen = factories[generator](**parse_options(option or []))
-        except (GeneratorError, ValueError, TypeError) as e:
-            raise fail(str(e)) from None
-        if not isinstance(gen, GeneratorProtocol):
-            raise fail(f"generator {generator!r} has no generate(requests, params)")
+
+def _generator(generator: str, option: list[str] | None, param: list[str] | None, no_cache: bool,
+               cache_dir: Path | None):
+    """The named generator plugin behind the response cache, and the sampling parameters."""
+    from ..generators import GenerationParams, GeneratorError, parse_options
+    from ..generators import Generator as GeneratorProtocol
+    from ..generators.cache import with_cache
+
+    factories = plugins.generators()
+    if generator not in factories:
+        raise fail(f"unknown generator {generator!r} (known: {', '.join(sorted(factories)) or 'none'})")
+    try:
+        params = GenerationParams.from_pairs(param or [])
+        gen = factories[generator](**parse_options(option or []))
+    except (GeneratorError, ValueError, TypeError) as e:
+        raise fail(str(e)) from None
+    if not isinstance(gen, GeneratorProtocol):
+        raise fail(f"generator {generator!r} has no generate(requests, params)")
+    return with_cache(gen, cache_dir, enabled=not no_cache), params
+
+
+def _load(path: Path, what: str) -> list[dict]:
+    try:
+        return rows.load_jsonl(path, what)
+    except ValueError as e:
+        raise fail(str(e)) from None
+
+
+def _predict_command(name: str, factory: Any):
+    def predict(tasks: Tasks, generator: Generator,
+                out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the predictions (JSON lines).")],
+                option: GeneratorOptions = None, param: Params = None, no_cache: NoCache = False,
+                cache_dir: CacheDir = None) -> None:
+        """Ask a generator for each task's prediction; writes {"id", "prediction", "raw_output", ...} lines."""
+        from ..generators import GeneratorError
+
+        gen, params = _generator(generator, option, param, no_cache, cache_dir)
+        task_rows = _load(tasks, "tasks")
         bench = _bench(name, factory, {})
         try:
-            predictions = bench.predict(task_rows, with_cache(gen, cache_dir, enabled=not no_cache), params)
+            predictions = bench.predict(task_rows, gen, params)
         except (GeneratorError, ValueError) as e:
             raise fail(str(e)) from None
+        finally:
+            _close(gen)
         rows.write_jsonl(predictions, out)
         failed = sum(1 for p in predictions if p.get("error"))
         note = f" ({failed} failed: their rows have an error and an empty prediction)" if failed else ""
@@ -138,29 +164,74 @@ def _predict_command(name: str, factory: Any):
     return predict
 
 
-def _score_command(name: str, factory: Any):
-    def score(
-        tasks: Tasks,
-        predictions: Annotated[Path, typer.Argument(help='Predictions, JSON lines {"id", "prediction"}.')],
-        json_out: Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object.")] = False,
-        per_task: Annotated[Path | None, typer.Option(help="Also write each task's scores here (JSON lines).")] = None,
-    ) -> None:
-        """Score predictions against the tasks, overall and by language (fractions in [0, 1])."""
+def _judge_command(name: str, factory: Any):
+    def judge(tasks: Tasks, predictions: Predictions, generator: Generator,
+              out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the verdicts (JSON lines).")],
+              option: GeneratorOptions = None, param: Params = None, no_cache: NoCache = False,
+              cache_dir: CacheDir = None) -> None:
+        """Have a generator judge each task's prediction; writes one verdict line per task for `score --verdicts`."""
+        from ..generators import GeneratorError
+
+        gen, params = _generator(generator, option, param, no_cache, cache_dir)
+        task_rows, prediction_rows = _load(tasks, "tasks"), _load(predictions, "predictions")
         bench = _bench(name, factory, {})
-        each: list | None = [] if per_task is not None else None
         try:
-            result = bench.score(rows.load_jsonl(tasks, "tasks"), rows.load_jsonl(predictions, "predictions"),
-                                 per_task=each)
-        except ValueError as e:
+            verdicts = bench.judge(task_rows, prediction_rows, gen, params)
+        except (GeneratorError, ValueError) as e:
             raise fail(str(e)) from None
-        if per_task is not None:
-            rows.write_jsonl(each, per_task)
-        if json_out:
-            print(json.dumps(result))
-            return
-        metrics = [k for k, v in result.items() if isinstance(v, float)]
-        table = Table("language", "n", *(m.replace("_", " ") for m in metrics))
-        for lang, s in [*result.get("by_language", {}).items(), ("all", result)]:
-            table.add_row(lang, str(s.get("n", "")), *(f"{100 * s[m]:.2f}" for m in metrics))
-        Console().print(table)
+        finally:
+            _close(gen)
+        rows.write_jsonl(verdicts, out)
+        failed = sum(1 for v in verdicts if v.get("failure"))
+        note = f" ({failed} could not be judged: see their failure and raw outputs)" if failed else ""
+        print(f"trace: wrote {len(verdicts)} verdicts to {out}{note}", file=sys.stderr)
+    return judge
+
+
+def _close(generator: Any) -> None:
+    close = getattr(generator, "close", None)
+    if close is not None:
+        close()
+
+
+JsonOut = Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object.")]
+PerTask = Annotated[Path | None, typer.Option(help="Also write each task's scores here (JSON lines).")]
+
+
+def _score_command(name: str, factory: Any):
+    def score(tasks: Tasks, predictions: Predictions, json_out: JsonOut = False, per_task: PerTask = None) -> None:
+        """Score predictions against the tasks, overall and by language (fractions in [0, 1])."""
+        _score(name, factory, tasks, predictions, json_out, per_task, {})
     return score
+
+
+def _judged_score_command(name: str, factory: Any):
+    def score(tasks: Tasks, predictions: Predictions,
+              verdicts: Annotated[Path, typer.Option(help="The verdicts of `trace eval NAME judge` (JSON lines).")],
+              json_out: JsonOut = False, per_task: PerTask = None) -> None:
+        """Score predictions by their verdicts, overall and by language (fractions in [0, 1])."""
+        _score(name, factory, tasks, predictions, json_out, per_task, {"verdicts": _load(verdicts, "verdicts")})
+    return score
+
+
+def _score(name: str, factory: Any, tasks: Path, predictions: Path, json_out: bool, per_task: Path | None,
+           extra: dict) -> None:
+    bench = _bench(name, factory, {})
+    each: list | None = [] if per_task is not None else None
+    try:
+        result = bench.score(_load(tasks, "tasks"), _load(predictions, "predictions"), per_task=each, **extra)
+    except ValueError as e:
+        raise fail(str(e)) from None
+    if per_task is not None:
+        rows.write_jsonl(each, per_task)
+    if json_out:
+        print(json.dumps(result))
+        return
+    unavailable = result.get("unavailable", {})
+    metrics = [k for k, v in result.items() if isinstance(v, float) or (v is None and k in unavailable)]
+    table = Table("language", "n", *(m.replace("_", " ") for m in metrics))
+    for lang, s in [*result.get("by_language", {}).items(), ("all", result)]:
+        table.add_row(lang, str(s.get("n", "")), *("n/a" if s.get(m) is None else f"{100 * s[m]:.2f}" for m in metrics))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # piped: no wrapped headers
+    for metric, why in unavailable.items():
+        print(f"trace: {metric} unavailable: {why}", file=sys.stderr)
