@@ -31,7 +31,7 @@ python3 scripts/toolchains.py prepare
 if ! .venv/bin/python -c 'import codealchemy.tracer, pytest' 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[test,eval]'
   touch .venv/.installed
 fi
 bash scripts/llm.sh  # the local LLM (llama.cpp, wheel built once and cached) and its small model
