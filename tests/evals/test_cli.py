@@ -19,6 +19,7 @@ import pytest
 from te_programs import JAVASCRIPT, PYTHON, C
 from typer.testing import CliRunner
 
+from codealchemy.evals.traceeval.metrics import METRICS
 from codealchemy.tracer import records
 from codealchemy.tracer.cli import build_app
 
@@ -95,10 +96,10 @@ def _round_trip(dump: Path, work: Path) -> dict:
         r = trace("eval", "traceeval", "score", "tasks.jsonl", f"{name}.jsonl", "--json", cwd=work)
         assert r.returncode == 0, r.stderr
         scores[name] = json.loads(r.stdout)
-    assert set(scores["ref"]) == {"exact_match", "rouge2", "step_accuracy", "n", "by_language"}
-    assert scores["ref"]["n"] == len(tasks)
+    assert set(scores["ref"]) == {*METRICS, "n", "by_language", "unavailable"}
+    assert scores["ref"]["n"] == len(tasks) and scores["ref"]["unavailable"] == {}
     assert set(scores["ref"]["by_language"]) == {t["language"] for t in tasks}
-    for metric in ("exact_match", "rouge2", "step_accuracy"):
+    for metric in METRICS:
         assert scores["ref"][metric] == 1.0 and scores["empty"][metric] == 0.0
         assert 0.0 <= scores["half"][metric] <= 1.0
         for lang in scores["ref"]["by_language"].values():

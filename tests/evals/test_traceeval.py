@@ -11,6 +11,7 @@ from te_pytrace import trace_python, write_dump
 
 from codealchemy.evals.traceeval import BuildOptions, TraceEval, TraceEvalError
 from codealchemy.evals.traceeval.build import SHINGLE, _bucket, jaccard, shingles
+from codealchemy.evals.traceeval.metrics import METRICS
 from codealchemy.tracer import plugins, records
 from codealchemy.tracer.render_text import FORMAT_HELP, numbered, render
 
@@ -137,11 +138,11 @@ def test_score_by_language_and_fractions(py_dump):
     preds = [{"id": t["id"], "prediction": t["reference"] if i % 2 == 0 else ""} for i, t in enumerate(tasks)]
     per_task: list = []
     result = bench.score(tasks, preds, per_task=per_task)
-    assert set(result) == {"exact_match", "rouge2", "step_accuracy", "n", "by_language"}
+    assert set(result) == {*METRICS, "n", "by_language", "unavailable"}
     assert result["n"] == len(tasks) and set(result["by_language"]) == {"python", "javascript"}
     assert sum(s["n"] for s in result["by_language"].values()) == len(tasks)
     right = sum(1 for i in range(len(tasks)) if i % 2 == 0)
-    for metric in ("exact_match", "rouge2", "step_accuracy"):
+    for metric in METRICS:
         assert result[metric] == pytest.approx(right / len(tasks))
         assert result[metric] == pytest.approx(sum(p[metric] for p in per_task) / len(per_task))
 
