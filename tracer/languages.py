@@ -41,6 +41,8 @@ class Runtime:
     dir: Path | None = None
     #: regexes with (?P<module>) for the error a missing library gives (status missing_dependency)
     missing_dependency: tuple[str, ...] = ()
+    #: [driver]: what an entry point is, the file's functions, how a driver joins it (tracer/drivers.py)
+    driver: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> Runtime:
@@ -49,7 +51,8 @@ class Runtime:
                    env=dict(data.get("env", {})), limits=dict(data.get("limits", {})),
                    toolchain=dict(data.get("toolchain", {})), diagnostic=data.get("diagnostic"),
                    compile_server=data.get("compile_server"), dir=folder,
-                   missing_dependency=_module_patterns(data.get("missing_dependency", ()), folder))
+                   missing_dependency=_module_patterns(data.get("missing_dependency", ()), folder),
+                   driver=dict(data.get("driver", {})))
 
     def missing_tools(self) -> list[str]:
         """Executables the runtime needs that are not on PATH."""
