@@ -24,11 +24,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from . import __version__, plugins, records
+from . import __version__, drivers, plugins, records
 from .corpus import Item, Shard, shards
+from .drivers import trace_input
 from .limits import Limits
 from .pipeline import ShardOutput
-from .tracing import TOOL, trace_input
+from .tracing import TOOL
 
 MAX_SHARD = 64        # inputs per shard, when chosen by corpus size
 SHARDS_WANTED = 64    # shards a small corpus is cut into (at least MIN_SHARD inputs each)
@@ -49,6 +50,12 @@ class Settings:
     shard_size: int = 0    # 0: by corpus size (auto_shard_size)
     max_input_bytes: int = Limits.max_source_bytes   # larger inputs are failures, never read whole
     tool: str = __version__
+    #: the generator that writes drivers for files without an entry point (tracer/drivers.py),
+    #: its options and sampling params as JSON, and the driver prompt's version
+    driver_generator: str | None = None
+    driver_options: str = "{}"
+    driver_params: str = "{}"
+    driver_prompt: str | None = None
 
 
 def plan(settings: Settings) -> list[Shard]:
@@ -66,7 +73,11 @@ class TraceStep:
     name: ClassVar[str] = "trace"
 
     def settings(self) -> dict:
-        return asdict(self.config)
+        """Without a driver generator, the settings of before drivers (a dump made then resumes)."""
+        values = asdict(self.config)
+        if self.config.driver_generator is None:
+            values = {k: v for k, v in values.items() if not k.startswith("driver_")}
+        return values
 
     def run(self, shard: Shard, out: ShardOutput) -> None:
         config = self.config
@@ -80,8 +91,8 @@ class TraceStep:
                     if wanted and _language_of(registry, item) not in wanted:
                         out.done("filtered")
                         continue
-                    trace = list(trace_input(item.source, item.content, language=item.language,
-                                             backend=backend, overrides=overrides, error=item.error))
+                    trace = trace_input(item.source, item.content, language=item.language, backend=backend,
+                                        overrides=overrides, error=item.error, drivers=_drivers(config))
                     trace[0]["input"] = item.input
                     entry = writer.add(trace)
                 except Exception as e:   # a bug of ours or a host failure on this input: its record says which
@@ -95,6 +106,12 @@ def failure(item: Item, error: Exception, backend) -> list[dict]:
                            backend=backend.name, sandbox=getattr(backend, "sandbox", None), input=item.input),
             records.footer(status="input_error", exception=type(error).__name__,
                            reason=f"could not be traced: {type(error).__name__}: {error}")]
+
+
+def _drivers(config: Settings) -> drivers.Drivers | None:
+    if config.driver_generator is None:
+        return None
+    return drivers.shared(config.driver_generator, config.driver_options, config.driver_params)
 
 
 @functools.cache

@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .. import records
+from .. import drivers, plugins, records
 from ..instrument import Failure, Skip, instrument
 from ..languages import UnknownLanguage
 from ..limits import resolve
-from ..tracing import InputError, detect, read_source, trace_file
+from ..tracing import InputError, detect, read_source
 from . import options
 from .render import render
 
@@ -26,6 +26,38 @@ EXIT_PROGRAM, EXIT_INPUT, EXIT_SANDBOX = 1, 2, 3
 def fail(message: str, code: int) -> typer.Exit:
     print(f"trace: {message}", file=sys.stderr)
     return typer.Exit(code)
+
+
+DriverGenerator = Annotated[str | None, typer.Option(
+    "--driver-generator", help="Generator (see `trace plugins list`) that writes a driver for a file with no entry "
+    "point; kept only if it runs and reaches the file's functions.")]
+DriverOption = Annotated[list[str] | None, typer.Option(
+    "--driver-option", help="Option key=value of the driver generator (repeatable), e.g. path=drivers.jsonl.")]
+DriverParam = Annotated[list[str] | None, typer.Option(
+    "--driver-param", help="Sampling parameter key=value for the driver generator (repeatable), e.g. max_tokens=512.")]
+
+
+def driver_settings(generator: str | None, option: list[str] | None, param: list[str] | None) -> tuple | None:
+    """(generator, options JSON, params JSON) for `drivers.shared`, checked now (a bad option fails
+    here, in one line, not at the first file); None without a generator."""
+    from ..generators import GenerationParams, GeneratorError, parse_options
+
+    if generator is None:
+        if option or param:
+            raise typer.BadParameter("--driver-option and --driver-param need --driver-generator")
+        return None
+    if generator not in plugins.generators():
+        raise typer.BadParameter(f"unknown generator {generator!r} (known: {', '.join(sorted(plugins.generators()))})")
+    try:
+        options = parse_options(option or [])
+        params = GenerationParams.from_pairs(param or []).to_dict()
+        made = plugins.generators()[generator](**options)
+    except (GeneratorError, TypeError, ValueError) as e:
+        raise typer.BadParameter(f"driver generator {generator}: {e}") from None
+    close = getattr(made, "close", None)
+    if close is not None:
+        close()
+    return generator, json.dumps(options, sort_keys=True), json.dumps(params, sort_keys=True)
 
 
 def exit_code(footer: dict) -> int:
@@ -52,13 +84,17 @@ def register(app: typer.Typer) -> None:
         max_output: options.MaxOutput = None,
         backend: options.Backend = "local",
         sandbox: options.Sandbox = "bwrap",
+        driver_generator: DriverGenerator = None,
+        driver_option: DriverOption = None,
+        driver_param: DriverParam = None,
     ) -> None:
         """Instrument FILE, run it in the sandbox and show its trace."""
         overrides = options.limit_overrides(timeout, memory, max_events, max_output)
+        with_driver = driver_settings(driver_generator, driver_option, driver_param)
         if show_instrumented:
             _print_instrumented(file, language, overrides)
-        trace = list(trace_file(file, language=language, backend=options.make_backend(backend, sandbox),
-                                overrides=overrides))
+        trace = drivers.trace_input(str(file), None, language=language, backend=options.make_backend(backend, sandbox),
+                                    overrides=overrides, drivers=drivers.shared(*with_driver) if with_driver else None)
         if json_out:
             for line in records.to_json_lines(trace):
                 print(line)
