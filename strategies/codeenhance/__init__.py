@@ -1,7 +1,9 @@
 """CodeEnhance: quality-aware rewriting of a seed file, verified by running the rewrite.
 
 Per seed: the model rates the file with a rubric (`prompts/rate.txt`, SwallowCode-v2's style:
-the score is the last `Rating: [[X]]`, 0-10, parsed strictly), rewrites it in passes (style-
+the score is the last `Rating: [[X]]`, 0-10, parsed strictly; the request carries the eleven
+rating lines as its choices, so a generator that constrains decoding gets one even from a
+tiny model, and the others' answers are parsed as they are), rewrites it in passes (style-
 guided, then optimizing: `prompts/rewrite_<pass>.txt`, each on the previous pass's code), and
 rates the rewrite. Then the rewrite is checked: it must parse (tree-sitter; the seed's own
 flag is `raw_has_syntax_error_tree_sitter`), and where the seed runs to its end under the
@@ -34,6 +36,7 @@ NAME = "codeenhance"
 PASSES = ("style", "optimize")
 RATING = re.compile(r"Rating:\s*\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
 MAX_RATING = 10.0
+RATINGS = tuple(f"Rating: [[{n}]]" for n in range(int(MAX_RATING) + 1))
 
 
 def parse_rating(text: str) -> float | None:
@@ -114,7 +117,8 @@ class CodeEnhance(CheckedStrategy):
     def _rate(self, seeds: list[_Seed], column: str) -> None:
         live = [s for s in seeds if s.failed is None]
         requests = [Request.user(f"{s.inp.id}#{column}",
-                                 self.prompts["rate"].substitute(**code_vars(s.inp, s.code)).strip()) for s in live]
+                                 self.prompts["rate"].substitute(**code_vars(s.inp, s.code)).strip(), choices=RATINGS)
+                    for s in live]
         for s, c in zip(live, ask(self.generator, requests, self.params), strict=True):
             score = parse_rating(c.text)
             s.cols[f"{column}_output"] = c.text

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from mixed import MIXED, Scripted
 
-from codealchemy.strategies.codeenhance import CodeEnhance, parse_rating
+from codealchemy.strategies.codeenhance import RATINGS, CodeEnhance, parse_rating
 from codealchemy.tracer.generators import GenerationParams
 from codealchemy.tracer.testing import check_rows, inputs
 
@@ -75,3 +75,14 @@ def test_against_the_small_model_every_seed_is_a_row(small_model, mixed_corpus):
             assert r["raw_output"]           # what the model said is kept, whatever became of it
         if r["status"] == "ok":
             assert r["rewritten"] and isinstance(r["rewritten_quality"], float) and r["verification"]
+
+
+def test_under_the_grammar_the_small_model_always_gives_a_rating(llama_server, mixed_corpus):
+    from codealchemy.tracer.generators.openai import OpenAIGenerator
+
+    with OpenAIGenerator(model=llama_server.model, base_url=llama_server.base_url, api_key="", concurrency=4,
+                         constrain="gbnf") as gen:
+        got = _run(CodeEnhance(passes=("style",)), gen, mixed_corpus, max_tokens=48)
+    assert len(got) == len(MIXED) and "unparsed_rating" not in {r["status"] for r in got}
+    for r in got:
+        assert r["raw_quality_output"] in RATINGS and r["raw_quality"] == parse_rating(r["raw_quality_output"])
