@@ -11,29 +11,18 @@ A group with no scored task has NaN rates (printed as nan).
 from __future__ import annotations
 
 import math
-import random
 from collections import defaultdict
 from collections.abc import Iterable
 
 from ...tracer.contracts import answer_text, pair_by_id
+from ..stats import BOOTSTRAP, bootstrap_interval
 from .judge import FORMAT, check_tasks, sha256
 
-BOOTSTRAP = 1000
 RATES = ("win_rate", "ci_low", "ci_high", "win", "tie", "loss", "judge_failure_rate")
 
 
 class DevEvalError(ValueError):
     """Bad tasks or predictions (one line naming the culprit)."""
-
-
-def bootstrap_interval(results: list[float], resamples: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
-    """The 2.5th and 97.5th percentiles of the mean over resamples of `results`."""
-    if not results:
-        return math.nan, math.nan
-    rng = random.Random(seed)
-    n = len(results)
-    means = sorted(sum(rng.choices(results, k=n)) / n for _ in range(resamples))
-    return means[int(0.025 * (resamples - 1))], means[math.ceil(0.975 * (resamples - 1))]
 
 
 def summarize(results: list[float], failed: int, resamples: int = BOOTSTRAP) -> dict:

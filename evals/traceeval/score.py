@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from ...tracer.contracts import answer_text, pair_by_id
+from ..stats import BOOTSTRAP, bootstrap_intervals
 from .metrics import METRICS, score_one, unavailable
 
 
@@ -13,15 +14,19 @@ class TraceEvalError(ValueError):
     """Bad tasks or predictions; the message is one line that names the culprit."""
 
 
-def score(tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list | None = None) -> dict:
-    """`{metric: mean, "n", "by_language": {lang: {... "n"}}, "unavailable": {metric: why}}`, each
-    metric (metrics.METRICS) the mean over tasks, a fraction in [0, 1], or None when it cannot be
-    had here. A prediction is scored without the model's reasoning (`<think>…</think>`). Every
-    task needs exactly one prediction and every prediction a task: a missing or extra id raises
-    TraceEvalError naming it. Pass a list as `per_task` to get each task's scores appended to it."""
+def score(tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list | None = None,
+          resamples: int = BOOTSTRAP) -> dict:
+    """`{metric: mean, "n", "intervals": {metric: [low, high]}, "by_language": {lang: {same}},
+    "unavailable": {metric: why}}`, each metric (metrics.METRICS) the mean over tasks, a
+    fraction in [0, 1], or None when it cannot be had here; `intervals` the bootstrap 95%
+    interval of each mean (evals.stats). A prediction is scored without the model's reasoning
+    (`<think>…</think>`). Every task needs exactly one prediction and every prediction a task: a
+    missing or extra id raises TraceEvalError naming it. Pass a list as `per_task` to get each
+    task's scores appended to it."""
     tasks_by_id, preds_by_id = pair_by_id(tasks, predictions, TraceEvalError)
-    sums: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(METRICS, 0.0))
-    counts: dict[str, int] = defaultdict(int)
+    missing = unavailable()
+    names = [name for name in METRICS if name not in missing]
+    columns: dict[str, dict[str, list[float]]] = defaultdict(lambda: {name: [] for name in names})
     for key, task in tasks_by_id.items():
         try:
             prediction = answer_text(preds_by_id[key])
@@ -34,16 +39,15 @@ def score(tasks: Iterable[dict], predictions: Iterable[dict], *, per_task: list 
         if per_task is not None:
             per_task.append({"id": key, "language": task.get("language"), **scores})
         for lang in ("*", task.get("language") or "?"):
-            counts[lang] += 1
-            for name, value in scores.items():
-                if value is not None:
-                    sums[lang][name] += value
-    missing = unavailable()
+            for name in names:
+                columns[lang][name].append(scores[name])
 
     def means(lang: str) -> dict:
-        n = counts[lang]
-        return {**{name: None if name in missing else (sums[lang][name] / n if n else 0.0) for name in METRICS},
-                "n": n}
+        group = columns[lang]
+        n = len(group[names[0]]) if names else 0
+        intervals = bootstrap_intervals(group, resamples)
+        return {**{name: None if name in missing else (sum(group[name]) / n if n else 0.0) for name in METRICS},
+                "n": n, "intervals": {name: list(bounds) for name, bounds in intervals.items()}}
 
-    return {**means("*"), "by_language": {lang: means(lang) for lang in sorted(counts) if lang != "*"},
+    return {**means("*"), "by_language": {lang: means(lang) for lang in sorted(columns) if lang != "*"},
             "unavailable": missing}

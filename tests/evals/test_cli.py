@@ -96,7 +96,7 @@ def _round_trip(dump: Path, work: Path) -> dict:
         r = trace("eval", "traceeval", "score", "tasks.jsonl", f"{name}.jsonl", "--json", cwd=work)
         assert r.returncode == 0, r.stderr
         scores[name] = json.loads(r.stdout)
-    assert set(scores["ref"]) == {*METRICS, "n", "by_language", "unavailable"}
+    assert set(scores["ref"]) == {*METRICS, "n", "intervals", "by_language", "unavailable"}
     assert scores["ref"]["n"] == len(tasks) and scores["ref"]["unavailable"] == {}
     assert set(scores["ref"]["by_language"]) == {t["language"] for t in tasks}
     for metric in METRICS:

@@ -138,13 +138,17 @@ def test_score_by_language_and_fractions(py_dump):
     preds = [{"id": t["id"], "prediction": t["reference"] if i % 2 == 0 else ""} for i, t in enumerate(tasks)]
     per_task: list = []
     result = bench.score(tasks, preds, per_task=per_task)
-    assert set(result) == {*METRICS, "n", "by_language", "unavailable"}
+    assert set(result) == {*METRICS, "n", "intervals", "by_language", "unavailable"}
     assert result["n"] == len(tasks) and set(result["by_language"]) == {"python", "javascript"}
     assert sum(s["n"] for s in result["by_language"].values()) == len(tasks)
     right = sum(1 for i in range(len(tasks)) if i % 2 == 0)
     for metric in METRICS:
         assert result[metric] == pytest.approx(right / len(tasks))
         assert result[metric] == pytest.approx(sum(p[metric] for p in per_task) / len(per_task))
+        low, high = result["intervals"][metric]
+        assert 0.0 <= low < result[metric] < high <= 1.0  # half right, half wrong: a real spread
+        js = 1.0 if (len(tasks) - 1) % 2 == 0 else 0.0  # the one javascript task, last: right or empty
+        assert result["by_language"]["javascript"]["intervals"][metric] == [js, js]
 
 
 def test_a_missing_extra_or_repeated_id_is_an_error_that_names_it(py_dump):
@@ -163,3 +167,15 @@ def test_traceeval_is_registered_through_the_benchmark_hook():
     assert plugins.benchmarks()["traceeval"] is TraceEval
     assert isinstance(TraceEval().options, BuildOptions)
     assert SHINGLE == 5
+
+
+def test_bootstrap_intervals_share_their_resamples_and_are_reproducible():
+    from codealchemy.evals.stats import bootstrap_interval, bootstrap_intervals
+
+    a, b = [1.0, 0.0, 1.0, 0.0, 1.0], [0.0, 1.0, 0.0, 1.0, 0.0]
+    got = bootstrap_intervals({"a": a, "b": b})
+    assert got == bootstrap_intervals({"a": a, "b": b}) and got["a"] == bootstrap_interval(a)
+    # b is 1 - a task by task: on the same resamples its interval is a's mirrored
+    assert got["b"] == pytest.approx((1 - got["a"][1], 1 - got["a"][0]))
+    with pytest.raises(ValueError, match="different lengths"):
+        bootstrap_intervals({"a": a, "b": b[:2]})

@@ -231,7 +231,16 @@ def _score(name: str, factory: Any, tasks: Path, predictions: Path, json_out: bo
     metrics = [k for k, v in result.items() if isinstance(v, float) or (v is None and k in unavailable)]
     table = Table("language", "n", *(m.replace("_", " ") for m in metrics))
     for lang, s in [*result.get("by_language", {}).items(), ("all", result)]:
-        table.add_row(lang, str(s.get("n", "")), *("n/a" if s.get(m) is None else f"{100 * s[m]:.2f}" for m in metrics))
+        table.add_row(lang, str(s.get("n", "")), *(_cell(s, m) for m in metrics))
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # piped: no wrapped headers
     for metric, why in unavailable.items():
         print(f"trace: {metric} unavailable: {why}", file=sys.stderr)
+
+
+def _cell(scores: dict, metric: str) -> str:
+    """A metric in percent, with its 95% interval where the scores give one (`intervals`)."""
+    value = scores.get(metric)
+    if value is None:
+        return "n/a"
+    bounds = scores.get("intervals", {}).get(metric)
+    return f"{100 * value:.2f}" + (f" [{100 * bounds[0]:.1f}, {100 * bounds[1]:.1f}]" if bounds else "")
