@@ -1,6 +1,7 @@
-"""What CodeQA, CodeEnhance and CodeDev share: their life cycle (a generator, prompt files, a
-runner for checking code), prompt files as templates, the code variables a prompt is filled
-with, and one generate() call for a batch of requests."""
+"""What the LLM strategies share: CodeQA's, CodeEnhance's and CodeDev's life cycle (a generator,
+prompt files, a runner for checking code), prompt files as templates, the code variables a
+prompt is filled with, one generate() call for a batch of requests, and which code blocks of
+an answer are in the seed's language and parse."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from ..tracer import plugins
 from ..tracer.contracts import Input
 from ..tracer.dedup import Contamination
 from ..tracer.generators import Completion, GenerationParams, GeneratorError, Request
 from ..tracer.render_text import language_name
-from ..tracer.verify import Runner
+from ..tracer.verify import Runner, code_blocks, has_syntax_error
 
 
 class CheckedStrategy:
@@ -83,3 +85,21 @@ def unusable(inp: Input, max_source_lines: int, index: Contamination | None) -> 
         return "skipped", f"more than {max_source_lines} source lines"
     why = index.overlap(inp.code, inp.sha256) if index is not None else None
     return ("contaminated", why) if why else None
+
+
+def fence_names(language: str | None) -> set[str]:
+    """Fence names that mean the seed's language: none, its id, aliases and extensions."""
+    names = {"", language or ""}
+    try:
+        lang = plugins.languages().get(language)
+    except LookupError:
+        return names
+    return names | {a.lower() for a in lang.aliases} | {e.lstrip(".").lower() for e in lang.extensions}
+
+
+def blocks_parse(language: str | None, answer: str) -> list[bool | None]:
+    """Per code block of `answer` in the seed's language (an unnamed fence counts): does it parse
+    (None where the language has no grammar here)."""
+    names = fence_names(language)
+    return [None if (bad := has_syntax_error(code, language)) is None else not bad
+            for fence, code in code_blocks(answer) if fence in names]

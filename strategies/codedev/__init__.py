@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...tracer import plugins, rows
+from ...tracer import rows
 from ...tracer.contracts import Input, option, prompt_version
 from ...tracer.generators import Request
-from ...tracer.verify import Run, code_blocks, has_syntax_error, plant_bug
-from .._llm import DECONTAMINATE_HELP, CheckedStrategy, ask, code_vars, unusable
+from ...tracer.verify import Run, code_blocks, plant_bug
+from .._llm import DECONTAMINATE_HELP, CheckedStrategy, ask, blocks_parse, code_vars, fence_names, unusable
 
 PROMPTS = Path(__file__).with_name("prompts")
 NAME = "codedev"
@@ -92,7 +92,7 @@ class CodeDev(CheckedStrategy):
             if c.error is not None:
                 yield self._fail(t.inp, t.task, "generation_error", c.error, raw_output=c.text)
                 continue
-            parses = self._parses(t.inp, c.text)
+            parses = blocks_parse(t.inp.language, c.text)
             verified, why = self._check(t, c.text)
             yield rows.row(t.inp, self, self.generator, rows.turn_text(t.shown, c.rendered()),
                            has_reasoning=c.has_reasoning, raw_output=c.text, task=t.task,
@@ -119,19 +119,13 @@ class CodeDev(CheckedStrategy):
                  if self.options.placeholders else prompt)
         return _Task(inp, task, prompt, shown, seed)
 
-    def _parses(self, inp: Input, answer: str) -> list[bool | None]:
-        """Per code block in the seed's language (an unnamed fence counts): does it parse."""
-        names = _names(inp.language)
-        return [None if (bad := has_syntax_error(code, inp.language)) is None else not bad
-                for fence, code in code_blocks(answer) if fence in names]
-
     def _check(self, t: _Task, answer: str) -> tuple[bool | None, str]:
         kind = CHECKS[t.task]
         if kind is None:
             return None, "not checkable by running: a review"
         if not t.reference.comparable:
             return None, f"not run: the seed {t.reference.why_not()}"
-        blocks = [code for fence, code in code_blocks(answer) if fence in _names(t.inp.language)]
+        blocks = [code for fence, code in code_blocks(answer) if fence in fence_names(t.inp.language)]
         if not blocks:
             return False, "no code block in the seed's language in the answer"
         code = max(blocks, key=len)
@@ -149,13 +143,3 @@ class CodeDev(CheckedStrategy):
                 False, f"the seed with the tests appended exits {got.exit_code}")
         return (True, "runs to its end with the seed's exit code") if got.exit_code == t.reference.exit_code else (
             False, f"exits {got.exit_code}, the seed {t.reference.exit_code}")
-
-
-def _names(language: str | None) -> set[str]:
-    """Fence names that mean the seed's language: none, its id, aliases and extensions."""
-    names = {"", language or ""}
-    try:
-        lang = plugins.languages().get(language)
-    except LookupError:
-        return names
-    return names | {a.lower() for a in lang.aliases} | {e.lstrip(".").lower() for e in lang.extensions}

@@ -6,6 +6,9 @@ the whole batch at once. The first question carries the file itself (`prompts/op
 a row is self-contained and is exactly what the assistant saw: `User:\\n<question + code>
 \\n\\nAssistant:\\n<answer>\\n\\nUser:\\n<question>...`, with `<think>` blocks where the model
 reasoned. The prompts are the files in `prompts/`; their hash is the rows' prompt_version.
+The answers' code is checked: `answer_blocks_parse` has, per code block in the seed's language,
+whether tree-sitter parses it; `verified` is true when all do, false when one does not, null
+when there is none (`verification` says which).
 
 A conversation whose model call fails, or whose simulated user says nothing, is a failure row
 (`generation_error`, `empty_turn`) that keeps the turns so far as its raw output; a seed longer
@@ -24,7 +27,7 @@ from typing import Any
 from ...tracer import rows
 from ...tracer.contracts import Input, option, prompt_version
 from ...tracer.generators import GenerationParams, Request
-from ...tracer.render_text import language_name
+from .._llm import blocks_parse, code_vars, load_prompts
 
 PROMPTS = Path(__file__).with_name("prompts")
 NAME = "codedialogue"
@@ -70,7 +73,7 @@ class CodeDialogue:
         if generator is None:
             raise ValueError("codedialogue needs a generator")
         self.generator, self.params = generator, params or GenerationParams()
-        self.prompts = {p.stem: Template(p.read_text(encoding="utf-8")) for p in PROMPTS.glob("*.txt")}
+        self.prompts = load_prompts(PROMPTS)
 
     def unload(self) -> None:
         self.generator, self.prompts = None, {}
@@ -108,8 +111,10 @@ class CodeDialogue:
             if t.failed is not None:
                 yield t.failed
             else:
+                parses = [ok for _, _, a in t.turns for ok in blocks_parse(t.inp.language, a)]
                 yield rows.row(t.inp, self, self.generator, rows.dialogue_text([(u, a) for u, a, _ in t.turns]),
-                               has_reasoning=t.has_reasoning, turns=len(t.turns),
+                               has_reasoning=t.has_reasoning, turns=len(t.turns), answer_blocks_parse=parses,
+                               **dict(zip(("verified", "verification"), _verdict(parses), strict=True)),
                                raw_output=json.dumps([a for _, _, a in t.turns], ensure_ascii=False))
 
     # --- the model calls -----------------------------------------------------------------------
@@ -124,19 +129,15 @@ class CodeDialogue:
 
     def _fail(self, t: _Talk, status: str, reason: str, raw: str) -> None:
         t.failed = rows.failure(t.inp, self, self.generator, status, reason, turns=len(t.turns),
+                                answer_blocks_parse=None, verified=None, verification=None,
                                 raw_output=json.dumps({"answers": [a for _, _, a in t.turns], "last_output": raw},
                                                       ensure_ascii=False))
 
-    def _code_vars(self, inp: Input) -> dict[str, str]:
-        lang = inp.language or "text"
-        return {"language": language_name(lang) if inp.language else "source", "fence": lang,
-                "code": inp.code.rstrip("\n")}
-
     def _opening(self, inp: Input, question: str) -> str:
-        return self.prompts["opening"].substitute(question=question, **self._code_vars(inp)).strip()
+        return self.prompts["opening"].substitute(question=question, **code_vars(inp)).strip()
 
     def _question_request(self, t: _Talk, n: int) -> Request:
-        system = self.prompts["user_system"].substitute(**self._code_vars(t.inp)).strip()
+        system = self.prompts["user_system"].substitute(**code_vars(t.inp)).strip()
         if n == 0:
             ask = self.prompts["user_first"].substitute().strip()
         else:
@@ -155,3 +156,14 @@ class CodeDialogue:
             messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         messages.append({"role": "user", "content": self._opening(t.inp, question) if n == 0 else question})
         return Request(f"{t.inp.id}#a{n}", messages=tuple(messages))
+
+
+def _verdict(parses: list[bool | None]) -> tuple[bool | None, str]:
+    """The conversation's check: every code block in the seed's language that the answers hold parses."""
+    if not parses:
+        return None, "no code block in the seed's language in the answers"
+    if None in parses:
+        return None, "the seed's language has no grammar here"
+    bad = parses.count(False)
+    return (True, f"all {len(parses)} code blocks parse") if not bad else (
+        False, f"{bad} of {len(parses)} code blocks do not parse (tree-sitter)")
