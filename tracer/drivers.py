@@ -114,7 +114,7 @@ def _functions(lang: Language, query: str | None, root, data: bytes) -> tuple[Fu
 
 def combine(data: bytes, driver: str, lang: Language) -> bytes:
     """The file with the driver after it: the file's lines keep their numbers, the driver starts
-    on the line after its last (see the module docstring for the edits and hoisting)."""
+    on the line after its last (`first_line`; see the module docstring for edits and hoisting)."""
     facts = lang.runtime.driver
     text = data.decode("utf-8", "surrogateescape")
     lines = text.count("\n")
@@ -125,7 +125,13 @@ def combine(data: bytes, driver: str, lang: Language) -> bytes:
         driver = re.sub(pattern, repl, driver, flags=re.M)
     if facts.get("hoist"):
         text, driver = _hoist(text, driver, lang, facts)
-    return (text.rstrip("\n") + "\n" + driver.strip("\n") + "\n").encode("utf-8", "surrogateescape")
+    text = text if text.endswith("\n") or not text else text + "\n"
+    return (text + driver.strip("\n") + "\n").encode("utf-8", "surrogateescape")
+
+
+def first_line(data: bytes) -> int:
+    """The line a driver starts on, joined to `data` (edits keep the file's line count)."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0) + 1
 
 
 def _hoist(text: str, driver: str, lang: Language, facts: dict) -> tuple[str, str]:
@@ -248,7 +254,7 @@ def trace_input(source: str, data: bytes | None, *, language: str | None = None,
     info.update(functions=total, file_sha256=head["sha256"])
     if code is None:
         return [head, _rejected(info, total)]
-    info.update(source=code, first_line=data.decode("utf-8", "replace").rstrip("\n").count("\n") + 2)
+    info.update(source=code, first_line=first_line(data))
     ran = list(trace_source(combine(data, code, lang), lang, source=source, backend=backend, limits=limits))
     foot = ran[-1]
     reached = covered(ran, found.functions)
