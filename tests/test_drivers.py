@@ -41,7 +41,7 @@ CASES = {
              "class M {\n    public static void main(String[] args) {}\n}\n"),
     "csharp": ("using System;\nnamespace N {\n  class A {\n    public static int F(int a) { return a; }\n  }\n}\n",
                ["F"], "class A {\n  static void Main() {}\n}\n"),
-    "ruby": ("require 'set'\nMAX = 3\nmodule M\n  def self.f(x)\n    x\n  end\nend\ndef g(y)\n  y\nend\n",
+    "ruby": ("require 'set'\nMAX = 3\nmodule M\n  def self.f(x)\n    x\n  end\nend\nprivate\ndef g(y)\n  y\nend\n",
              ["f", "g"], "def g(y)\n  y\nend\nputs g(1)\n"),
     "php": ("<?php\ndeclare(strict_types=1);\nnamespace A;\nuse B\\C;\nrequire_once 'x.php';\n"
             "function f($a) { return $a; }\nclass K { public function m() { return 1; } }\n?>\n",
