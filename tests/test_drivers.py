@@ -205,6 +205,13 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
     assert {"kind": "output", "stream": "stdout", "text": "HI!\n"} in go
     assert traces["prog.py"][-1]["status"] == "ok" and "driver" not in traces["prog.py"][-1]
     assert index["good.py"]["status"] == "ok" and index["bad.py"]["status"] == "no_entry_point"
+    assert (index["good.py"]["driver"], index["bad.py"]["driver"], "driver" in index["prog.py"]) == (
+        "verified", "rejected", False)
+    summary = subprocess.run([*TRACE, "batch", str(corpus), "--out", str(tmp_path / "dump"), "--json",
+                              "--driver-generator", "file", "--driver-option", f"path={answers}"],
+                             capture_output=True, text=True, timeout=120)   # resumes: all shards done
+    python = next(r for r in json.loads(summary.stdout) if r["language"] == "python")
+    assert python["drivers"] == {"verified": 1, "rejected": 1} and python["failed"] == {"no_entry_point": 1}
 
 
 def test_the_small_model_writes_drivers_and_each_is_verified_or_rejected_with_its_reason(tmp_path, llama_server):

@@ -139,11 +139,16 @@ def summarize(out: Path) -> dict[str, Counter]:
         c[e["status"]] += 1
         c["events"] += e.get("events") or 0
         c["seconds"] += e.get("seconds") or 0.0
+        if e.get("driver"):
+            c[f"driver {e['driver']}"] += 1
     return dict(per)
 
 
 def summary_rows(per: dict[str, Counter]) -> Iterable[dict]:
     for lang, c in sorted(per.items()):
         failed = {k: v for k, v in c.items() if k in records.STATUSES and k != "ok"}
-        yield {"language": lang, "files": c["files"], "ok": c["ok"], "failed": failed,
+        row = {"language": lang, "files": c["files"], "ok": c["ok"], "failed": failed,
                "events": c["events"], "seconds": round(c["seconds"], 3)}
+        if c["driver verified"] or c["driver rejected"]:   # files with no entry point that got a driver
+            row["drivers"] = {"verified": c["driver verified"], "rejected": c["driver rejected"]}
+        yield row

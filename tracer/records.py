@@ -172,6 +172,8 @@ class DumpWriter:
                  "shard": f"{self.shard}.msgpack", "offset": offset, "length": length}
         if foot.get("module"):   # the library a missing_dependency run lacked, for `trace dump stats`
             entry["module"] = foot["module"]
+        if isinstance(foot.get("driver"), dict):   # verified or rejected (tracer/drivers.py), for summaries
+            entry["driver"] = foot["driver"].get("status")
         self._entries.append(entry)
         return entry
 

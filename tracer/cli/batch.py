@@ -69,10 +69,15 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print(json.dumps(rows))
             return
-        table = Table("language", "files", "ok", "failed (by status)", "events", "seconds", title=f"dump {out}")
+        driven = any("drivers" in r for r in rows)
+        table = Table("language", "files", "ok", "failed (by status)", *(("drivers ok/rejected",) if driven else ()),
+                      "events", "seconds", title=f"dump {out}")
         for r in rows:
             failed = ", ".join(f"{k} {v}" for k, v in sorted(r["failed"].items())) or "-"
-            table.add_row(r["language"], str(r["files"]), str(r["ok"]), failed, str(r["events"]), f"{r['seconds']:.1f}")
+            d = r.get("drivers")
+            table.add_row(r["language"], str(r["files"]), str(r["ok"]), failed,
+                          *((f"{d['verified']}/{d['rejected']}" if d else "-",) if driven else ()),
+                          str(r["events"]), f"{r['seconds']:.1f}")
         Console().print(table)
         print(f"trace: {run.finished} of {run.inputs} inputs in {run.shards_done} shards ({run.shards_now} run now, "
               f"{run.seconds:.1f} s)", file=sys.stderr)
