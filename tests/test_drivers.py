@@ -233,3 +233,20 @@ def test_the_small_model_writes_drivers_and_each_is_verified_or_rejected_with_it
             assert foot["status"] == "ok" and d["covered"] >= 1 and d["source"]
         else:
             assert d["status"] == "rejected" and foot["status"] == "no_entry_point" and d["reason"]
+
+
+def test_trace_run_traces_a_c_file_with_its_driver_and_refuses_driver_options_alone(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    lib = tmp_path / "corpus" / "lib.c"
+    lib.write_text("int add(int a, int b) {\n  return a + b;\n}\n")
+    answers = _driver_file(tmp_path, {"lib.c": ("c", '#include <stdio.h>\nint main(void) {\n'
+                                                     '  printf("%d\\n", add(2, 3));\n  return 0;\n}\n')})
+    got = subprocess.run([*TRACE, "run", "--json", str(lib), "--driver-generator", "file", "--driver-option",
+                          f"path={answers}"], capture_output=True, text=True, timeout=120)
+    trace = [json.loads(line) for line in got.stdout.splitlines()]
+    assert got.returncode == 0, got.stderr
+    assert trace[-1]["driver"]["covered_functions"] == ["add"] and trace[-1]["driver"]["first_line"] == 4
+    assert any(e["kind"] == "return" and e["func"] == "add" and e["value"] == "5" for e in trace)
+    alone = subprocess.run([*TRACE, "run", str(lib), "--driver-option", f"path={answers}"], capture_output=True,
+                           text=True, timeout=60)
+    assert alone.returncode == 2 and "need --driver-generator" in alone.stderr
