@@ -255,3 +255,13 @@ def test_a_held_out_manifest_that_is_not_json_lines_is_refused(tmp_path):
     r = trace("eval", "deveval", "build", "seeds", "--out", "tasks.jsonl", "--held-out", "heldout.txt",
               "--reference-generator", "file", "--reference-options", "path=x", cwd=tmp_path)
     assert r.returncode == 2 and "name it NAME.jsonl" in r.stdout + r.stderr
+
+
+def test_only_a_benchmark_that_defines_judge_gets_the_judge_phase(tmp_path):
+    from codealchemy.evals.traceeval import TraceEval
+    from codealchemy.tracer.contracts import has_judge
+
+    assert has_judge(DevEval) and not has_judge(TraceEval)
+    assert "judge" in trace("eval", "deveval", "--help", cwd=tmp_path).stdout
+    r = trace("eval", "traceeval", "judge", "t.jsonl", "p.jsonl", "--generator", "file", "--out", "v", cwd=tmp_path)
+    assert r.returncode == 2 and "No such command 'judge'" in r.stdout + r.stderr
