@@ -65,7 +65,9 @@ def tag(lang_id: str, root: Path = RUNTIMES) -> str:
 def context_files(folder: Path) -> list[Path]:
     """The Dockerfile and every file it COPYs or ADDs from its folder (not from a build stage),
     sorted: what the image is made of. A source that matches nothing is left out (the build
-    fails on it anyway)."""
+    fails on it anyway); a folder without a Dockerfile has none (its tag names no image)."""
+    if not (folder / "Dockerfile").is_file():
+        return []
     text = re.sub(r"\\\n", " ", (folder / "Dockerfile").read_text(encoding="utf-8"))
     found = {folder / "Dockerfile"}
     for line in text.splitlines():

@@ -118,3 +118,8 @@ def test_an_edited_list_makes_the_image_stale_and_build_makes_the_new_one(tmp_pa
                 c.images.remove(t, force=True)
             except Exception:
                 pass
+
+
+def test_a_language_without_a_runtime_folder_names_an_image_that_is_not_there(tmp_path):
+    """The docker backend asks for it and answers sandbox_error 'not built' (it must not raise)."""
+    assert images.tag("no-such-language", tmp_path).startswith("codealchemy/runtime-no-such-language:")
