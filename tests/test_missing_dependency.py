@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from codealchemy.tracer import plugins
+from codealchemy.tracer import images, plugins
 from codealchemy.tracer.languages import Runtime
 
 CASES = [   # (language, file, program, status, module)
@@ -97,3 +97,23 @@ def test_dump_stats_lists_the_most_wanted_libraries(tracer, tmp_path):
     assert "Most wanted libraries" in table
     rows = [line for line in table.splitlines() if "nowhere" in line]
     assert len(rows) == 2 and "requests_nowhere" in rows[0] and "2" in rows[0]
+
+
+def test_a_missing_library_the_image_lists_names_its_package(tracer, tmp_path):
+    checked = 0
+    for lang_id, module in (("python", "sklearn"), ("javascript", "lodash")):
+        package = images.package_for(lang_id, module)
+        assert package is not None, f"{lang_id}'s libraries.txt no longer lists {module}"
+        name = plugins.languages().get(lang_id).runtime.source
+        (tmp_path / name).write_text("import sklearn.linear_model\n" if lang_id == "python"
+                                     else "const _ = require('lodash');\n")
+        foot = tracer.trace(tmp_path / name, lang_id).footer
+        if foot["status"] == "ok":
+            continue   # installed on this machine
+        assert (foot["status"], foot["module"], foot["package"]) == ("missing_dependency", module, package), foot
+        checked += 1
+    if not checked:
+        pytest.skip("sklearn and lodash are both installed here")
+    (tmp_path / "main.py").write_text("import nowhere_at_all\n")
+    foot = tracer.trace(tmp_path / "main.py", "python").footer
+    assert foot["module"] == "nowhere_at_all" and "package" not in foot

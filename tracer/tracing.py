@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import __version__, plugins
+from . import __version__, images, plugins
 from .backends import Backend, PhaseResult, RunRequest, RunResult, SandboxError
 from .backends.servers import ServerSpec
 from .instrument import Failure, Instrumented, Skip, instrument
@@ -233,6 +233,9 @@ def _events(inst: Instrumented, result, limits: Limits, t_instrument: float, lan
     if missing is not None:   # a compile error keeps the compiler's first error as its reason
         status, extra["module"] = "missing_dependency", missing[0]
         reason = reason if phase.status == "compile_error" else missing[1]
+        if (package := images.package_for(lang.id, missing[0])) is not None:
+            extra["package"] = package   # the runtime image's library list has it: what to install
+
     if phase.stack:
         extra["stack"] = phase.stack
     if channel:
