@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .. import records
 from . import options
+from .options import console
 from .render import render
 
 app = typer.Typer(no_args_is_help=True, help="Inspect trace dumps.")
@@ -45,7 +46,7 @@ def list_cmd(dump: Dump, json_out: options.Json = False) -> None:
     for e in rows:
         table.add_row(_printable(str(e["source"])), e["language"] or "", e["status"], str(e["events"]),
                       _printable(e.get("reason") or ""))
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("show")
@@ -97,11 +98,11 @@ def stats_cmd(dump: Dump, json_out: options.Json = False,
     table = Table("language", "files", *statuses, "events")
     for lang, c in sorted(per.items()):
         table.add_row(lang, str(c["files"]), *(str(c[s]) for s in statuses), str(c["events"]))
-    Console().print(table)
+    console().print(table)
     most = sorted(((n, lang, m) for lang, c in wanted.items() for m, n in c.items()),
                   key=lambda t: (-t[0], t[1], t[2]))[:max(top, 0)]
     if most:
         libs = Table("language", "library", "programs", title="Most wanted libraries (missing_dependency)")
         for n, lang, module in most:
             libs.add_row(lang, _printable(module), str(n))
-        Console().print(libs)
+        console().print(libs)

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .. import plugins, records, rows
 from ..contracts import Benchmark, has_judge, make_options, missing_members, options_of
-from .options import ANY_ARGS, fail, typed_parameters, unusable, with_signature
+from .options import ANY_ARGS, console, fail, typed_parameters, unusable, with_signature
 
 Tasks = Annotated[Path, typer.Argument(help="Tasks, JSON lines (from `trace eval NAME build`).")]
 
@@ -232,7 +231,7 @@ def _score(name: str, factory: Any, tasks: Path, predictions: Path, json_out: bo
     table = Table("language", "n", *(m.replace("_", " ") for m in metrics))
     for lang, s in [*result.get("by_language", {}).items(), ("all", result)]:
         table.add_row(lang, str(s.get("n", "")), *(_cell(s, m) for m in metrics))
-    Console(width=None if sys.stdout.isatty() else 200).print(table)  # piped: no wrapped headers
+    console().print(table)
     for metric, why in unavailable.items():
         print(f"trace: {metric} unavailable: {why}", file=sys.stderr)
 

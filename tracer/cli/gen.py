@@ -20,7 +20,7 @@ import typer
 
 from .. import generation, pipeline, plugins
 from ..contracts import Strategy, make_options, missing_members, options_of
-from .options import ANY_ARGS, fail, typed_parameters, unusable, with_signature
+from .options import ANY_ARGS, console, fail, typed_parameters, unusable, with_signature
 
 
 class Format(StrEnum):
@@ -157,7 +157,6 @@ def _check_generator(name: str, options: dict) -> None:
 def _report(summary: dict, out: Path, run_dir: Path) -> None:
     """One line for the output, the failures' main reasons, and a table per language (to stderr:
     stdout stays free for what a caller pipes)."""
-    from rich.console import Console
     from rich.table import Table
 
     failed = summary["rows"] - summary["ok"]
@@ -179,6 +178,6 @@ def _report(summary: dict, out: Path, run_dir: Path) -> None:
         table.add_row(lang, str(v["rows"]), str(v["ok"]),
                       *((str(ver.get("true", 0)), str(ver.get("false", 0)), str(ver.get("none", 0)))
                         if checked else ()), bad)
-    Console(stderr=True).print(table)
+    console(stderr=True).print(table)
     print(f"trace: summary: {generation.summary_path(out) if summary['ok'] else run_dir / 'summary.json'}",
           file=sys.stderr)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import plugins
+from .options import console
 
 
 def _version(argv: list[str]) -> str:
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
         table = Table("id", "name", "extensions", "aliases", "maturity")
         for lang in plugins.languages():
             table.add_row(lang.id, lang.name, " ".join(lang.extensions), " ".join(lang.aliases), lang.maturity)
-        Console().print(table)
+        console().print(table)
 
     @app.command("doctor")
     def doctor_cmd() -> None:
@@ -47,6 +48,6 @@ def register(app: typer.Typer) -> None:
             hint = rt.toolchain.get("hint") or rt.install_hint(missing)
             table.add_row(lang.id, "[red]missing " + ", ".join(missing) + "[/]" if missing else "[green]ok[/]",
                           "" if missing else _version(rt.toolchain.get("version", [])), hint if missing else "")
-        Console().print(table)
+        console().print(table)
         if problems:
             Console(stderr=True).print(f"{problems} component(s) missing; see 'to install'.")

@@ -86,3 +86,13 @@ def unusable(what: str, reason: str):
     def command(ctx: typer.Context) -> None:
         raise fail(f"{what} cannot be offered: {reason}")
     return command
+
+
+def console(stderr: bool = False):
+    """A rich Console for tables: the terminal's width, or 200 columns when piped, so a table in
+    a log or a file keeps one line per row instead of Rich's 80-column wrapping."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(stderr=stderr, width=None if (sys.stderr if stderr else sys.stdout).isatty() else 200)
