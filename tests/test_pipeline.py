@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -97,3 +98,14 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path):
     assert lines[0] == "squaring: 8 inputs to do"
     assert lines[-1].startswith("squaring: 8/8  ok 5  odd 3  ") and len(lines) == 1 + 8 + 1
     assert isinstance(pipeline.progress_for(stream), pipeline.LineProgress)
+
+
+def test_the_plan_digest_is_what_the_shards_hold_not_how_they_are_read(tmp_path):
+    from codealchemy.tracer import corpus
+    from codealchemy.tracer.pipeline.shards import plan_digest
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.py").write_text("print(1)\n")
+    [shard] = corpus.shards([tmp_path / "c"], size=4)
+    assert shard.root and plan_digest([shard]) == plan_digest([dataclasses.replace(shard, root="")])
+    assert plan_digest([shard]) != plan_digest([dataclasses.replace(shard, paths=(*shard.paths, "b.py"))])

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO
 
 from .limits import Limits
+from .pipeline.shards import NOT_IDENTITY
 
 TABLE_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 #: Row columns kept as the input's provenance (The Stack v1/v2 and similar corpora's names).
@@ -67,7 +68,8 @@ class Shard:
     stop: int = 0
     first_row: int = 0
     paths: tuple[str, ...] = ()
-    root: str = ""       # files: the corpus folder they were found in ("" for a file named alone)
+    # files: the corpus folder they were found in ("" for a file named alone)
+    root: str = field(default="", metadata=NOT_IDENTITY)
     count: int = 0       # inputs in the shard
     max_bytes: int = Limits.max_source_bytes   # a file larger than this is not read
 

@@ -111,8 +111,23 @@ def digest(step: Step) -> str:
 def plan_digest(plan: list) -> str:
     h = hashlib.sha256()
     for s in plan:
-        h.update(json.dumps(dataclasses.asdict(s), sort_keys=True, default=str).encode())
+        h.update(json.dumps(_identity(s), sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
+
+
+#: Field metadata of a shard field that says how to read its inputs, not which they are: left out
+#: of the plan's digest, so a run started before such a field existed still resumes.
+NOT_IDENTITY = {"identity": False}
+
+
+def _identity(obj: object) -> object:
+    """What a shard's inputs are: its dataclass fields, nested ones too, but NOT_IDENTITY ones."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _identity(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if f.metadata.get("identity", True)}
+    if isinstance(obj, list | tuple):
+        return [_identity(x) for x in obj]
+    return obj
 
 
 def prepare(run_dir: str | Path, step: Step, plan: list) -> list:
