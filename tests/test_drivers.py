@@ -250,3 +250,11 @@ def test_trace_run_traces_a_c_file_with_its_driver_and_refuses_driver_options_al
     alone = subprocess.run([*TRACE, "run", str(lib), "--driver-option", f"path={answers}"], capture_output=True,
                            text=True, timeout=60)
     assert alone.returncode == 2 and "need --driver-generator" in alone.stderr
+
+
+def test_a_failed_drivers_reason_is_the_runtimes_error_line():
+    got = drivers.trace_input("lib.js", b"function f(a) {\n  return a;\n}\n",
+                              backend=plugins.backends()["local"](sandbox="none"),
+                              drivers=drivers.Drivers(Answers("```javascript\nconsole.log(g(1));\n```")))
+    reason = got[-1]["driver"]["reason"]
+    assert "runtime_error" in reason and "ReferenceError: g is not defined" in reason, reason

@@ -262,7 +262,9 @@ def trace_input(source: str, data: bytes | None, *, language: str | None = None,
                 covered_functions=[f.name for f in reached],
                 run={"status": foot["status"], "reason": foot.get("reason")})
     if foot["status"] != "ok":
-        last = next((x.strip() for x in reversed((foot.get("stderr") or "").splitlines()) if x.strip()), None)
+        said = [x.strip() for x in (foot.get("stderr") or "").splitlines() if x.strip()]
+        # the runtime's own words: its last error line (Node.js ends with its version), else its last line
+        last = next((x for x in reversed(said) if "error" in x.lower()), said[-1] if said else None)
         why = "; ".join(dict.fromkeys(x for x in (foot.get("reason"), last) if x))
         info["reason"] = f"it did not run to its end: {foot['status']}" + (f" ({truncate(why, 300)})" if why else "")
         if foot.get("stderr"):
