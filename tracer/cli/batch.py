@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .. import drivers, pipeline
@@ -78,7 +77,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(r["language"], str(r["files"]), str(r["ok"]), failed,
                           *((f"{d['verified']}/{d['rejected']}" if d else "-",) if driven else ()),
                           str(r["events"]), f"{r['seconds']:.1f}")
-        Console().print(table)
+        options.console().print(table)
         print(f"trace: {run.finished} of {run.inputs} inputs in {run.shards_done} shards ({run.shards_now} run now, "
               f"{run.seconds:.1f} s)", file=sys.stderr)
 

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .options import console
+
 app = typer.Typer(no_args_is_help=True, help="Build and list the docker backend's runtime images.")
 
 
@@ -64,7 +66,7 @@ def list_cmd() -> None:
         note = "" if lang_id not in images.NEEDS_REGISTRY else " (needs a registry)"
         table.add_row(lang_id, images.tag(lang_id), state + note, str(len(images.libraries(lang_id))),
                       f"{info['size'] / 1e6:.0f} MB" if info else "", (info["created"][:19] if info else ""))
-    Console().print(table)
+    console().print(table)
     stale = [lang_id for lang_id, info in have.items() if info["stale"]]
     Console().print(f"{len(have) - len(stale)} of {len(images.dockerfiles())} built for the current files"
                     + (f"; stale (built from older files): {' '.join(stale)}: trace runtimes build {' '.join(stale)}"
@@ -93,7 +95,7 @@ def libraries_cmd(
     table = Table("package", "version", "imported as", "options")
     for lib in libs:
         table.add_row(lib.name, lib.version or "", " ".join(lib.imports), " ".join(lib.options))
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("bootstrap")
