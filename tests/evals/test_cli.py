@@ -161,6 +161,9 @@ def test_bad_input_is_one_clear_line(tmp_path):
     r = trace("eval", "traceeval", "score", "tasks.jsonl", "tasks.jsonl", cwd=tmp_path)
     assert r.returncode == 2 and "tasks.jsonl:2" in r.stderr
     r = trace("eval", "traceeval", "predict", "tasks.jsonl", "--generator", "nope", "--out", "p.jsonl", cwd=tmp_path)
+    assert r.returncode == 2 and "tasks.jsonl:2" in r.stderr   # the tasks are read before any model starts
+    (tmp_path / "good.jsonl").write_text('{"id": "a", "reference": "L1", "prompt": "p"}\n', encoding="utf-8")
+    r = trace("eval", "traceeval", "predict", "good.jsonl", "--generator", "nope", "--out", "p.jsonl", cwd=tmp_path)
     assert r.returncode == 2 and "unknown generator 'nope'" in r.stderr
     r = trace("gen", "codetrace", tmp_path / "nowhere", "--out", "rows.jsonl", cwd=tmp_path)
     assert r.returncode == 2 and "not a dump" in r.stderr

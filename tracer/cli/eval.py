@@ -145,21 +145,11 @@ def _predict_command(name: str, factory: Any):
                 option: GeneratorOptions = None, param: Params = None, no_cache: NoCache = False,
                 cache_dir: CacheDir = None) -> None:
         """Ask a generator for each task's prediction; writes {"id", "prediction", "raw_output", ...} lines."""
-        from ..generators import GeneratorError
-
-        gen, params = _generator(generator, option, param, no_cache, cache_dir)
         task_rows = _load(tasks, "tasks")
         bench = _bench(name, factory, {})
-        try:
-            predictions = bench.predict(task_rows, gen, params)
-        except (GeneratorError, ValueError) as e:
-            raise fail(str(e)) from None
-        finally:
-            _close(gen)
-        rows.write_jsonl(predictions, out)
-        failed = sum(1 for p in predictions if p.get("error"))
-        note = f" ({failed} failed: their rows have an error and an empty prediction)" if failed else ""
-        print(f"trace: wrote {len(predictions)} predictions to {out}{note}", file=sys.stderr)
+        predictions = _ask(generator, option, param, no_cache, cache_dir,
+                           lambda gen, params: bench.predict(task_rows, gen, params))
+        _write(predictions, out, "predictions", "error", "their rows have an error and an empty prediction")
     return predict
 
 
@@ -169,22 +159,33 @@ def _judge_command(name: str, factory: Any):
               option: GeneratorOptions = None, param: Params = None, no_cache: NoCache = False,
               cache_dir: CacheDir = None) -> None:
         """Have a generator judge each task's prediction; writes one verdict line per task for `score --verdicts`."""
-        from ..generators import GeneratorError
-
-        gen, params = _generator(generator, option, param, no_cache, cache_dir)
         task_rows, prediction_rows = _load(tasks, "tasks"), _load(predictions, "predictions")
         bench = _bench(name, factory, {})
-        try:
-            verdicts = bench.judge(task_rows, prediction_rows, gen, params)
-        except (GeneratorError, ValueError) as e:
-            raise fail(str(e)) from None
-        finally:
-            _close(gen)
-        rows.write_jsonl(verdicts, out)
-        failed = sum(1 for v in verdicts if v.get("failure"))
-        note = f" ({failed} could not be judged: see their failure and raw outputs)" if failed else ""
-        print(f"trace: wrote {len(verdicts)} verdicts to {out}{note}", file=sys.stderr)
+        verdicts = _ask(generator, option, param, no_cache, cache_dir,
+                        lambda gen, params: bench.judge(task_rows, prediction_rows, gen, params))
+        _write(verdicts, out, "verdicts", "failure", "could not be judged: see their failure and raw outputs")
     return judge
+
+
+def _ask(generator: str, option: list[str] | None, param: list[str] | None, no_cache: bool,
+         cache_dir: Path | None, call: Any) -> list[dict]:
+    """`call(generator, params)` with the named generator, closed after; its errors in one line."""
+    from ..generators import GeneratorError
+
+    gen, params = _generator(generator, option, param, no_cache, cache_dir)
+    try:
+        return call(gen, params)
+    except (GeneratorError, ValueError) as e:
+        raise fail(str(e)) from None
+    finally:
+        _close(gen)
+
+
+def _write(lines: list[dict], out: Path, noun: str, failed_key: str, failed_note: str) -> None:
+    rows.write_jsonl(lines, out)
+    failed = sum(1 for x in lines if x.get(failed_key))
+    note = f" ({failed} {failed_note})" if failed else ""
+    print(f"trace: wrote {len(lines)} {noun} to {out}{note}", file=sys.stderr)
 
 
 def _close(generator: Any) -> None:
