@@ -152,6 +152,38 @@ def test_an_answer_without_code_is_a_rejected_driver_with_its_reason():
         "- def ") == 2
 
 
+class Turns:
+    """A unit-test generator: the n-th request gets the n-th answer; it keeps the prompts."""
+
+    name, model = "turns", "turns-1"
+
+    def __init__(self, *texts: str):
+        self.texts, self.prompts = list(texts), []
+
+    def generate(self, requests, params):
+        self.prompts += [r.text() for r in requests]
+        return [Completion(r.id, text=self.texts.pop(0)) for r in requests]
+
+
+def test_a_rejected_driver_is_shown_to_the_model_with_its_error_and_the_retry_is_kept():
+    backend = plugins.backends()["local"](sandbox="none")
+    gen = Turns("```python\nprint(triple(21))\n```", "```python\nprint(double(21))\n```")
+    got = drivers.trace_input("lib.py", LIB_PY.encode(), backend=backend, drivers=drivers.Drivers(gen, attempts=2))
+    d = got[-1]["driver"]
+    assert got[-1]["status"] == "ok" and d["status"] == "verified" and d["attempts"] == 2
+    assert len(d["earlier"]) == 1 and "NameError" in d["earlier"][0]
+    assert "print(triple(21))" in gen.prompts[1] and "NameError" in gen.prompts[1] and gen.prompts[1].startswith(
+        gen.prompts[0])
+    one = Turns("```python\nprint(triple(21))\n```")
+    got = drivers.trace_input("lib.py", LIB_PY.encode(), backend=backend, drivers=drivers.Drivers(one, attempts=1))
+    assert got[-1]["status"] == "no_entry_point" and got[-1]["driver"]["attempts"] == 1 and len(one.prompts) == 1
+    again = Turns("```python\nprint(triple(21))\n```", "```python\nprint(triple(2))\n```")
+    got = drivers.trace_input("lib.py", LIB_PY.encode(), backend=backend, drivers=drivers.Drivers(again, attempts=2))
+    d = got[-1]["driver"]
+    assert (d["status"], d["attempts"], len(d["earlier"]), d["source"]) == ("rejected", 2, 1, "print(triple(2))\n")
+    assert "NameError" in d["reason"]
+
+
 def _driver_file(tmp_path: Path, answers: dict[str, tuple[str, str]]) -> Path:
     """A `file` generator's JSON lines: for each file (name -> language, driver), the prompt that
     file gets and the answer."""
@@ -180,7 +212,7 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
         "strings.go": ("go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(Shout(\"hi\"))\n}\n"),
     })
     got = subprocess.run([*TRACE, "batch", str(corpus), "--out", str(tmp_path / "dump"), "--workers", "1",
-                          "--driver-generator", "file", "--driver-option", f"path={answers}"],
+                          "--driver-generator", "file", "--driver-option", f"path={answers}", "--driver-attempts", "1"],
                          capture_output=True, text=True, timeout=300)
     assert got.returncode == 0, got.stderr
     index = {Path(e["source"]).name: e for e in records.dump_index(tmp_path / "dump")}
@@ -208,7 +240,8 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
     assert (index["good.py"]["driver"], index["bad.py"]["driver"], "driver" in index["prog.py"]) == (
         "verified", "rejected", False)
     summary = subprocess.run([*TRACE, "batch", str(corpus), "--out", str(tmp_path / "dump"), "--json",
-                              "--driver-generator", "file", "--driver-option", f"path={answers}"],
+                              "--driver-generator", "file", "--driver-option", f"path={answers}",
+                              "--driver-attempts", "1"],
                              capture_output=True, text=True, timeout=120)   # resumes: all shards done
     python = next(r for r in json.loads(summary.stdout) if r["language"] == "python")
     assert python["drivers"] == {"verified": 1, "rejected": 1} and python["failed"] == {"no_entry_point": 1}

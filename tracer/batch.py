@@ -55,6 +55,7 @@ class Settings:
     driver_generator: str | None = None
     driver_options: str = "{}"
     driver_params: str = "{}"
+    driver_attempts: int = 2
     driver_prompt: str | None = None
 
 
@@ -111,7 +112,8 @@ def failure(item: Item, error: Exception, backend) -> list[dict]:
 def _drivers(config: Settings) -> drivers.Drivers | None:
     if config.driver_generator is None:
         return None
-    return drivers.shared(config.driver_generator, config.driver_options, config.driver_params)
+    return drivers.shared(config.driver_generator, config.driver_options, config.driver_params,
+                          config.driver_attempts)
 
 
 @functools.cache

@@ -189,23 +189,32 @@ def covered(trace: list[dict], functions: tuple[Function, ...]) -> list[Function
 class Drivers:
     """A generator that writes drivers, with its sampling parameters and the prompt."""
 
-    def __init__(self, generator: Any, params: GenerationParams | None = None, name: str | None = None):
+    def __init__(self, generator: Any, params: GenerationParams | None = None, name: str | None = None,
+                 attempts: int = 2):
+        if attempts < 1:
+            raise ValueError("a driver needs at least one attempt")
         self.generator = generator
         self.params = params or GenerationParams()
         self.name = name or getattr(generator, "name", "?")
+        self.attempts = attempts
         self.template = Template((PROMPTS / "driver.txt").read_text(encoding="utf-8"))
+        self.retry = Template((PROMPTS / "driver_retry.txt").read_text(encoding="utf-8"))
 
     def prompt(self, data: bytes, lang: Language, found: Shape) -> str:
         listed = "\n".join(f"- {f.signature}" for f in found.functions) or "- (none found)"
         return self.template.substitute(language=lang.name, fence=lang.id, hint=lang.runtime.driver.get("hint", ""),
                                         functions=listed, code=data.decode("utf-8", "replace").rstrip("\n"))
 
-    def write(self, data: bytes, lang: Language, found: Shape) -> tuple[str | None, dict]:
+    def retry_prompt(self, first: str, lang: Language, driver: str, reason: str) -> str:
+        """The first prompt, the rejected driver and why: the runtime's own error to correct."""
+        return self.retry.substitute(first=first, fence=lang.id, driver=driver.rstrip("\n"), reason=reason)
+
+    def write(self, prompt: str) -> tuple[str | None, dict]:
         """(the driver's code or None, what the record says about it)."""
         info = {"generator": self.name, "model": getattr(self.generator, "model", None),
                 "prompt_version": PROMPT_VERSION}
         try:
-            [got] = self.generator.generate([Request.user("driver", self.prompt(data, lang, found))], self.params)
+            [got] = self.generator.generate([Request.user("driver", prompt)], self.params)
         except (GeneratorError, ValueError) as e:
             return None, {**info, "reason": f"the generator failed: {e}"}
         info["model"] = getattr(self.generator, "model", None)
@@ -250,10 +259,28 @@ def trace_input(source: str, data: bytes | None, *, language: str | None = None,
         return [head, footer(status="no_entry_point", functions=total,
                              reason=f"no entry point: it defines {total} function{plural} and runs none of them "
                                     "(--driver-generator writes a driver that calls them)")]
-    code, info = drivers.write(data, lang, found)
-    info.update(functions=total, file_sha256=head["sha256"])
-    if code is None:
-        return [head, _rejected(info, total)]
+    first = prompt = drivers.prompt(data, lang, found)
+    rejected: list[str] = []   # why each earlier try was not kept
+    for _ in range(drivers.attempts):
+        code, info = drivers.write(prompt)
+        info.update(functions=total, file_sha256=head["sha256"])
+        ran = None if code is None else _verify(data, code, lang, found, info, source, backend, limits)
+        info.update(attempts=len(rejected) + 1, earlier=list(rejected))
+        if ran is not None:
+            ran[-1]["driver"] = {"status": "verified", **info}
+            return ran
+        if code is None:   # nothing to correct: the generator failed or wrote no code
+            break
+        rejected.append(info["reason"])
+        prompt = drivers.retry_prompt(first, lang, code, info["reason"])
+    return [head, _rejected(info, total)]
+
+
+def _verify(data: bytes, code: str, lang: Language, found: Shape, info: dict, source: str, backend: Backend,
+            limits) -> list[dict] | None:
+    """The trace of the file with `code` as its driver if it runs ok and reaches one of the
+    file's functions, else None with the reason in `info`."""
+    total = len(found.functions)
     info.update(source=code, first_line=first_line(data))
     ran = list(trace_source(combine(data, code, lang), lang, source=source, backend=backend, limits=limits))
     foot = ran[-1]
@@ -269,11 +296,11 @@ def trace_input(source: str, data: bytes | None, *, language: str | None = None,
         info["reason"] = f"it did not run to its end: {foot['status']}" + (f" ({truncate(why, 300)})" if why else "")
         if foot.get("stderr"):
             info["run"]["stderr"] = truncate(foot["stderr"][-STDERR_TAIL:], STDERR_TAIL)
-        return [head, _rejected(info, total)]
+        return None
     if not reached:
         info["reason"] = f"it ran but reached none of the file's {total} functions"
-        return [head, _rejected(info, total)]
-    foot["driver"] = {"status": "verified", **info}
+        return None
+    info.pop("reason", None)
     return ran
 
 
@@ -286,7 +313,7 @@ def _rejected(info: dict, total: int) -> dict:
 
 
 @functools.cache
-def shared(generator: str, options: str = "{}", params: str = "{}", cache: bool = True,
+def shared(generator: str, options: str = "{}", params: str = "{}", attempts: int = 2, cache: bool = True,
            cache_dir: str | None = None) -> Drivers:
     """This process's Drivers for these settings (JSON strings), made once and closed at exit
     (a llama.cpp server, an engine): batch workers trace many files with one."""
@@ -295,6 +322,7 @@ def shared(generator: str, options: str = "{}", params: str = "{}", cache: bool 
     factory = plugins.generators()[generator]
     gen = with_cache(factory(**json.loads(options)), cache_dir, enabled=cache)
     p = json.loads(params)
-    made = Drivers(gen, GenerationParams(**{k: tuple(v) if k == "stop" else v for k, v in p.items()}), generator)
+    made = Drivers(gen, GenerationParams(**{k: tuple(v) if k == "stop" else v for k, v in p.items()}), generator,
+                   attempts)
     multiprocessing.util.Finalize(None, made.close, exitpriority=0)
     return made

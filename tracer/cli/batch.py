@@ -15,7 +15,7 @@ from .. import drivers, pipeline
 from ..batch import Settings, TraceStep, plan, summarize, summary_rows
 from ..limits import parse_size
 from . import options
-from .run import DriverGenerator, DriverOption, DriverParam, driver_settings
+from .run import DriverAttempts, DriverGenerator, DriverOption, DriverParam, driver_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -41,15 +41,17 @@ def register(app: typer.Typer) -> None:
         driver_generator: DriverGenerator = None,
         driver_option: DriverOption = None,
         driver_param: DriverParam = None,
+        driver_attempts: DriverAttempts = 2,
     ) -> None:
         """Trace every input of CORPUS into the dump OUT; a killed run resumes where it stopped."""
         if executor not in pipeline.EXECUTORS:
             raise typer.BadParameter(f"unknown executor {executor!r} ({' or '.join(pipeline.EXECUTORS)})")
         options.make_backend(backend, sandbox)  # fail now, not in every worker
         overrides = options.limit_overrides(timeout, memory, max_events, max_output)
-        with_driver = driver_settings(driver_generator, driver_option, driver_param)
-        driving = dict(zip(("driver_generator", "driver_options", "driver_params"), with_driver, strict=True),
-                       driver_prompt=drivers.PROMPT_VERSION) if with_driver else {}
+        with_driver = driver_settings(driver_generator, driver_option, driver_param, driver_attempts)
+        names = ("driver_generator", "driver_options", "driver_params", "driver_attempts")
+        driving = (dict(zip(names, with_driver, strict=True), driver_prompt=drivers.PROMPT_VERSION) if with_driver
+                   else {})
         settings = Settings(corpus=tuple(str(c.resolve()) for c in corpus),
                             languages=tuple(sorted(x.strip() for x in languages.split(","))) if languages else (),
                             overrides=tuple(sorted((k, v) for k, v in overrides.items() if v is not None)),

@@ -33,13 +33,17 @@ DriverGenerator = Annotated[str | None, typer.Option(
     "point; kept only if it runs and reaches the file's functions.")]
 DriverOption = Annotated[list[str] | None, typer.Option(
     "--driver-option", help="Option key=value of the driver generator (repeatable), e.g. path=drivers.jsonl.")]
+DriverAttempts = Annotated[int, typer.Option(
+    "--driver-attempts", min=1, help="Tries per file: each after the first shows the model its rejected driver "
+    "and the runtime's error.")]
 DriverParam = Annotated[list[str] | None, typer.Option(
     "--driver-param", help="Sampling parameter key=value for the driver generator (repeatable), e.g. max_tokens=512.")]
 
 
-def driver_settings(generator: str | None, option: list[str] | None, param: list[str] | None) -> tuple | None:
-    """(generator, options JSON, params JSON) for `drivers.shared`, checked now (a bad option fails
-    here, in one line, not at the first file); None without a generator."""
+def driver_settings(generator: str | None, option: list[str] | None, param: list[str] | None,
+                    attempts: int = 2) -> tuple | None:
+    """(generator, options JSON, params JSON, attempts) for `drivers.shared`, checked now (a bad
+    option fails here, in one line, not at the first file); None without a generator."""
     from ..generators import GenerationParams, GeneratorError, parse_options
 
     if generator is None:
@@ -57,7 +61,7 @@ def driver_settings(generator: str | None, option: list[str] | None, param: list
     close = getattr(made, "close", None)
     if close is not None:
         close()
-    return generator, json.dumps(options, sort_keys=True), json.dumps(params, sort_keys=True)
+    return generator, json.dumps(options, sort_keys=True), json.dumps(params, sort_keys=True), attempts
 
 
 def exit_code(footer: dict) -> int:
@@ -87,10 +91,11 @@ def register(app: typer.Typer) -> None:
         driver_generator: DriverGenerator = None,
         driver_option: DriverOption = None,
         driver_param: DriverParam = None,
+        driver_attempts: DriverAttempts = 2,
     ) -> None:
         """Instrument FILE, run it in the sandbox and show its trace."""
         overrides = options.limit_overrides(timeout, memory, max_events, max_output)
-        with_driver = driver_settings(driver_generator, driver_option, driver_param)
+        with_driver = driver_settings(driver_generator, driver_option, driver_param, driver_attempts)
         if show_instrumented:
             _print_instrumented(file, language, overrides)
         trace = drivers.trace_input(str(file), None, language=language, backend=options.make_backend(backend, sandbox),
