@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--generator", default="llamacpp")
     ap.add_argument("--option", action="append", default=[], help="Generator option key=value.")
     ap.add_argument("--param", action="append", default=None, help="Sampling param key=value (default max_tokens=384).")
+    ap.add_argument("--attempts", type=int, default=2, help="Driver tries per file (trace batch --driver-attempts).")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--no-drivers", action="store_true", help="Only count entry points.")
     ap.add_argument("--keep", type=Path, help="Write the corpus and dump here (default: a temporary folder).")
@@ -109,7 +110,8 @@ def main() -> None:
         return
     params = args.param if args.param is not None else ["max_tokens=384"]
     cmd = ["trace", "batch", str(corpus), "--out", str(work / "dump"), "--workers", str(args.workers),
-           "--driver-generator", args.generator, *[x for o in args.option for x in ("--driver-option", o)],
+           "--driver-generator", args.generator, "--driver-attempts", str(args.attempts),
+           *[x for o in args.option for x in ("--driver-option", o)],
            *[x for p in params for x in ("--driver-param", p)]]
     print(f"\n$ {' '.join(cmd)}", flush=True)
     t0 = time.monotonic()
