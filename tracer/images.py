@@ -188,6 +188,30 @@ def built(c=None, root: Path = RUNTIMES) -> dict[str, dict]:
     return out
 
 
+def prune(c=None, root: Path = RUNTIMES, *, dry_run: bool = False) -> list[dict]:
+    """Remove the images of runtimes/<id> built from older files (each edit of a list or a
+    Dockerfile leaves one behind, a few hundred MB to GBs): [{tag, id, size, removed, error}].
+    The image of the current files is kept, and so is an image a container still uses."""
+    c = c or client()
+    out = []
+    for lang_id in dockerfiles(root):
+        current = tag(lang_id, root)
+        for img in c.images.list(filters={"label": f"{LABEL}={lang_id}"}):
+            if current in img.tags:
+                continue
+            row = {"tag": (img.tags or [img.short_id])[0], "id": img.short_id, "size": img.attrs.get("Size", 0),
+                   "removed": False, "error": None}
+            if not dry_run:
+                try:
+                    for t in img.tags or [img.id]:
+                        c.images.remove(t)
+                    row["removed"] = True
+                except Exception as e:   # in use by a container, say: kept, and said why
+                    row["error"] = str(e).splitlines()[0][:200]
+            out.append(row)
+    return out
+
+
 def build(ids: list[str] | None = None, progress: Progress = print, *, no_cache: bool = False,
           force: bool = False, c=None, root: Path = RUNTIMES) -> dict[str, tuple[bool, float, str]]:
     """Build the images of `ids` (default: default_ids()) one after the other; an image of the

@@ -112,6 +112,9 @@ def test_an_edited_list_makes_the_image_stale_and_build_makes_the_new_one(tmp_pa
                                                       "stale": False}
         out = c.containers.run(second, ["cat", f"/opt/{images.LIBRARIES}"], remove=True, network_mode="none")
         assert out == b"first\nsecond\n"
+        assert [r["tag"] for r in images.prune(c, tmp_path, dry_run=True)] == [first]
+        assert [(r["tag"], r["removed"]) for r in images.prune(c, tmp_path)] == [(first, True)]
+        assert images.prune(c, tmp_path) == [] and images.built(c, tmp_path)[lang_id]["tag"] == second
     finally:
         for t in made:
             try:

@@ -98,6 +98,26 @@ def libraries_cmd(
     console().print(table)
 
 
+@app.command("prune")
+def prune_cmd(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be removed.")] = False,
+) -> None:
+    """Remove runtime images built from older files (stale); the current ones stay."""
+    from .. import images
+
+    try:
+        gone = images.prune(dry_run=dry_run)
+    except RuntimeError as e:
+        _fail(e)
+    table = Table("image", "size", "result")
+    for row in gone:
+        result = "would be removed" if dry_run else "removed" if row["removed"] else f"kept: {row['error']}"
+        table.add_row(row["tag"], f"{row['size'] / 1e6:.0f} MB", result)
+    console().print(table)
+    freed = sum(r["size"] for r in gone if r["removed"] or dry_run)
+    console().print(f"{len(gone)} stale image(s), {freed / 1e9:.1f} GB {'to free' if dry_run else 'freed'}")
+
+
 @app.command("bootstrap")
 def bootstrap_cmd(
     mirror: Annotated[str | None, typer.Option(help="Debian mirror (default: the one apt uses here).")] = None,
