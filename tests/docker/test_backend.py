@@ -118,3 +118,12 @@ def test_containers_go_when_their_owner_is_killed(backend):
     while theirs() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert theirs() == []
+
+
+@pytest.mark.parametrize(("code", "sig"), [(129, 1), (143, 15), (152, 11)])
+def test_exit_codes_above_128_are_exit_codes_and_a_signal_is_a_signal(backend, code, sig):
+    """bash reads a child killed by signal N as 128+N; the reaper's wait status tells them apart."""
+    ran = backend.run(py(f"import sys\nsys.exit({code})\n")).run
+    assert (ran.status, ran.exit_code, ran.signal) == ("runtime_error", code, None), ran
+    ran = backend.run(py(f"import os\nos.kill(os.getpid(), {sig})\n")).run
+    assert (ran.status, ran.exit_code, ran.signal) == ("runtime_error", None, sig), ran

@@ -13,9 +13,12 @@ from the host through /proc/<agent pid>/root, so no request goes through dockerd
   traced run, an empty trace.N (root's, mode 0600), then writes one line to the `ctl` FIFO;
 - the agent starts the phase in the background: a subshell that opens those files (stdout,
   stderr, fd 3 = the trace channel), sets the rlimits (CPU time, RLIMIT_DATA, file size,
-  which also caps the trace channel, open files, processes, no core) and execs
-  `setpriv --reuid=U --regid=U --clear-groups --inh-caps=-all --no-new-privs -- env -i ENV
-  ARGV` in /work; when it exits the agent writes `done N <wait status>` to the `status` FIFO;
+  which also caps the trace channel, open files, processes, no core) and execs the local
+  backend's perl REAPER (root's, so the program cannot signal it), which runs `setpriv
+  --reuid=U --regid=U --clear-groups --inh-caps=-all --no-new-privs -- env -i ENV ARGV` in
+  /work and writes its real wait status to wait.N (bash's `$?` reads a signal N and `exit
+  128+N` alike); when it exits the agent writes `done N <bash status> <wait status>` to the
+  `status` FIFO;
 - the host streams out.N/err.N with the same caps as the local backend, enforces the wall-clock
   limit, and on a timeout, output over the cap, or once the phase is over, kills every process
   of the run's uid in the container (cgroup freezer first, so a fork bomb cannot outrun it):
@@ -64,7 +67,7 @@ import time
 from pathlib import Path
 
 from . import TRACE_FD, PhaseResult, RunRequest, RunResult, SandboxError, classify
-from .local import BINDS_ENV, PATH, _Slot
+from .local import BINDS_ENV, PATH, REAPER, _Slot
 
 LABEL = "codealchemy.backend"
 OWNER_LABEL = "codealchemy.owner"
@@ -89,8 +92,8 @@ phase() {
   cd /work || exit 126
   ulimit -c 0 && ulimit -S -t "$cpu" && ulimit -H -t "$((cpu + 1))" && ulimit -d "$data" \
     && ulimit -f "$fsize" && ulimit -n "$nofile" && ulimit -u "$nproc" || exit 126
-  exec /usr/bin/setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all --no-new-privs \
-    -- /usr/bin/env -i "${e[@]}" "${a[@]}"
+  exec /usr/bin/perl -e "$REAPER" -- /usr/bin/setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+    --inh-caps=-all --no-new-privs -- /usr/bin/env -i "${e[@]}" "${a[@]}"
 }
 while read -r -u 7 n cpu data fsize nofile nproc uid trace; do
   e=(); a=(); seen=
@@ -98,14 +101,25 @@ while read -r -u 7 n cpu data fsize nofile nproc uid trace; do
     if [ -n "$seen" ]; then a+=("$x"); elif [ "$x" = "--" ]; then seen=1; else e+=("$x"); fi
   done < "req.$n"
   if [ "$trace" = 1 ]; then
-    phase </dev/null >"out.$n" 2>"err.$n" 3>"trace.$n" 7<&- 8<&- &
+    phase </dev/null >"out.$n" 2>"err.$n" 3>"trace.$n" 6>"wait.$n" 7<&- 8<&- &
   else
-    phase </dev/null >"out.$n" 2>"err.$n" 7<&- 8<&- &
+    phase </dev/null >"out.$n" 2>"err.$n" 6>"wait.$n" 7<&- 8<&- &
   fi
   wait "$!"
-  echo "done $n $?" >&8
+  code=$?
+  read -r w < "wait.$n" || w=-
+  rm -f "wait.$n"
+  echo "done $n $code ${w:--}" >&8
 done
 """
+
+
+def _exit_and_signal(code: int, wait_status: int | None) -> tuple[int | None, int | None]:
+    """(exit code, signal) from the reaper's wait status, which tells `exit 152` from SIGXCPU;
+    without one (the phase failed before the reaper ran), bash's 128+N reading."""
+    if wait_status is not None:
+        return (None, wait_status & 127) if wait_status & 127 else (wait_status >> 8, None)
+    return (None, code - 128) if 128 < code <= 128 + 64 else (code, None)
 
 
 class DockerBackend:
@@ -278,7 +292,7 @@ class _Container:
                    "/var/tmp": opts.format(tmp) + ",mode=1777",
                    CTL: f"rw,nosuid,nodev,noexec,size={limits.max_trace_bytes + (1 << 20)},mode=700"},
             labels={LABEL: "docker", OWNER_LABEL: owner}, log_config={"type": "none"},
-            environment={}, stdin_open=False, tty=False)
+            environment={"REAPER": REAPER}, stdin_open=False, tty=False)
         try:
             deadline = time.monotonic() + START_TIMEOUT
             while True:
@@ -512,13 +526,14 @@ class _Container:
             ep.close()
         if agent_gone or code is None:
             raise _AgentGone("no exit status from the agent")
-        exit_code, sig = (None, code - 128) if 128 < code <= 128 + 64 else (code, None)
+        exit_code, sig = _exit_and_signal(*code)
         status, reason = classify(exit_code, sig, bytes(stderr), timed_out=timed_out, output_over=output_over)
         return PhaseResult(status, exit_code=exit_code, signal=sig, wall=wall, cpu=0.0,
                            stdout=bytes(stdout), stderr=bytes(stderr), reason=reason)
 
     def _status(self, n: int):
-        """The exit status of phase n once its line came ('gone': the agent died; None: not yet)."""
+        """(the shell's exit status, the reaper's wait status or None) of phase n once its line
+        came ('gone': the agent died; None: not yet)."""
         while True:
             try:
                 chunk = os.read(self.status_r, 4096)
@@ -530,10 +545,10 @@ class _Container:
             while b"\n" in self.status_buf:
                 line, self.status_buf = self.status_buf.split(b"\n", 1)
                 parts = line.split()
-                if len(parts) == 3 and parts[0] == b"done" and parts[1] == str(n).encode():
-                    return int(parts[2])
+                if len(parts) == 4 and parts[0] == b"done" and parts[1] == str(n).encode():
+                    return int(parts[2]), (int(parts[3]) if parts[3].isdigit() else None)
 
-    def _wait_status(self, n: int, timeout: float) -> int | None:
+    def _wait_status(self, n: int, timeout: float) -> tuple[int, int | None] | None:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             if select.select([self.status_r], [], [], left)[0]:
