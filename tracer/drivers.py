@@ -81,13 +81,16 @@ def shape(data: bytes, lang: Language) -> Shape | None:
     functions = _functions(lang, facts.get("functions"), root, data)
     own = {f.name for f in functions}
     caps = treesitter.captures(lang.grammar, facts["entry_point"], root)
-    span = lambda n: (n.start_byte, n.end_byte)   # noqa: E731
-    inert = {span(n) for name, n in caps if name == "inert"}
+    inert = {_span(n) for name, n in caps if name == "inert"}
     for name, n in caps:   # a constant made by calling the file's own function runs it: not inert
         if name == "call" and n.text.decode("utf-8", "replace") in own:
             inert = {s for s in inert if not s[0] <= n.start_byte < s[1]}
-    entry = any(name == "entry" and span(n) not in inert for name, n in caps)
+    entry = any(name == "entry" and _span(n) not in inert for name, n in caps)
     return Shape(entry, functions)
+
+
+def _span(node) -> tuple[int, int]:
+    return node.start_byte, node.end_byte
 
 
 def _functions(lang: Language, query: str | None, root, data: bytes) -> tuple[Function, ...]:
@@ -138,7 +141,7 @@ def _hoist(text: str, driver: str, lang: Language, facts: dict) -> tuple[str, st
     def items(code: str) -> tuple[list[str], list[tuple[int, int]]]:
         raw = code.encode("utf-8", "surrogateescape")
         caps = treesitter.captures(lang.grammar, facts["hoist"], treesitter.parse(lang.grammar, raw).root_node)
-        spans = [(n.start_byte, n.end_byte) for kind, n in caps if kind == "hoist"]
+        spans = [_span(n) for kind, n in caps if kind == "hoist"]
         fmt = facts.get("hoist_format", " {}")
         got = [fmt.format(" ".join(n.text.decode("utf-8", "surrogateescape").split())) for kind, n in caps
                if kind == "item"]

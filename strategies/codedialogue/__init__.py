@@ -112,9 +112,10 @@ class CodeDialogue:
                 yield t.failed
             else:
                 parses = [ok for _, _, a in t.turns for ok in blocks_parse(t.inp.language, a)]
+                verified, why = _verdict(parses)
                 yield rows.row(t.inp, self, self.generator, rows.dialogue_text([(u, a) for u, a, _ in t.turns]),
                                has_reasoning=t.has_reasoning, turns=len(t.turns), answer_blocks_parse=parses,
-                               **dict(zip(("verified", "verification"), _verdict(parses), strict=True)),
+                               verified=verified, verification=why,
                                raw_output=json.dumps([a for _, _, a in t.turns], ensure_ascii=False))
 
     # --- the model calls -----------------------------------------------------------------------
