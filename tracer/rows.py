@@ -213,7 +213,7 @@ def read_rows(path: str | Path) -> list[dict]:
 def summary(rows: Iterable[dict]) -> dict[str, Any]:
     """Counts of rows by strategy and status, failures by reason (first line), and per language its
     rows, good rows, statuses and, for strategies that check their answers, how the good rows'
-    checks went (`verified` true, false, or null for a row nothing could check)."""
+    checks went (`verified` true, false, or null for a row nothing could check; also over all)."""
     by: dict[str, Counter] = {"strategy": Counter(), "status": Counter()}
     languages: dict[str, dict[str, Counter]] = {}
     reasons: Counter = Counter()
@@ -233,4 +233,6 @@ def summary(rows: Iterable[dict]) -> dict[str, Any]:
                               "by_status": dict(sorted(v["status"].items())),
                               **({"verified": dict(sorted(v["verified"].items()))} if v["verified"] else {})}
                           for k, v in sorted(languages.items())},
+            **({"verified": dict(sorted(sum((v["verified"] for v in languages.values()), Counter()).items()))}
+               if any(v["verified"] for v in languages.values()) else {}),
             "failures_by_reason": dict(reasons.most_common())}

@@ -158,6 +158,7 @@ def test_summary_counts_the_checks_of_good_rows_per_language():
     s = rows.summary([checked(True), checked(True), checked(None), checked(False, "c"),
                       checked(False, "c", status="verification_failed"), checked(True, "c")])
     assert s["by_language"]["python"]["verified"] == {"none": 1, "true": 2}
+    assert s["verified"] == {"false": 1, "none": 1, "true": 3}   # over all languages
     # a failure row's check is not counted with the good rows'
     assert s["by_language"]["c"] == {"rows": 3, "ok": 2, "by_status": {"ok": 2, "verification_failed": 1},
                                      "verified": {"false": 1, "true": 1}}
