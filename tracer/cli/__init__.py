@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import batch, dedup, dump, gen, langs, plugins_cmd, run, runtimes
+from . import batch, dedup, dump, gen, langs, models, plugins_cmd, run, runtimes
 from . import eval as eval_cmd
 
 
@@ -27,6 +27,7 @@ def build_app() -> typer.Typer:
     app.add_typer(eval_cmd.build(), name="eval")
     app.add_typer(gen.build(), name="gen")
     app.add_typer(runtimes.app, name="runtimes")
+    app.add_typer(models.app, name="models")
     plugins.add_commands(app)
     return app
 

