@@ -206,7 +206,12 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
     (corpus / "prog.py").write_text("print(1)\n")
     (corpus / "strings.go").write_text("// Package strs.\npackage strs\n\nimport \"strings\"\n\n"
                                        "func Shout(s string) string {\n\treturn strings.ToUpper(s) + \"!\"\n}\n")
+    (corpus / "Util.java").write_text("public final class Util {\n    static int twice(int x) {\n"
+                                      "        return 2 * x;\n    }\n}\n")
     answers = _driver_file(tmp_path, {
+        # public, as models write it against the prompt: javac takes one public class per file
+        "Util.java": ("java", "public class Driver {\n    public static void main(String[] a) {\n"
+                              "        System.out.println(Util.twice(21));\n    }\n}\n"),
         "good.py": ("python", "print(double(21))\n"),
         "bad.py": ("python", "print(triple(21))\n"),
         "strings.go": ("go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(Shout(\"hi\"))\n}\n"),
@@ -235,6 +240,9 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
     go = traces["strings.go"]
     assert go[-1]["status"] == "ok" and go[-1]["driver"]["covered_functions"] == ["Shout"], go[-1]
     assert {"kind": "output", "stream": "stdout", "text": "HI!\n"} in go
+    java = traces["Util.java"]
+    assert java[-1]["status"] == "ok" and java[-1]["driver"]["covered_functions"] == ["twice"], java[-1]
+    assert {"kind": "output", "stream": "stdout", "text": "42\n"} in java
     assert traces["prog.py"][-1]["status"] == "ok" and "driver" not in traces["prog.py"][-1]
     assert index["good.py"]["status"] == "ok" and index["bad.py"]["status"] == "no_entry_point"
     assert (index["good.py"]["driver"], index["bad.py"]["driver"], "driver" in index["prog.py"]) == (
