@@ -10,6 +10,7 @@ point; the first --per-language of those are traced with
 (ran with status ok and reached at least one of the file's functions) and their mean coverage.
 
     python benchmarks/drivers.py                       # the bundled small model (llamacpp)
+    python benchmarks/drivers.py --option model=qwen2.5-coder-1.5b   # trace models install it first
     python benchmarks/drivers.py --generator openai --option base_url=http://127.0.0.1:8000/v1
     python benchmarks/drivers.py --no-drivers          # only the share without an entry point
 """
@@ -33,7 +34,9 @@ from codealchemy.tracer import drivers, plugins, records
 REPOS = {"python": "TheAlgorithms+Python", "javascript": "TheAlgorithms+JavaScript", "c": "TheAlgorithms+C",
          "go": "TheAlgorithms+Go", "rust": "TheAlgorithms+Rust", "java": "TheAlgorithms+Java",
          "typescript": "TheAlgorithms+TypeScript", "ruby": "TheAlgorithms+Ruby", "php": "TheAlgorithms+PHP",
-         "cpp": "TheAlgorithms+C-Plus-Plus"}
+         "cpp": "TheAlgorithms+C-Plus-Plus",
+         # no TheAlgorithms repository of these is mirrored: Rosetta Code's tasks, mostly whole programs
+         "bash": "stefanos1316+Rosetta_Code_Research_MSR", "csharp": "stefanos1316+Rosetta_Code_Research_MSR"}
 TESTS = re.compile(r"(^|/)(tests?|__tests__|spec|testdata)(/|$)|[._-](test|spec)s?\.\w+$|(^|/)test_[^/]*$", re.I)
 
 
