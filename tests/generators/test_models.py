@@ -94,3 +94,16 @@ def test_trace_models_install_gets_the_default_model_for_real(tmp_path, monkeypa
     assert f"models are kept in {tmp_path} " in listed.stdout
     unknown = trace("models", "install", "gpt-9")
     assert unknown.returncode == 1 and "unknown model 'gpt-9'" in unknown.stderr
+
+
+def test_the_llamacpp_generator_takes_a_model_by_name_or_a_file_not_both(local_parts, tmp_path):
+    from codealchemy.tracer.generators.llamacpp import LlamaCppGenerator
+
+    with pytest.raises(GeneratorError, match="model fake-1b is not installed"):
+        LlamaCppGenerator(model="fake-1b")
+    path = models.install(models.get("fake-1b"))
+    gen = LlamaCppGenerator(model="fake-1b")   # nothing starts before the first request
+    assert (gen.model, gen.server.model_path, gen.server.process) == ("fake-1b", path, None)
+    assert LlamaCppGenerator(model_path=str(path)).model == "fake-1b"   # a file: named by its stem
+    with pytest.raises(GeneratorError, match="not both"):
+        LlamaCppGenerator(model="fake-1b", model_path=str(path))
