@@ -102,6 +102,15 @@ def test_a_driver_joins_its_file_without_moving_the_files_lines():
     java = plugins.languages().get("java")
     joined = drivers.combine(b"package a;\n\nclass U {}\n", "import java.util.List;\nclass Driver {}\n", java).decode()
     assert joined.splitlines() == ["package a; import java.util.List;", "", "class U {}", "class Driver {}"]
+    ts = plugins.languages().get("typescript")
+    driver = ("import { f } from './your-file-name.ts';\nimport {\n  g,\n} from \"../lib\";\n"
+              "import * as fs from 'fs';\nconst h = require('./h');\nconsole.log(f(1));\n")
+    joined = drivers.combine(b"export function f(a: number) { return a; }\n", driver, ts).decode()
+    assert joined.splitlines()[1:] == ["import * as fs from 'fs';", "", "console.log(f(1));"]
+    ruby = plugins.languages().get("ruby")
+    driver = "require_relative 'f'\nrequire './f.rb'\nrequire 'set'\nputs f(1)\n"
+    joined = drivers.combine(b"def f(x)\n  x\nend\n", driver, ruby).decode()
+    assert joined.splitlines()[3:] == ["require 'set'", "puts f(1)"]
     php = plugins.languages().get("php")
     joined = drivers.combine(b"<?php\nfunction f() { return 1; }\n?>\n", "<?php\necho f();\n", php).decode()
     assert joined.splitlines() == ["<?php", "function f() { return 1; }", "", "echo f();"]
@@ -206,9 +215,12 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
     (corpus / "prog.py").write_text("print(1)\n")
     (corpus / "strings.go").write_text("// Package strs.\npackage strs\n\nimport \"strings\"\n\n"
                                        "func Shout(s string) string {\n\treturn strings.ToUpper(s) + \"!\"\n}\n")
+    (corpus / "sq.js").write_text("function sq(x) {\n  return x * x;\n}\n")
     (corpus / "Util.java").write_text("public final class Util {\n    static int twice(int x) {\n"
                                       "        return 2 * x;\n    }\n}\n")
     answers = _driver_file(tmp_path, {
+        # the file imported by a made-up relative path, as models write it against the prompt
+        "sq.js": ("javascript", "const { sq } = require('./your-file-name');\nconsole.log(sq(7));\n"),
         # public, as models write it against the prompt: javac takes one public class per file
         "Util.java": ("java", "public class Driver {\n    public static void main(String[] a) {\n"
                               "        System.out.println(Util.twice(21));\n    }\n}\n"),
@@ -240,6 +252,9 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
     go = traces["strings.go"]
     assert go[-1]["status"] == "ok" and go[-1]["driver"]["covered_functions"] == ["Shout"], go[-1]
     assert {"kind": "output", "stream": "stdout", "text": "HI!\n"} in go
+    js = traces["sq.js"]
+    assert js[-1]["status"] == "ok" and js[-1]["driver"]["covered_functions"] == ["sq"], js[-1]
+    assert {"kind": "output", "stream": "stdout", "text": "49\n"} in js
     java = traces["Util.java"]
     assert java[-1]["status"] == "ok" and java[-1]["driver"]["covered_functions"] == ["twice"], java[-1]
     assert {"kind": "output", "stream": "stdout", "text": "42\n"} in java
