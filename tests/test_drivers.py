@@ -102,6 +102,12 @@ def test_a_driver_joins_its_file_without_moving_the_files_lines():
     java = plugins.languages().get("java")
     joined = drivers.combine(b"package a;\n\nclass U {}\n", "import java.util.List;\nclass Driver {}\n", java).decode()
     assert joined.splitlines() == ["package a; import java.util.List;", "", "class U {}", "class Driver {}"]
+    py = plugins.languages().get("python")
+    file = "class Stack:\n    pass\n\ndef push(s):\n    return s\n"
+    driver = ("from stack import push, Stack\nfrom stack import Stack as S\nfrom math import sqrt\n"
+              "from lib import (push,\n    Stack)\nprint(push(Stack()))\n")
+    assert drivers.combine(file.encode(), driver, py).decode().splitlines()[5:] == [
+        "from stack import Stack as S", "from math import sqrt", "", "print(push(Stack()))"]
     ts = plugins.languages().get("typescript")
     driver = ("import { f } from './your-file-name.ts';\nimport {\n  g,\n} from \"../lib\";\n"
               "import * as fs from 'fs';\nconst h = require('./h');\nconsole.log(f(1));\n")
@@ -212,6 +218,7 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
     corpus.mkdir()
     (corpus / "good.py").write_text(LIB_PY)
     (corpus / "bad.py").write_text("# another file, so another prompt\n" + LIB_PY)
+    (corpus / "own.py").write_text("# a third\n" + LIB_PY)
     (corpus / "prog.py").write_text("print(1)\n")
     (corpus / "strings.go").write_text("// Package strs.\npackage strs\n\nimport \"strings\"\n\n"
                                        "func Shout(s string) string {\n\treturn strings.ToUpper(s) + \"!\"\n}\n")
@@ -226,6 +233,8 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
                               "        System.out.println(Util.twice(21));\n    }\n}\n"),
         "good.py": ("python", "print(double(21))\n"),
         "bad.py": ("python", "print(triple(21))\n"),
+        # the file imported by a made-up module name, as models write it against the prompt
+        "own.py": ("python", "from lib import double, unused\nprint(double(4))\n"),
         "strings.go": ("go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(Shout(\"hi\"))\n}\n"),
     })
     got = subprocess.run([*TRACE, "batch", str(corpus), "--out", str(tmp_path / "dump"), "--workers", "1",
@@ -249,6 +258,10 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
     assert "runtime_error" in bad["driver"]["reason"] and "NameError" in bad["driver"]["reason"]
     assert bad["driver"]["source"] == "print(triple(21))\n" and "rejected" in bad["reason"]
 
+    own = traces["own.py"]
+    assert own[-1]["status"] == "ok" and own[-1]["driver"]["covered_functions"] == ["double"], own[-1]
+    assert {"kind": "output", "stream": "stdout", "text": "8\n"} in own
+
     go = traces["strings.go"]
     assert go[-1]["status"] == "ok" and go[-1]["driver"]["covered_functions"] == ["Shout"], go[-1]
     assert {"kind": "output", "stream": "stdout", "text": "HI!\n"} in go
@@ -267,7 +280,7 @@ def test_trace_batch_keeps_a_driver_that_runs_and_rejects_one_that_fails_with_it
                               "--driver-attempts", "1"],
                              capture_output=True, text=True, timeout=120)   # resumes: all shards done
     python = next(r for r in json.loads(summary.stdout) if r["language"] == "python")
-    assert python["drivers"] == {"verified": 1, "rejected": 1} and python["failed"] == {"no_entry_point": 1}
+    assert python["drivers"] == {"verified": 2, "rejected": 1} and python["failed"] == {"no_entry_point": 1}
 
 
 def test_the_small_model_writes_drivers_and_each_is_verified_or_rejected_with_its_reason(tmp_path, llama_server):

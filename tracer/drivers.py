@@ -10,6 +10,9 @@ facts of each language, in the `[driver]` table of its `runtimes/<id>/runtime.to
 - `hint`: what the driver is, for the prompt;
 - `file_edits` / `driver_edits`: [regex, replacement] pairs applied to the file (line count
   kept: Go's package becomes main) or to the driver (PHP's `<?php` tag goes);
+- `own_imports`: a query over the driver whose `@import` nodes go when every `@name` they bind
+  is one the file defines (its functions, and what the `defines` query captures as `@name`):
+  models import the file they were shown by a made-up module name;
 - `hoist`: a query over the driver whose `@hoist` nodes (its imports) move to the end of the
   file's `anchor` capture (its package line), else to the start of its first line, each `@item`
   in them written by `hoist_format`; so the file's lines keep their numbers.
@@ -126,6 +129,8 @@ def combine(data: bytes, driver: str, lang: Language) -> bytes:
         text = edited if edited.count("\n") == lines else text
     for pattern, repl in facts.get("driver_edits", ()):
         driver = re.sub(pattern, repl, driver, flags=re.M)
+    if facts.get("own_imports"):
+        driver = _drop_own_imports(text, driver, lang, facts)
     if facts.get("hoist"):
         text, driver = _hoist(text, driver, lang, facts)
     text = text if text.endswith("\n") or not text else text + "\n"
@@ -135,6 +140,27 @@ def combine(data: bytes, driver: str, lang: Language) -> bytes:
 def first_line(data: bytes) -> int:
     """The line a driver starts on, joined to `data` (edits keep the file's line count)."""
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0) + 1
+
+
+def _drop_own_imports(text: str, driver: str, lang: Language, facts: dict) -> str:
+    data = text.encode("utf-8", "surrogateescape")
+    root = treesitter.parse(lang.grammar, data).root_node
+    defined = {f.name for f in _functions(lang, facts.get("functions"), root, data)}
+    if facts.get("defines"):
+        defined |= {n.text.decode("utf-8", "surrogateescape")
+                    for kind, n in treesitter.captures(lang.grammar, facts["defines"], root) if kind == "name"}
+    raw = driver.encode("utf-8", "surrogateescape")
+    caps = treesitter.captures(lang.grammar, facts["own_imports"], treesitter.parse(lang.grammar, raw).root_node)
+    names = [n for kind, n in caps if kind == "name"]
+    drop = set()
+    for kind, node in caps:
+        bound = [n.text.decode("utf-8", "surrogateescape") for n in names
+                 if node.start_byte <= n.start_byte < node.end_byte]
+        if kind == "import" and bound and defined.issuperset(bound):
+            drop.add(_span(node))
+    for a, b in sorted(drop, reverse=True):
+        raw = raw[:a] + raw[b:]
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _hoist(text: str, driver: str, lang: Language, facts: dict) -> tuple[str, str]:
