@@ -1,9 +1,14 @@
 """Pairwise judging: the candidate's answer against the reference, asked in both orders.
 
-The judge must end with one line `VERDICT: A`, `VERDICT: B` or `VERDICT: TIE`, exactly (no
-other line may be a verdict line). Each request carries those three lines as its `choices`, so
-a generator that can constrain decoding (llama.cpp's grammar, vLLM's structured outputs) makes
-even a tiny judge answer with one of them; the parse stays strict for those that cannot.
+Each order is two turns, as judges reason first and decide after (MT-Bench's judge explains
+before its verdict): the judge compares the two answers in a few sentences (`judge.txt`, the
+caller's sampling parameters), then, told its comparison back, gives its verdict (`verdict.txt`,
+at most VERDICT_TOKENS tokens). Asked for the verdict at once, a 1.5B judge wrote `VERDICT: A`
+in 54 of 56 orders; comparing first, its verdicts depend on the answers. The verdict must be
+one line `VERDICT: A`, `VERDICT: B` or `VERDICT: TIE`, exactly (no other line may be a
+verdict line). That request carries those three lines as its `choices`, so a generator that can
+constrain decoding (llama.cpp's grammar, vLLM's structured outputs) makes even a tiny judge
+answer with one of them; the parse stays strict for those that cannot.
 Anything else is a parse failure, kept with the judge's raw output; it is never guessed. Each
 order's verdict is turned into the candidate's result (1 a win, 0.5 a tie, 0 a loss); a task's
 result is the mean of its two orders, so a judge that always prefers one position gives a tie.
@@ -19,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...tracer.contracts import answer_text, pair_by_id
 from ...tracer.generators import GenerationParams, Generator
@@ -32,6 +37,7 @@ FORMAT = "deveval-verdict/1"
 CLAIM = re.compile(r"\W*verdict\b", re.IGNORECASE)
 #: candidate_first: the candidate is answer A; reference_first: the candidate is answer B
 ORDERS = ("candidate_first", "reference_first")
+VERDICT_TOKENS = 16
 
 
 class VerdictError(ValueError):
@@ -76,21 +82,29 @@ class Judged:
 
 
 def judge(pairs: Sequence[tuple[dict, str]], generator: Generator, params: GenerationParams) -> list[Judged]:
-    """Judge each (task, candidate answer) in both orders, in one batch of 2n requests."""
-    template, version = load_prompt("judge.txt")
-    requests = []
+    """Judge each (task, candidate answer) in both orders: 2n comparisons, then 2n verdicts."""
+    compare, compare_version = load_prompt("judge.txt")
+    decide, decide_version = load_prompt("verdict.txt")
+    version = f"{compare_version}+{decide_version.split('/', 1)[1]}"
+    firsts = []
     for task, answer in pairs:
         for order in ORDERS:
             a, b = (answer, task["reference"]) if order == "candidate_first" else (task["reference"], answer)
-            requests.append((f"{task['id']}/{order}", template.substitute(request=task["prompt"], answer_a=a,
-                                                                           answer_b=b).strip()))
-    got = ask(generator, params, requests, choices=CHOICES)
+            firsts.append((f"{task['id']}/{order}", compare.substitute(request=task["prompt"], answer_a=a,
+                                                                        answer_b=b).strip()))
+    comparisons = ask(generator, params, firsts)
+    seconds = [(key, ({"role": "user", "content": text}, {"role": "assistant", "content": c.text.strip()},
+                      {"role": "user", "content": decide.substitute().strip()}))
+               for (key, text), c in zip(firsts, comparisons, strict=True) if c.error is None]
+    decided = iter(ask(generator, replace(params, max_tokens=VERDICT_TOKENS), seconds, choices=CHOICES))
     out = []
     for n, (task, _) in enumerate(pairs):
         orders, results, failures = {}, [], []
         for k, order in enumerate(ORDERS):
-            c = got[2 * n + k]
-            entry: dict = {"raw": c.text, "prompt_version": version}
+            first = comparisons[2 * n + k]
+            entry: dict = {"comparison": first.text, "prompt_version": version}
+            c = first if first.error is not None else next(decided)
+            entry["raw"] = c.text
             if c.error is not None:
                 entry["error"] = f"judge call failed: {c.error}"
             else:

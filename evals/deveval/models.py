@@ -44,15 +44,16 @@ def close(generator: Generator) -> None:
         stop()
 
 
-def ask(generator: Generator, params: GenerationParams, prompts: Sequence[tuple[str, str]],
+def ask(generator: Generator, params: GenerationParams, prompts: Sequence[tuple[str, str | tuple[dict, ...]]],
         batch_size: int = 8, choices: Sequence[str] | None = None) -> list:
-    """One completion per (id, prompt) one-turn chat, in order, each constrained to `choices`
-    when given; in small batches, because the cache stores a batch's answers when it ends: a
-    stopped build or judge resumes from there."""
+    """One completion per (id, prompt) chat, in order: a prompt is one user turn, or the
+    conversation's messages; each constrained to `choices` when given. In small batches, because
+    the cache stores a batch's answers when it ends: a stopped build or judge resumes from there."""
     out: list = []
     for i in range(0, len(prompts), max(batch_size, 1)):
         chunk = prompts[i:i + batch_size]
-        got = generator.generate([Request.user(key, text, choices=choices) for key, text in chunk], params)
+        got = generator.generate([Request.user(key, text, choices=choices) if isinstance(text, str)
+                                  else Request(key, messages=text, choices=choices) for key, text in chunk], params)
         if len(got) != len(chunk):
             raise GeneratorError(f"generator {generator.name!r} gave {len(got)} completions for {len(chunk)} prompts")
         out.extend(got)

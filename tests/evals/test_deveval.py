@@ -60,17 +60,19 @@ def test_verdicts_are_turned_into_the_candidates_result_by_order():
 
 
 class Scripted:
-    """A judge double: answers each request with `answer(prompt)`; records what it was asked."""
+    """A judge double: compares with `compare(prompt)`, then gives the verdict `answer(prompt)`
+    (the prompt: the conversation's first message; None: the call fails); records what it was asked."""
 
     name, model = "scripted", "scripted"
 
-    def __init__(self, answer):
-        self.answer, self.asked = answer, []
+    def __init__(self, answer, compare=lambda p: "A gets it right, B does not."):
+        self.answer, self.compare, self.asked = answer, compare, []
 
     def generate(self, requests, params):
         self.asked.extend(requests)
-        return [Completion(r.id, text=self.answer(r.text())) if self.answer(r.text()) is not None
-                else Completion.failed(r.id, "boom") for r in requests]
+        said = [(self.compare if len(r.messages) == 1 else self.answer)(r.messages[0]["content"]) for r in requests]
+        return [Completion(r.id, text=t) if t is not None else Completion.failed(r.id, "boom")
+                for r, t in zip(requests, said)]
 
 
 TASK = {"id": "python-explain-1", "prompt": "Explain fib.", "reference": "REFERENCE ANSWER",
@@ -81,15 +83,21 @@ def _first(prompt: str) -> str:
     return prompt.split("[Answer A]\n", 1)[1].split("\n", 1)[0]
 
 
-def test_both_orders_are_asked_constrained_to_the_verdicts_and_a_position_bias_is_a_tie():
-    gen = Scripted(lambda p: "VERDICT: A")
-    [j] = judge([(TASK, "CANDIDATE ANSWER")], gen, GenerationParams())
-    assert [_first(r.text()) for r in gen.asked] == ["CANDIDATE ANSWER", "REFERENCE ANSWER"]
-    assert all(r.choices == CHOICES for r in gen.asked)
+def test_both_orders_are_compared_then_decided_constrained_to_the_verdicts_and_a_position_bias_is_a_tie():
+    gen = Scripted(lambda p: "VERDICT: A", compare=lambda p: f"{_first(p)} is better.")
+    [j] = judge([(TASK, "CANDIDATE ANSWER")], gen, GenerationParams(max_tokens=200))
+    compared, decided = gen.asked[:2], gen.asked[2:]
+    assert [_first(r.messages[0]["content"]) for r in gen.asked] == ["CANDIDATE ANSWER", "REFERENCE ANSWER"] * 2
+    assert all(r.choices is None and len(r.messages) == 1 for r in compared)
+    # the verdict is asked after the judge's own comparison, told back to it, under the constraint
+    assert [r.messages[1] for r in decided] == [{"role": "assistant", "content": f"{a} is better."}
+                                                for a in ("CANDIDATE ANSWER", "REFERENCE ANSWER")]
+    assert all(r.choices == CHOICES and "Now your verdict" in r.messages[2]["content"] for r in decided)
     assert all(parse_verdict(c) == c.split()[-1] for c in CHOICES)
-    assert [r.id for r in gen.asked] == [f"python-explain-1/{o}" for o in ORDERS]
+    assert [r.id for r in gen.asked] == [f"python-explain-1/{o}" for o in ORDERS] * 2
     assert j.result == 0.5 and j.failure is None
     assert {o: j.orders[o]["verdict"] for o in ORDERS} == {"candidate_first": "A", "reference_first": "A"}
+    assert j.orders["reference_first"]["comparison"] == "REFERENCE ANSWER is better."
 
 
 def test_a_judge_that_prefers_the_candidate_in_both_orders_gives_a_win():
@@ -105,6 +113,11 @@ def test_an_unparsed_or_failed_order_leaves_the_task_unscored_with_the_raw_outpu
     assert j.orders["candidate_first"]["raw"] == "I like A."
     assert "unparsed verdict: no verdict line" in j.orders["candidate_first"]["error"]
     assert "judge call failed: boom" in j.orders["reference_first"]["error"]
+    # a comparison that fails is that order's failure, and no verdict is asked after it
+    gen = Scripted(lambda p: "VERDICT: B", compare=lambda p: None if _first(p) == "CANDIDATE ANSWER" else "ok")
+    [j] = judge([(TASK, "CANDIDATE ANSWER")], gen, GenerationParams())
+    assert j.result is None and "judge call failed: boom" in j.orders["candidate_first"]["error"]
+    assert j.orders["reference_first"]["verdict"] == "B" and len(gen.asked) == 3
 
 
 def test_score_counts_failed_judging_apart_and_a_failed_prediction_as_a_loss():
@@ -120,7 +133,7 @@ def test_score_counts_failed_judging_apart_and_a_failed_prediction_as_a_loss():
     gen = Scripted(answer)
     each: list = []
     verdicts = DevEval().judge(tasks, preds, gen, GenerationParams())
-    assert len(gen.asked) == 4       # the failed prediction is not judged
+    assert len(gen.asked) == 8       # the failed prediction is not judged (2 orders, 2 turns each)
     assert all(v["judge"] == {"generator": "scripted", "model": "scripted", "params": GenerationParams().to_dict()}
                for v in verdicts)
     got = DevEval().score(tasks, preds, verdicts=verdicts, per_task=each)
