@@ -6,8 +6,9 @@ kind in turn: explain, refactor, review, tests; prompts in prompts/tasks/), has 
 reference answer, and writes the seeds' sha256 to the held-out manifest (build.write_held_out),
 which `trace dedup --decontaminate` reads. `predict` asks the candidate as every benchmark
 does. `judge TASKS PREDICTIONS --generator J --out VERDICTS` has J judge each prediction against
-its reference (judge.py: both orders, ties allowed, strict verdicts constrained to the three
-verdict lines where J can, failures kept with the raw output). `score TASKS PREDICTIONS
+its reference (judge.py: both orders, each a comparison and then a verdict, ties allowed,
+strict verdicts constrained to the three verdict lines where J can, failures kept with the raw
+output). `score TASKS PREDICTIONS
 --verdicts VERDICTS` asks no model: the win rate with a bootstrap 95% interval, overall, by
 language and (in `--json`) by kind, and the judge the verdicts name.
 """
