@@ -72,7 +72,7 @@ class Scripted:
         self.asked.extend(requests)
         said = [(self.compare if len(r.messages) == 1 else self.answer)(r.messages[0]["content"]) for r in requests]
         return [Completion(r.id, text=t) if t is not None else Completion.failed(r.id, "boom")
-                for r, t in zip(requests, said)]
+                for r, t in zip(requests, said, strict=True)]
 
 
 TASK = {"id": "python-explain-1", "prompt": "Explain fib.", "reference": "REFERENCE ANSWER",
