@@ -54,9 +54,13 @@ def test_parts_are_joined_in_order_and_checked(local_parts):
     assert model.packages == tuple(f"fake-model-part{i}==1.0" for i in (1, 2, 3)) and not model.installed
     with pytest.raises(GeneratorError, match="not installed: run `trace models install fake-1b`"):
         models.path_of("fake-1b")
+    left = models.models_dir() / ".fake-1b-killed"   # what an install killed midway leaves
+    left.mkdir(parents=True)
+    (left / "model.gguf").write_bytes(whole[:100])
     path = models.install(model)
     assert path.read_bytes() == whole and model.installed and models.path_of("fake-1b") == path
-    assert [p.name for p in path.parent.iterdir()] == ["fake-1b.gguf"]  # the wheels and the partial file are gone
+    # the wheels and the partial files are gone, this install's and the killed one's
+    assert sorted(p.name for p in path.parent.iterdir()) == [".fake-1b.lock", "fake-1b.gguf"]
 
 
 def test_a_file_that_does_not_match_its_sha256_is_not_installed(local_parts):
@@ -64,7 +68,8 @@ def test_a_file_that_does_not_match_its_sha256_is_not_installed(local_parts):
     catalogue("0" * 64)
     with pytest.raises(GeneratorError, match="the joined file has sha256"):
         models.install(models.get("fake-1b"))
-    assert not models.get("fake-1b").installed and not list(models.models_dir().iterdir())
+    assert not models.get("fake-1b").installed
+    assert [p.name for p in models.models_dir().iterdir()] == [".fake-1b.lock"]
 
 
 def test_an_unknown_model_or_a_missing_package_says_so(local_parts, monkeypatch):
@@ -107,3 +112,14 @@ def test_the_llamacpp_generator_takes_a_model_by_name_or_a_file_not_both(local_p
     assert LlamaCppGenerator(model_path=str(path)).model == "fake-1b"   # a file: named by its stem
     with pytest.raises(GeneratorError, match="not both"):
         LlamaCppGenerator(model="fake-1b", model_path=str(path))
+
+
+def test_two_installs_at_once_fetch_the_model_once(local_parts):
+    from concurrent.futures import ThreadPoolExecutor
+
+    whole, _ = local_parts
+    said: list[str] = []
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: models.install(models.get("fake-1b"), said.append), range(2)))
+    assert paths[0] == paths[1] and paths[0].read_bytes() == whole
+    assert sum(line.startswith("fetching") for line in said) == 1 and len(said) == 3, said

@@ -40,9 +40,6 @@ def install_cmd(
     try:
         chosen = [models.get(n) for n in names] if names else [models.default()]
         for m in chosen:
-            if m.installed:
-                say(f"{m.name}: installed at {m.path}")
-                continue
             models.install(m, say)
     except GeneratorError as e:
         raise fail(str(e), 1) from None

