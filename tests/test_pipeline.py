@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import threading
+from concurrent.futures import process as futures_process
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -68,6 +70,8 @@ def test_a_run_marks_every_shard_and_a_rerun_does_nothing(tmp_path, workers):
 def test_a_shard_that_raises_is_unmarked_and_only_it_is_redone(tmp_path):
     with pytest.raises(RuntimeError, match="poisoned"):
         pipeline.run(Square(poison=9), PLAN, tmp_path)
+    # the pool is gone with its manager thread: one left running holds locks the next run's fork copies
+    assert not [t for t in threading.enumerate() if isinstance(t, futures_process._ExecutorManagerThread)]
     done = pipeline.done_shards(tmp_path)
     assert "shard-2" not in done and not (tmp_path / "shard-2.jsonl").exists()
     assert not (tmp_path / ".shard-2.jsonl.tmp").exists()   # its half-written output is gone

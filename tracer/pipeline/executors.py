@@ -9,6 +9,7 @@ or a shard's exception stops them all at once, their unfinished shards left unma
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing as mp
 import os
 import queue
@@ -53,6 +54,10 @@ def _shard_in_worker(step: Step, shard, run_dir: str) -> dict | None:
 
 
 def run_local(step: Step, todo: list, run_dir: Path, workers: int, report: Report) -> None:
+    # A forked worker must not be the one to collect an earlier pool: its weakref callback takes
+    # that pool's shutdown lock, which a thread of ours may have held at the fork, and the worker
+    # then waits for ever (seen in the suite). So what is garbage goes here, before the fork.
+    gc.collect()
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
@@ -79,7 +84,8 @@ def _stop_on_sigterm(signum, frame) -> None:
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Kill the pool's workers now (their current shards are abandoned), then drop the pool."""
+    """Kill the pool's workers now (their current shards are abandoned), then drop the pool once
+    its manager thread has ended (a thread left running holds locks the next fork copies)."""
     procs = list((pool._processes or {}).values())   # the executor has no public way to kill its workers
     for proc in procs:
         proc.terminate()
@@ -87,7 +93,7 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         proc.join(5)
         if proc.is_alive():
             proc.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _drain(q: mp.Queue, report: Report) -> None:
