@@ -153,11 +153,10 @@ def _drop_own_imports(text: str, driver: str, lang: Language, facts: dict) -> st
     caps = treesitter.captures(lang.grammar, facts["own_imports"], treesitter.parse(lang.grammar, raw).root_node)
     names = [n for kind, n in caps if kind == "name"]
     drop = set()
-    for kind, node in caps:
-        bound = [n.text.decode("utf-8", "surrogateescape") for n in names
-                 if node.start_byte <= n.start_byte < node.end_byte]
-        if kind == "import" and bound and defined.issuperset(bound):
-            drop.add(_span(node))
+    for a, b in {_span(n) for kind, n in caps if kind == "import"}:
+        bound = [n.text.decode("utf-8", "surrogateescape") for n in names if a <= n.start_byte < b]
+        if bound and defined.issuperset(bound):
+            drop.add((a, b))
     for a, b in sorted(drop, reverse=True):
         raw = raw[:a] + raw[b:]
     return raw.decode("utf-8", "surrogateescape")

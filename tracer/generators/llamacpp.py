@@ -82,13 +82,16 @@ class LlamaServer:
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None,
                  startup_timeout: float = 120.0, model: str | None = None):
-        if model_path is not None and model is not None:
+        if model_path is None:
+            self.model = model or models.default().name
+            self.model_path = models.path_of(self.model)
+        elif model is not None:
             raise GeneratorError("give model (a name) or model_path (a file), not both")
-        name = model or (None if model_path is not None else models.default().name)
-        self.model_path = models.path_of(name) if name else Path(model_path)
+        else:
+            self.model_path = Path(model_path)
+            self.model = self.model_path.stem
         if not self.model_path.is_file():
             raise GeneratorError(f"no model file {self.model_path}")
-        self.model = name or self.model_path.stem
         self.n_ctx, self.n_threads = int(n_ctx), int(n_threads or min(os.cpu_count() or 1, 8))
         self.startup_timeout = float(startup_timeout)
         self.base_url: str | None = None
